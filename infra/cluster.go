@@ -1,0 +1,179 @@
+package infra
+
+import (
+	"fmt"
+
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
+	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const clusterType = "platform:infra:Cluster" // frozen; renaming needs an alias
+
+// ControlPlaneLogTypes are all EKS control-plane log types; all are enabled.
+var ControlPlaneLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+
+// EKS access policies granted through access entries.
+const (
+	AccessPolicyClusterAdmin = "AmazonEKSClusterAdminPolicy"
+	AccessPolicyAdminView    = "AmazonEKSAdminViewPolicy" // read everything, Secrets included
+	AccessPolicyView         = "AmazonEKSViewPolicy"      // read everything but Secrets
+)
+
+// AccessGrant gives one IAM principal access through one EKS access entry and its policy associations.
+type AccessGrant struct {
+	Key          string             // stable logical key, such as the role name (required, unique)
+	PrincipalARN pulumi.StringInput // IAM role or user ARN (required)
+	Policies     []AccessPolicy     // at least one (required)
+}
+
+// AccessPolicy associates an EKS access policy, cluster-wide or limited to namespaces.
+type AccessPolicy struct {
+	Policy     string   // one of the AccessPolicy* constants (required)
+	Namespaces []string // default (empty): the whole cluster
+}
+
+// ClusterArgs configures the EKS control plane.
+type ClusterArgs struct {
+	Name             string                  // physical cluster name (required)
+	Version          string                  // Kubernetes minor version, such as 1.33 (required)
+	VPCID            pulumi.StringInput      // (required)
+	PrivateSubnetIDs pulumi.StringArrayInput // nodes and the private endpoint (required)
+	PublicSubnetIDs  pulumi.StringArrayInput // internet-facing load balancers (required)
+	// PublicAccessCIDRs may reach the public API endpoint. Default (empty): no public endpoint at all; the API is
+	// then reachable from inside the VPC only.
+	PublicAccessCIDRs []string
+	LogRetentionDays  int    // control-plane log retention (required, >= 1)
+	Partition         string // AWS partition, such as aws (required)
+	// Access lists principals given access entries. The identity that creates the cluster gets admin from EKS
+	// itself (bootstrap admin) and must not be listed.
+	Access []AccessGrant
+}
+
+// Cluster is an EKS cluster (pulumi-eks) with KMS secrets encryption, control-plane logging with bounded
+// retention, an IRSA OIDC provider, API authentication mode and access entries.
+type Cluster struct {
+	pulumi.ResourceState
+	Name            pulumi.StringOutput `pulumi:"name"`
+	Kubeconfig      pulumi.StringOutput `pulumi:"kubeconfig"` // secret
+	OIDCProviderARN pulumi.StringOutput `pulumi:"oidcProviderArn"`
+	OIDCProviderURL pulumi.StringOutput `pulumi:"oidcProviderUrl"`
+	// AccessResources are the access entries and policy associations; whatever talks to the Kubernetes API as
+	// one of those principals waits for them.
+	AccessResources []pulumi.Resource
+}
+
+// NewCluster creates the control plane. It does not create nodes: see NewNodeGroup.
+func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	if args == nil || args.Name == "" || args.Version == "" || args.Partition == "" || args.LogRetentionDays < 1 {
+		return nil, fmt.Errorf("cluster %q: name, version, partition and log retention are required", name)
+	}
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource(clusterType, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	wrap := func(what string, err error) error { return fmt.Errorf("cluster %q: %s: %w", name, what, err) }
+
+	key, err := kms.NewKey(ctx, name+"-secrets-key", &kms.KeyArgs{
+		Description:          pulumi.Sprintf("EKS secrets envelope encryption for %s", args.Name),
+		EnableKeyRotation:    pulumi.Bool(true),
+		DeletionWindowInDays: pulumi.Int(30),
+	}, parent)
+	if err != nil {
+		return nil, wrap("create secrets KMS key", err)
+	}
+
+	// EKS writes to this exact group; created first, it gets a retention instead of EKS's never-expire default.
+	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-control-plane-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/eks/" + args.Name + "/cluster"),
+		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+	}, parent)
+	if err != nil {
+		return nil, wrap("create control-plane log group", err)
+	}
+
+	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
+		Name:             pulumi.String(args.Name),
+		Version:          pulumi.String(args.Version),
+		VpcId:            args.VPCID,
+		PrivateSubnetIds: args.PrivateSubnetIDs,
+		PublicSubnetIds:  args.PublicSubnetIDs,
+		// The default node group uses launch configurations, which new AWS accounts cannot create.
+		SkipDefaultNodeGroup:   pulumi.BoolRef(true),
+		EndpointPrivateAccess:  pulumi.Bool(true),
+		EndpointPublicAccess:   pulumi.Bool(len(args.PublicAccessCIDRs) > 0),
+		PublicAccessCidrs:      pulumi.ToStringArray(args.PublicAccessCIDRs),
+		EncryptionConfigKeyArn: key.Arn,
+		EnabledClusterLogTypes: pulumi.ToStringArray(ControlPlaneLogTypes),
+		CreateOidcProvider:     pulumi.Bool(true),
+		// API: access entries only, no aws-auth ConfigMap to edit by hand. pulumi-eks v2.8.1 supports it with
+		// skipDefaultNodeGroup; nodes of managed nodegroups get their EC2_LINUX entries from EKS itself.
+		AuthenticationMode: authModeRef(eks.AuthenticationModeApi),
+		// An input that resolves only once the log group exists: a remote component's construction starts after
+		// its inputs resolve, so EKS never creates the group first (dependsOn alone does not reach its children).
+		ClusterTags: pulumi.StringMap{"platform/control-plane-log-group": logGroup.Name},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup}))
+	if err != nil {
+		return nil, wrap("create EKS cluster", err)
+	}
+
+	clusterName := cluster.EksCluster.Name()
+	for _, g := range args.Access {
+		if g.Key == "" || g.PrincipalARN == nil || len(g.Policies) == 0 {
+			return nil, wrap("access grant", fmt.Errorf("grant %q needs a key, a principal and a policy", g.Key))
+		}
+		entry, err := awseks.NewAccessEntry(ctx, name+"-access-"+g.Key, &awseks.AccessEntryArgs{
+			ClusterName:  clusterName,
+			PrincipalArn: g.PrincipalARN,
+			Type:         pulumi.String("STANDARD"),
+		}, parent, pulumi.Protect(false)) // access follows the admin list, even in a protected cluster
+		if err != nil {
+			return nil, wrap("create access entry "+g.Key, err)
+		}
+		c.AccessResources = append(c.AccessResources, entry)
+		for _, p := range g.Policies {
+			scope := &awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")}
+			if len(p.Namespaces) > 0 {
+				scope = &awseks.AccessPolicyAssociationAccessScopeArgs{
+					Type:       pulumi.String("namespace"),
+					Namespaces: pulumi.ToStringArray(p.Namespaces),
+				}
+			}
+			assoc, err := awseks.NewAccessPolicyAssociation(ctx, name+"-access-"+g.Key+"-"+p.Policy, &awseks.AccessPolicyAssociationArgs{
+				ClusterName:  clusterName,
+				PrincipalArn: entry.PrincipalArn,
+				PolicyArn:    pulumi.String(AccessPolicyARN(args.Partition, p.Policy)),
+				AccessScope:  scope,
+			}, parent, pulumi.Protect(false), pulumi.DependsOn([]pulumi.Resource{entry}))
+			if err != nil {
+				return nil, wrap("associate access policy "+g.Key+" "+p.Policy, err)
+			}
+			c.AccessResources = append(c.AccessResources, assoc)
+		}
+	}
+
+	oidc := cluster.Core.OidcProvider()
+	c.Name = clusterName
+	c.Kubeconfig = pulumi.ToSecret(cluster.KubeconfigJson).(pulumi.StringOutput)
+	c.OIDCProviderARN = oidc.Arn()
+	c.OIDCProviderURL = oidc.Url()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"name":            c.Name,
+		"kubeconfig":      c.Kubeconfig,
+		"oidcProviderArn": c.OIDCProviderARN,
+		"oidcProviderUrl": c.OIDCProviderURL,
+	}); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return c, nil
+}
+
+// AccessPolicyARN is the ARN of an EKS access policy in a partition.
+func AccessPolicyARN(partition, policy string) string {
+	return "arn:" + partition + ":eks::aws:cluster-access-policy/" + policy
+}
+
+func authModeRef(m eks.AuthenticationMode) *eks.AuthenticationMode { return &m }

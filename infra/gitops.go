@@ -1,0 +1,283 @@
+package infra
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const gitOpsType = "platform:infra:GitOps" // frozen; renaming needs an alias
+
+// ArgoCD installation constants.
+const (
+	ArgoCDNamespace     = "argocd"
+	ArgoCDChart         = "argo-cd"
+	ArgoCDChartRepo     = "https://argoproj.github.io/argo-helm"
+	ArgoCDReleaseName   = "argocd"
+	InClusterServer     = "https://kubernetes.default.svc"
+	ResourcesFinalizer  = "resources-finalizer.argocd.argoproj.io"
+	APIKeySecretKey     = "api-key"
+	HelmTimeoutSeconds  = 900 // a cold cluster pulls every ArgoCD image first; Helm's 300 s default is too short
+	RepoSecretTypeLabel = "argocd.argoproj.io/secret-type"
+)
+
+// GitOpsArgs configures ArgoCD and the service's Application.
+type GitOpsArgs struct {
+	Provider     *kubernetes.Provider // explicit Kubernetes provider for every child (required)
+	ChartVersion string               // exact argo-cd chart version (required)
+	HA           bool                 // several replicas and redis-ha (needs 3 nodes); default false (dev)
+
+	ServiceName    string // names the Application, AppProject, Helm release and Secret (required)
+	Namespace      string // service namespace (required)
+	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart (required)
+	RepoURL        string // Git repository of the service chart (required)
+	ChartPath      string // chart directory in that repository (required)
+	TargetRevision string // branch, tag or commit (required)
+
+	APIKey pulumi.StringInput // secret; becomes Secret <ServiceName>-secret key api-key (required)
+	// RepoToken, when set, is a secret HTTPS token that lets ArgoCD read a private repository. Default nil: the
+	// repository is public.
+	RepoToken pulumi.StringInput
+}
+
+// GitOps is ArgoCD installed by Helm plus the service's namespace, Secret, AppProject and Application.
+type GitOps struct {
+	pulumi.ResourceState
+	ArgoCDNamespace  pulumi.StringOutput `pulumi:"argocdNamespace"`
+	ServiceNamespace pulumi.StringOutput `pulumi:"serviceNamespace"`
+	ApplicationName  pulumi.StringOutput `pulumi:"applicationName"`
+}
+
+// ArgoCDValues are the argo-cd chart values. HA follows the chart's documented HA setup: redis-ha, and two
+// replicas with disruption budgets for the stateless parts. The application controller stays at one replica:
+// it shards by cluster, and this platform has one cluster, so a second replica would only idle.
+func ArgoCDValues(ha bool) map[string]any {
+	replicas := 1
+	if ha {
+		replicas = 2
+	}
+	pdb := map[string]any{"enabled": ha, "minAvailable": 1}
+	return map[string]any{
+		// No Ingress, no LoadBalancer: reach the UI with kubectl port-forward.
+		"server": map[string]any{
+			"replicas": replicas,
+			"service":  map[string]any{"type": "ClusterIP"},
+			"pdb":      pdb,
+		},
+		"repoServer":     map[string]any{"replicas": replicas, "pdb": pdb},
+		"applicationSet": map[string]any{"replicas": replicas, "pdb": pdb},
+		"controller":     map[string]any{"replicas": 1, "pdb": map[string]any{"enabled": false}},
+		"redis-ha":       map[string]any{"enabled": ha},
+		"redis":          map[string]any{"enabled": !ha},
+		// No SSO is configured; Dex would be one more exposed component.
+		"dex": map[string]any{"enabled": false},
+	}
+}
+
+// AppProjectSpec limits the service's Application to its repository and namespace.
+func AppProjectSpec(args *GitOpsArgs) map[string]any {
+	return map[string]any{
+		"description": fmt.Sprintf("%s: one repository, one namespace", args.ServiceName),
+		"sourceRepos": []any{args.RepoURL},
+		"destinations": []any{map[string]any{
+			"server":    InClusterServer,
+			"namespace": args.Namespace,
+		}},
+		// Only Namespace, because the Application syncs with CreateNamespace=true; nothing else cluster-wide.
+		"clusterResourceWhitelist": []any{map[string]any{"group": "", "kind": "Namespace"}},
+		"namespaceResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
+		// A chart must not change the namespace's quotas or limits set by the platform team.
+		"namespaceResourceBlacklist": []any{
+			map[string]any{"group": "", "kind": "ResourceQuota"},
+			map[string]any{"group": "", "kind": "LimitRange"},
+		},
+	}
+}
+
+// ApplicationSpec deploys the service chart from Git with automated sync, prune and self-heal.
+func ApplicationSpec(args *GitOpsArgs) map[string]any {
+	return map[string]any{
+		"project": args.ServiceName,
+		"source": map[string]any{
+			"repoURL":        args.RepoURL,
+			"targetRevision": args.TargetRevision,
+			"path":           args.ChartPath,
+			"helm": map[string]any{
+				// The chart reads Secret <release>-secret; pin the release name to the service name.
+				"releaseName": args.ServiceName,
+				// values-<stack>.yaml lets dev and prod differ in the service repository, if it wants to.
+				"valueFiles":              []any{"values.yaml", "values-" + args.Stack + ".yaml"},
+				"ignoreMissingValueFiles": true,
+			},
+		},
+		"destination": map[string]any{
+			"server":    InClusterServer,
+			"namespace": args.Namespace,
+		},
+		"syncPolicy": map[string]any{
+			"automated": map[string]any{"prune": true, "selfHeal": true},
+			"syncOptions": []any{
+				"CreateNamespace=true",
+				"PrunePropagationPolicy=foreground",
+				"PruneLast=true",
+			},
+			"retry": map[string]any{
+				"limit": 5,
+				"backoff": map[string]any{
+					"duration":    "10s",
+					"factor":      2,
+					"maxDuration": "3m",
+				},
+			},
+		},
+		"revisionHistoryLimit": 10,
+	}
+}
+
+// NewGitOps installs ArgoCD and registers the service's Application. Destroy runs in reverse: the Application
+// (with the resources finalizer, so ArgoCD deletes the workloads and their load balancers) goes before ArgoCD.
+func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulumi.ResourceOption) (*GitOps, error) {
+	if args == nil || args.Provider == nil || args.ChartVersion == "" || args.ServiceName == "" || args.Namespace == "" ||
+		args.RepoURL == "" || args.ChartPath == "" || args.TargetRevision == "" || args.APIKey == nil || args.Stack == "" {
+		return nil, fmt.Errorf("gitops %q: provider, chart version, service, namespace, stack, repository and API key are required", name)
+	}
+	g := &GitOps{}
+	if err := ctx.RegisterComponentResource(gitOpsType, name, g, append(opts, pulumi.Providers(args.Provider))...); err != nil {
+		return nil, err
+	}
+	// Every child names the provider itself as well, so none can fall back to a default provider.
+	child := []pulumi.ResourceOption{pulumi.Parent(g), pulumi.Provider(args.Provider)}
+	with := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption { return append(append([]pulumi.ResourceOption{}, child...), extra...) }
+	wrap := func(what string, err error) error { return fmt.Errorf("gitops %q: %s: %w", name, what, err) }
+
+	// Pulumi creates the namespace; Helm does not (createNamespace false), so it is created exactly once.
+	argoNS, err := corev1.NewNamespace(ctx, name+"-argocd-ns", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ArgoCDNamespace)},
+	}, with()...)
+	if err != nil {
+		return nil, wrap("create argocd namespace", err)
+	}
+
+	release, err := helmv3.NewRelease(ctx, name+"-argocd", &helmv3.ReleaseArgs{
+		Name:            pulumi.String(ArgoCDReleaseName),
+		Chart:           pulumi.String(ArgoCDChart),
+		Version:         pulumi.String(args.ChartVersion),
+		RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ArgoCDChartRepo)},
+		Namespace:       argoNS.Metadata.Name().Elem(),
+		CreateNamespace: pulumi.Bool(false),
+		Atomic:          pulumi.Bool(true),
+		CleanupOnFail:   pulumi.Bool(true),
+		Timeout:         pulumi.Int(HelmTimeoutSeconds),
+		MaxHistory:      pulumi.Int(10),
+		Values:          pulumi.ToMap(ArgoCDValues(args.HA)),
+	}, with()...)
+	if err != nil {
+		return nil, wrap("install argocd", err)
+	}
+
+	svcNS, err := corev1.NewNamespace(ctx, name+"-service-ns", &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.Namespace),
+			Labels: pulumi.StringMap{
+				"pod-security.kubernetes.io/enforce": pulumi.String("baseline"),
+				"pod-security.kubernetes.io/warn":    pulumi.String("restricted"),
+				"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
+			},
+		},
+	}, with()...)
+	if err != nil {
+		return nil, wrap("create service namespace", err)
+	}
+
+	// The API key Secret belongs to Pulumi. ArgoCD does not track it (no tracking annotation), and the
+	// annotations keep a chart that renders a same-named Secret from pruning or diffing it.
+	secret, err := corev1.NewSecret(ctx, name+"-api-key", &corev1.SecretArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(args.ServiceName + "-secret"),
+			Namespace: svcNS.Metadata.Name().Elem(),
+			Annotations: pulumi.StringMap{
+				"argocd.argoproj.io/sync-options":    pulumi.String("Prune=false"),
+				"argocd.argoproj.io/compare-options": pulumi.String("IgnoreExtraneous"),
+			},
+		},
+		Type:       pulumi.String("Opaque"),
+		StringData: pulumi.StringMap{APIKeySecretKey: pulumi.ToSecret(args.APIKey).(pulumi.StringOutput)},
+	}, with(pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}))...)
+	if err != nil {
+		return nil, wrap("create API key secret", err)
+	}
+
+	appDeps := []pulumi.Resource{release, svcNS, secret}
+	if args.RepoToken != nil {
+		repoSecret, err := corev1.NewSecret(ctx, name+"-repo-credentials", &corev1.SecretArgs{
+			Metadata: &metav1.ObjectMetaArgs{
+				Name:      pulumi.String(args.ServiceName + "-repo"),
+				Namespace: argoNS.Metadata.Name().Elem(),
+				Labels:    pulumi.StringMap{RepoSecretTypeLabel: pulumi.String("repository")},
+			},
+			Type: pulumi.String("Opaque"),
+			StringData: pulumi.StringMap{
+				"type": pulumi.String("git"),
+				"url":  pulumi.String(args.RepoURL),
+				// GitHub accepts any non-empty user name with a token; this one works for PATs and App tokens.
+				"username": pulumi.String("x-access-token"),
+				"password": pulumi.ToSecret(args.RepoToken).(pulumi.StringOutput),
+			},
+		}, with(pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}), pulumi.DependsOn([]pulumi.Resource{release}))...)
+		if err != nil {
+			return nil, wrap("create repository credentials", err)
+		}
+		appDeps = append(appDeps, repoSecret)
+	}
+
+	// The CRDs come with the Helm release, so both custom resources wait for it.
+	project, err := apiextensions.NewCustomResource(ctx, name+"-project", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("argoproj.io/v1alpha1"),
+		Kind:       pulumi.String("AppProject"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(args.ServiceName),
+			Namespace: argoNS.Metadata.Name().Elem(),
+		},
+		OtherFields: kubernetes.UntypedArgs{"spec": AppProjectSpec(args)},
+	}, with(pulumi.DependsOn([]pulumi.Resource{release}))...)
+	if err != nil {
+		return nil, wrap("create app project", err)
+	}
+	appDeps = append(appDeps, project)
+
+	app, err := apiextensions.NewCustomResource(ctx, name+"-application", &apiextensions.CustomResourceArgs{
+		ApiVersion: pulumi.String("argoproj.io/v1alpha1"),
+		Kind:       pulumi.String("Application"),
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(args.ServiceName),
+			Namespace: argoNS.Metadata.Name().Elem(),
+			// Deleting the Application deletes what it deployed, load balancers included, before the VPC goes.
+			Finalizers: pulumi.StringArray{pulumi.String(ResourcesFinalizer)},
+		},
+		OtherFields: kubernetes.UntypedArgs{"spec": ApplicationSpec(args)},
+	}, with(
+		pulumi.DependsOn(appDeps),
+		// Deletion waits for ArgoCD to remove the workloads and their load balancers.
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Create: "10m", Update: "10m", Delete: "20m"}),
+	)...)
+	if err != nil {
+		return nil, wrap("create application", err)
+	}
+
+	g.ArgoCDNamespace = argoNS.Metadata.Name().Elem()
+	g.ServiceNamespace = svcNS.Metadata.Name().Elem()
+	g.ApplicationName = app.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"argocdNamespace":  g.ArgoCDNamespace,
+		"serviceNamespace": g.ServiceNamespace,
+		"applicationName":  g.ApplicationName,
+	}); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return g, nil
+}

@@ -1,0 +1,162 @@
+package infra
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+const nodeGroupType = "platform:infra:NodeGroup" // frozen; renaming needs an alias
+
+// NodePolicies are the managed policies of the node role, keyed by the name used in logical names. ECR read
+// access is here so nodes can pull the service image before anything is deployed.
+var NodePolicies = map[string]iam.ManagedPolicy{
+	"worker":   iam.ManagedPolicyAmazonEKSWorkerNodePolicy,
+	"cni":      iam.ManagedPolicy_AmazonEKS_CNI_Policy,
+	"ecr-read": iam.ManagedPolicyAmazonEC2ContainerRegistryReadOnly,
+}
+
+// nodePolicyOrder fixes the creation order of the attachments (map order is random).
+var nodePolicyOrder = []string{"worker", "cni", "ecr-read"}
+
+// NodeGroupArgs configures the managed nodegroup.
+type NodeGroupArgs struct {
+	ClusterName   pulumi.StringInput      // (required)
+	SubnetIDs     pulumi.StringArrayInput // private subnets only (required)
+	InstanceTypes []string                // (required, non-empty; all x86_64 or all arm64)
+	CapacityType  string                  // ON_DEMAND or SPOT (required)
+	MinSize       int
+	DesiredSize   int // initial size only: later changes by an autoscaler are not reverted
+	MaxSize       int
+	DiskSizeGiB   int               // encrypted gp3 root volume (required)
+	Labels        map[string]string // Kubernetes node labels; default none
+	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
+	MaxUnavailable int
+}
+
+// NodeGroup is a managed nodegroup with its IAM role and launch template.
+type NodeGroup struct {
+	pulumi.ResourceState
+	RoleARN       pulumi.StringOutput `pulumi:"roleArn"`
+	NodeGroupName pulumi.StringOutput `pulumi:"nodeGroupName"`
+}
+
+var armTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
+
+// AMIType is the EKS-optimized Amazon Linux 2023 AMI matching the instance types' architecture.
+func AMIType(instanceTypes []string) string {
+	if len(instanceTypes) > 0 && armTypeRe.MatchString(instanceTypes[0]) {
+		return "AL2023_ARM_64_STANDARD"
+	}
+	return "AL2023_x86_64_STANDARD"
+}
+
+// NewNodeGroup creates the node role with exactly the worker, CNI and ECR read policies, a launch template that
+// requires IMDSv2 and encrypts the root volume, and the nodegroup, which waits for all three attachments.
+//
+// aws.eks.NodeGroup is used rather than pulumi-eks's ManagedNodeGroup: that one (v2.8.1) has no updateConfig,
+// and ignoring autoscaler drift on desired size needs ignoreChanges on the nodegroup resource itself, which
+// a remote component cannot pass down to its child.
+func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
+	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 {
+		return nil, fmt.Errorf("nodegroup %q: cluster, subnets, instance types and disk size are required", name)
+	}
+	maxUnavailable := args.MaxUnavailable
+	if maxUnavailable < 1 {
+		maxUnavailable = 1
+	}
+	ng := &NodeGroup{}
+	if err := ctx.RegisterComponentResource(nodeGroupType, name, ng, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(ng)
+	wrap := func(what string, err error) error { return fmt.Errorf("nodegroup %q: %s: %w", name, what, err) }
+
+	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
+		Description:      pulumi.String("EKS managed nodegroup nodes"),
+		AssumeRolePolicy: pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
+	}, parent)
+	if err != nil {
+		return nil, wrap("create node role", err)
+	}
+	var attachments []pulumi.Resource
+	for _, key := range nodePolicyOrder {
+		a, err := iam.NewRolePolicyAttachment(ctx, name+"-role-"+key, &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: NodePolicies[key],
+		}, parent)
+		if err != nil {
+			return nil, wrap("attach "+key+" policy", err)
+		}
+		attachments = append(attachments, a)
+	}
+
+	lt, err := ec2.NewLaunchTemplate(ctx, name+"-lt", &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("EKS nodes: IMDSv2 only, encrypted gp3 root volume, no SSH key"),
+		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint: pulumi.String("enabled"),
+			HttpTokens:   pulumi.String("required"),
+			// Hop limit 1: pods (one hop away) cannot reach the node role's credentials; they use IRSA.
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: &ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize:          pulumi.Int(args.DiskSizeGiB),
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{ec2.LaunchTemplateTagSpecificationArgs{
+			ResourceType: pulumi.String("instance"),
+			Tags:         pulumi.StringMap{"Name": pulumi.String(name)},
+		}},
+	}, parent)
+	if err != nil {
+		return nil, wrap("create launch template", err)
+	}
+
+	group, err := awseks.NewNodeGroup(ctx, name, &awseks.NodeGroupArgs{
+		ClusterName:   args.ClusterName,
+		NodeRoleArn:   role.Arn,
+		SubnetIds:     args.SubnetIDs,
+		AmiType:       pulumi.String(AMIType(args.InstanceTypes)),
+		InstanceTypes: pulumi.ToStringArray(args.InstanceTypes),
+		CapacityType:  pulumi.String(args.CapacityType),
+		ScalingConfig: &awseks.NodeGroupScalingConfigArgs{
+			MinSize:     pulumi.Int(args.MinSize),
+			DesiredSize: pulumi.Int(args.DesiredSize),
+			MaxSize:     pulumi.Int(args.MaxSize),
+		},
+		UpdateConfig: &awseks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(maxUnavailable)},
+		LaunchTemplate: &awseks.NodeGroupLaunchTemplateArgs{
+			Id:      lt.ID(),
+			Version: lt.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput),
+		},
+		Labels: pulumi.ToStringMap(args.Labels),
+		// No RemoteAccess: no SSH. Node shells go through SSM Session Manager if ever needed.
+	}, parent,
+		// Nodes must never start without ECR pull rights (ImagePullBackOff) or CNI rights (NotReady).
+		pulumi.DependsOn(attachments),
+		// An autoscaler owns the desired size after creation; `pulumi up` must not reset it.
+		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}),
+	)
+	if err != nil {
+		return nil, wrap("create nodegroup", err)
+	}
+
+	ng.RoleARN = role.Arn
+	ng.NodeGroupName = group.NodeGroupName
+	if err := ctx.RegisterResourceOutputs(ng, pulumi.Map{
+		"roleArn":       ng.RoleARN,
+		"nodeGroupName": ng.NodeGroupName,
+	}); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return ng, nil
+}

@@ -1,0 +1,169 @@
+package infra
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// OIDC issuers and audiences this platform trusts.
+const (
+	GitHubIssuerHost = "token.actions.githubusercontent.com"
+	GitHubAudience   = "sts.amazonaws.com"
+	PulumiIssuerHost = "api.pulumi.com/oidc"
+)
+
+// GitHubSubjects are the exact `sub` claims GitHub Actions sends for repository (owner/name) and each allowed
+// subject suffix (ref:refs/heads/main, environment:prod, pull_request). With the numeric owner and repository
+// IDs, the immutable form (repo:owner@id/name@id:...) that newer repositories send is allowed too.
+func GitHubSubjects(repository, ownerID, repositoryID string, allowed []string) []string {
+	var subs []string
+	immutable := ""
+	if ownerID != "" && repositoryID != "" {
+		owner, repo, _ := strings.Cut(repository, "/")
+		immutable = fmt.Sprintf("%s@%s/%s@%s", owner, ownerID, repo, repositoryID)
+	}
+	for _, a := range allowed {
+		subs = append(subs, "repo:"+repository+":"+a)
+		if immutable != "" {
+			subs = append(subs, "repo:"+immutable+":"+a)
+		}
+	}
+	slices.Sort(subs)
+	return slices.Compact(subs)
+}
+
+// WebIdentityTrust is a trust policy that lets tokens from the OIDC provider assume a role only with the exact
+// audience and one of the exact subjects. Both are StringEquals on single-valued claims: never ForAllValues
+// (true when a claim is absent) and never a wildcard.
+func WebIdentityTrust(providerARN, issuerHost, audience string, subjects []string) PolicyDocument {
+	return PolicyDocument{Version: policyVersion, Statement: []Statement{{
+		Effect:    "Allow",
+		Principal: &Principal{Federated: []string{providerARN}},
+		Action:    []string{"sts:AssumeRoleWithWebIdentity"},
+		Condition: map[string]map[string][]string{"StringEquals": {
+			issuerHost + ":aud": {audience},
+			issuerHost + ":sub": subjects,
+		}},
+	}}}
+}
+
+// OIDCProviderArgs configures an account's IAM OIDC identity provider.
+type OIDCProviderArgs struct {
+	IssuerHost string   // issuer without scheme, such as token.actions.githubusercontent.com (required)
+	ClientIDs  []string // allowed audiences (required)
+	// ExistingARN reuses the account's provider for this issuer instead of creating one. An account holds one
+	// provider per issuer URL, so when two stacks share an account, one creates it and the others reuse it.
+	ExistingARN string
+}
+
+// oidcProvider creates or reuses the identity provider and returns its ARN.
+func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	if args.ExistingARN != "" {
+		return pulumi.String(args.ExistingARN).ToStringOutput(), nil
+	}
+	// No thumbprint: IAM verifies these issuers against its trusted root CAs and the field is optional in the API.
+	p, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
+		Url:           pulumi.String("https://" + args.IssuerHost),
+		ClientIdLists: pulumi.ToStringArray(args.ClientIDs),
+	}, parent)
+	if err != nil {
+		return pulumi.StringOutput{}, err
+	}
+	return p.Arn, nil
+}
+
+const githubOIDCType = "platform:infra:GitHubOIDC" // frozen; renaming needs an alias
+
+// GitHubOIDCArgs configures GitHub Actions' access to the service's ECR repository.
+type GitHubOIDCArgs struct {
+	ExistingProviderARN string   // reuse this provider; default "" creates one
+	Repository          string   // owner/name of the service repository (required)
+	OwnerID             string   // numeric owner ID; with RepositoryID enables the immutable subject form
+	RepositoryID        string   // numeric repository ID
+	AllowedSubjects     []string // subject suffixes such as ref:refs/heads/main (required, non-empty)
+	// ECRRepositoryARN is the one repository the push role may push to (required).
+	ECRRepositoryARN pulumi.StringInput
+}
+
+// GitHubOIDC is GitHub Actions' OIDC provider (created or reused) and the image push role.
+type GitHubOIDC struct {
+	pulumi.ResourceState
+	ProviderARN pulumi.StringOutput `pulumi:"providerArn"`
+	PushRoleARN pulumi.StringOutput `pulumi:"pushRoleArn"`
+}
+
+// ECRPushActions are what `docker push` and `docker pull` need on one repository.
+var ECRPushActions = []string{
+	"ecr:BatchCheckLayerAvailability",
+	"ecr:BatchGetImage",
+	"ecr:CompleteLayerUpload",
+	"ecr:DescribeImages",
+	"ecr:GetDownloadUrlForLayer",
+	"ecr:InitiateLayerUpload",
+	"ecr:PutImage",
+	"ecr:UploadLayerPart",
+}
+
+// NewGitHubOIDC creates (or reuses) the provider and a push role scoped to one repository and ECR repository.
+func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts ...pulumi.ResourceOption) (*GitHubOIDC, error) {
+	if args == nil || args.Repository == "" || len(args.AllowedSubjects) == 0 || args.ECRRepositoryARN == nil {
+		return nil, fmt.Errorf("github oidc %q: repository, allowed subjects and ECR repository ARN are required", name)
+	}
+	g := &GitHubOIDC{}
+	if err := ctx.RegisterComponentResource(githubOIDCType, name, g, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(g)
+	wrap := func(what string, err error) error { return fmt.Errorf("github oidc %q: %s: %w", name, what, err) }
+
+	providerARN, err := oidcProvider(ctx, name+"-provider", OIDCProviderArgs{
+		IssuerHost:  GitHubIssuerHost,
+		ClientIDs:   []string{GitHubAudience},
+		ExistingARN: args.ExistingProviderARN,
+	}, parent)
+	if err != nil {
+		return nil, wrap("create provider", err)
+	}
+
+	subjects := GitHubSubjects(args.Repository, args.OwnerID, args.RepositoryID, args.AllowedSubjects)
+	trust := providerARN.ApplyT(func(arn string) (string, error) {
+		return WebIdentityTrust(arn, GitHubIssuerHost, GitHubAudience, subjects).JSON()
+	}).(pulumi.StringOutput)
+	role, err := iam.NewRole(ctx, name+"-push-role", &iam.RoleArgs{
+		Description:        pulumi.Sprintf("GitHub Actions of %s push images", args.Repository),
+		AssumeRolePolicy:   trust,
+		MaxSessionDuration: pulumi.Int(3600),
+	}, parent)
+	if err != nil {
+		return nil, wrap("create push role", err)
+	}
+
+	policy := args.ECRRepositoryARN.ToStringOutput().ApplyT(func(repoARN string) (string, error) {
+		return PolicyDocument{Version: policyVersion, Statement: []Statement{
+			{Sid: "PushPullThisRepository", Effect: "Allow", Action: ECRPushActions, Resource: []string{repoARN}},
+			// GetAuthorizationToken is account-wide by design: it has no resource-level permissions.
+			{Sid: "RegistryLogin", Effect: "Allow", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
+		}}.JSON()
+	}).(pulumi.StringOutput)
+	if _, err := iam.NewRolePolicy(ctx, name+"-push-policy", &iam.RolePolicyArgs{
+		Role:   role.ID(),
+		Policy: policy,
+	}, parent); err != nil {
+		return nil, wrap("attach push policy", err)
+	}
+
+	g.ProviderARN = providerARN
+	g.PushRoleARN = role.Arn
+	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
+		"providerArn": g.ProviderARN,
+		"pushRoleArn": g.PushRoleARN,
+	}); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return g, nil
+}
+

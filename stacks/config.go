@@ -1,0 +1,442 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Defaults applied by Load. Pulumi.yaml declares the same defaults for the CLI; a test keeps the two in step,
+// because under mocks (and for keys a stack file leaves out) only these are applied.
+const (
+	DefaultVPCCIDR            = "10.0.0.0/16"
+	DefaultAZCount            = 2
+	DefaultNATGateways        = NATSingle
+	DefaultKubernetesVersion  = "1.33"
+	DefaultNodeCapacityType   = "ON_DEMAND"
+	DefaultNodeMinSize        = 2
+	DefaultNodeDesiredSize    = 2
+	DefaultNodeMaxSize        = 4
+	DefaultNodeDiskSizeGiB    = 50
+	DefaultServiceName        = "your-service"
+	DefaultAllowedSubject     = "ref:refs/heads/main"
+	DefaultArgoCDChartVersion = "9.1.0"
+	DefaultAppTargetRevision  = "main"
+	DefaultLogRetentionDays   = 30
+	DefaultImageRetainCount   = 30
+)
+
+// DefaultNodeInstanceTypes is the nodegroup's instance list when nodeInstanceTypes is not set.
+var DefaultNodeInstanceTypes = []string{"t3.large"}
+
+// NAT gateway modes.
+const (
+	NATSingle = "single"
+	NATPerAZ  = "perAz"
+)
+
+// SupportedKubernetesVersions are the EKS minor versions this program is tested against (EKS standard support).
+var SupportedKubernetesVersions = []string{"1.32", "1.33", "1.34"}
+
+// MaxAZCount is the most availability zones the subnet layout reserves space for.
+const MaxAZCount = 4
+
+// Config is the typed stack configuration. Every field is set after Load: defaults are applied there.
+type Config struct {
+	Project string
+	Stack   string
+
+	VPCCIDR                   string
+	AZCount                   int
+	NATGateways               string
+	KubernetesVersion         string
+	EndpointPublicAccessCIDRs []string
+	ClusterAdminARNs          []string
+	NodeInstanceTypes         []string
+	NodeCapacityType          string
+	NodeMinSize               int
+	NodeDesiredSize           int
+	NodeMaxSize               int
+	NodeDiskSizeGiB           int
+	LogRetentionDays          int
+
+	ServiceName           string
+	ECRRepositoryName     string
+	ImageRetainCount      int
+	GitHubRepository      string
+	GitHubAllowedSubjects []string
+	GitHubOwnerID         string
+	GitHubRepositoryID    string
+	GitHubOIDCProviderARN string
+
+	ArgoCDChartVersion string
+	AppRepoURL         string
+	AppChartPath       string
+	AppTargetRevision  string
+	APIKey             pulumi.StringOutput // secret
+	AppRepoToken       pulumi.StringOutput // secret; only meaningful when HasAppRepoToken
+	HasAppRepoToken    bool
+
+	PulumiOrganization    string
+	PulumiOIDCProviderARN string
+	InfraRepository       string
+
+	Protect bool
+}
+
+// ClusterName is the EKS cluster's physical name. It is explicit (not autonamed) because the subnet discovery
+// tags and the control-plane log group must name it before the cluster exists; project and stack keep it unique
+// per account and region.
+func (c *Config) ClusterName() string {
+	return truncate(sanitize(c.Project+"-"+c.Stack), 100)
+}
+
+// ServiceNamespace is the Kubernetes namespace of the service.
+func (c *Config) ServiceNamespace() string { return c.ServiceName }
+
+// ConfigError lists every problem found in the stack configuration.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid stack configuration (fix these with `pulumi config set`, or edit the stack file):\n  - " +
+		strings.Join(e.Problems, "\n  - ")
+}
+
+type loader struct {
+	ctx      *pulumi.Context
+	problems []string
+}
+
+func (l *loader) fail(key, format string, args ...any) {
+	l.problems = append(l.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (l *loader) raw(key string) (string, bool) {
+	return l.ctx.GetConfig(l.ctx.Project() + ":" + key)
+}
+
+func (l *loader) str(key, def string) string {
+	if v, ok := l.raw(key); ok {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (l *loader) integer(key string, def int) int {
+	v, ok := l.raw(key)
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		l.fail(key, "must be an integer, got %q", v)
+		return def
+	}
+	return n
+}
+
+func (l *loader) boolean(key string, def bool) bool {
+	v, ok := l.raw(key)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		l.fail(key, "must be true or false, got %q", v)
+		return def
+	}
+	return b
+}
+
+func (l *loader) list(key string, def []string) []string {
+	v, ok := l.raw(key)
+	if !ok {
+		return slices.Clone(def)
+	}
+	var out []string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		l.fail(key, "must be a list of strings (YAML sequence), got %q", v)
+		return slices.Clone(def)
+	}
+	return out
+}
+
+// secret reads a secret string. A value stored in plain text is refused so it never sits unencrypted in the
+// stack file.
+func (l *loader) secret(key string, required bool, how string) (pulumi.StringOutput, bool) {
+	full := l.ctx.Project() + ":" + key
+	v, ok := l.ctx.GetConfig(full)
+	switch {
+	case !ok || v == "":
+		if required {
+			l.fail(key, "is required and missing; set it with `%s`", how)
+		}
+		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false
+	case !l.ctx.IsConfigSecret(full):
+		l.fail(key, "is stored in plain text; store it encrypted with `%s`", how)
+		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false
+	}
+	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput), true
+}
+
+// Load reads the stack configuration, applies defaults and validates everything it can without AWS. It returns
+// every problem at once in a *ConfigError. It registers no resources.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	l := &loader{ctx: ctx}
+	c := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
+
+	c.VPCCIDR = l.str("vpcCidr", DefaultVPCCIDR)
+	c.AZCount = l.integer("azCount", DefaultAZCount)
+	c.NATGateways = l.str("natGateways", DefaultNATGateways)
+	c.KubernetesVersion = l.str("kubernetesVersion", DefaultKubernetesVersion)
+	c.EndpointPublicAccessCIDRs = l.list("endpointPublicAccessCidrs", nil)
+	c.ClusterAdminARNs = l.list("clusterAdminArns", nil)
+	c.NodeInstanceTypes = l.list("nodeInstanceTypes", DefaultNodeInstanceTypes)
+	c.NodeCapacityType = l.str("nodeCapacityType", DefaultNodeCapacityType)
+	c.NodeMinSize = l.integer("nodeMinSize", DefaultNodeMinSize)
+	c.NodeDesiredSize = l.integer("nodeDesiredSize", DefaultNodeDesiredSize)
+	c.NodeMaxSize = l.integer("nodeMaxSize", DefaultNodeMaxSize)
+	c.NodeDiskSizeGiB = l.integer("nodeDiskSizeGiB", DefaultNodeDiskSizeGiB)
+	c.LogRetentionDays = l.integer("logRetentionDays", DefaultLogRetentionDays)
+
+	c.ServiceName = l.str("serviceName", DefaultServiceName)
+	c.ECRRepositoryName = l.str("ecrRepositoryName", "")
+	c.ImageRetainCount = l.integer("imageRetainCount", DefaultImageRetainCount)
+	c.GitHubRepository = l.str("githubRepository", "")
+	c.GitHubAllowedSubjects = l.list("githubAllowedSubjects", []string{DefaultAllowedSubject})
+	c.GitHubOwnerID = l.str("githubOwnerId", "")
+	c.GitHubRepositoryID = l.str("githubRepositoryId", "")
+	c.GitHubOIDCProviderARN = l.str("githubOidcProviderArn", "")
+
+	c.ArgoCDChartVersion = l.str("argocdChartVersion", DefaultArgoCDChartVersion)
+	c.AppRepoURL = l.str("appRepoUrl", "")
+	c.AppChartPath = l.str("appChartPath", "")
+	c.AppTargetRevision = l.str("appTargetRevision", DefaultAppTargetRevision)
+	c.APIKey, _ = l.secret("apiKey", true, "pulumi config set --secret apiKey <value>")
+	c.AppRepoToken, c.HasAppRepoToken = l.secret("appRepoToken", false,
+		"pulumi config set --secret appRepoToken <token>")
+
+	c.PulumiOrganization = l.str("pulumiOrganization", "")
+	c.PulumiOIDCProviderARN = l.str("pulumiOidcProviderArn", "")
+	c.InfraRepository = l.str("infraRepository", "")
+
+	c.Protect = l.boolean("protect", false)
+
+	// Derived defaults.
+	if c.ECRRepositoryName == "" && c.ServiceName != "" {
+		// The stack prefix keeps dev and prod apart when they share an AWS account.
+		c.ECRRepositoryName = sanitizeRepoName(c.Stack) + "/" + c.ServiceName
+	}
+	if c.AppChartPath == "" {
+		c.AppChartPath = "helm/" + c.ServiceName
+	}
+
+	l.validate(c)
+	if len(l.problems) > 0 {
+		return nil, &ConfigError{Problems: l.problems}
+	}
+	return c, nil
+}
+
+var (
+	githubNameRe    = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$`)
+	dnsLabelRe      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$`)
+	ecrNameRe       = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
+	instanceTypeRe  = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+	gravitonRe      = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
+	chartVersionRe  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	numericIDRe     = regexp.MustCompile(`^[0-9]+$`)
+	pulumiOrgRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	iamPrincipalRe  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$`)
+	oidcProviderRe  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/(.+)$`)
+	gitRefSubjectRe = regexp.MustCompile(`^ref:refs/(heads|tags)/[^\s*?\[\\~^:]+$`)
+	envSubjectRe    = regexp.MustCompile(`^environment:[^\s*?:]+$`)
+)
+
+func (l *loader) validate(c *Config) {
+	// Network.
+	if p, err := netip.ParsePrefix(c.VPCCIDR); err != nil || !p.Addr().Is4() {
+		l.fail("vpcCidr", "must be an IPv4 CIDR such as 10.0.0.0/16, got %q", c.VPCCIDR)
+	} else if p.Bits() < 16 || p.Bits() > 24 {
+		l.fail("vpcCidr", "must be a /16 to /24 block (AWS allows no larger VPC, smaller leaves no room for nodes), got /%d", p.Bits())
+	} else if p.Masked() != p {
+		l.fail("vpcCidr", "has host bits set; did you mean %s?", p.Masked())
+	}
+	if c.AZCount < 2 || c.AZCount > MaxAZCount {
+		l.fail("azCount", "must be between 2 and %d (EKS needs subnets in at least two zones), got %d", MaxAZCount, c.AZCount)
+	}
+	if c.NATGateways != NATSingle && c.NATGateways != NATPerAZ {
+		l.fail("natGateways", "must be %q or %q, got %q", NATSingle, NATPerAZ, c.NATGateways)
+	}
+	if c.LogRetentionDays < 1 {
+		l.fail("logRetentionDays", "must be at least 1, got %d", c.LogRetentionDays)
+	}
+
+	// Cluster.
+	if !slices.Contains(SupportedKubernetesVersions, c.KubernetesVersion) {
+		l.fail("kubernetesVersion", "must be one of %s, got %q", strings.Join(SupportedKubernetesVersions, ", "), c.KubernetesVersion)
+	}
+	for _, cidr := range c.EndpointPublicAccessCIDRs {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil || !p.Addr().Is4() || p.Masked() != p {
+			l.fail("endpointPublicAccessCidrs", "%q is not an IPv4 CIDR such as 203.0.113.0/24", cidr)
+			continue
+		}
+		if p.Bits() == 0 && c.Protect {
+			l.fail("endpointPublicAccessCidrs", "must not contain 0.0.0.0/0 when protect is true (prod); list your office or VPN ranges, or leave it empty for a private-only endpoint")
+		}
+	}
+	for _, arn := range c.ClusterAdminARNs {
+		if !iamPrincipalRe.MatchString(arn) {
+			l.fail("clusterAdminArns", "%q is not an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins", arn)
+		}
+	}
+	if len(c.NodeInstanceTypes) == 0 {
+		l.fail("nodeInstanceTypes", "must list at least one instance type, such as [t3.large]")
+	}
+	arch := map[bool]bool{}
+	for _, it := range c.NodeInstanceTypes {
+		if !instanceTypeRe.MatchString(it) {
+			l.fail("nodeInstanceTypes", "%q is not an EC2 instance type such as t3.large", it)
+			continue
+		}
+		arch[gravitonRe.MatchString(it)] = true
+	}
+	if len(arch) > 1 {
+		l.fail("nodeInstanceTypes", "mixes arm64 (Graviton) and x86_64 types %v; one nodegroup runs one AMI architecture", c.NodeInstanceTypes)
+	}
+	if c.NodeCapacityType != "ON_DEMAND" && c.NodeCapacityType != "SPOT" {
+		l.fail("nodeCapacityType", "must be ON_DEMAND or SPOT, got %q", c.NodeCapacityType)
+	}
+	if c.NodeMinSize < 0 {
+		l.fail("nodeMinSize", "must be >= 0, got %d", c.NodeMinSize)
+	}
+	if c.NodeMaxSize < 1 {
+		l.fail("nodeMaxSize", "must be >= 1, got %d", c.NodeMaxSize)
+	}
+	if c.NodeDesiredSize < c.NodeMinSize {
+		l.fail("nodeDesiredSize", "must be >= nodeMinSize (%d), got %d", c.NodeMinSize, c.NodeDesiredSize)
+	}
+	if c.NodeMaxSize < c.NodeDesiredSize {
+		l.fail("nodeMaxSize", "must be >= nodeDesiredSize (%d), got %d", c.NodeDesiredSize, c.NodeMaxSize)
+	}
+	if c.NodeDiskSizeGiB < 20 || c.NodeDiskSizeGiB > 16384 {
+		l.fail("nodeDiskSizeGiB", "must be between 20 and 16384 GiB, got %d", c.NodeDiskSizeGiB)
+	}
+
+	// Registry and GitHub.
+	if !dnsLabelRe.MatchString(c.ServiceName) {
+		l.fail("serviceName", "must be a DNS label (lowercase letters, digits, '-', at most 42 characters) because it names a namespace and a Secret, got %q", c.ServiceName)
+	}
+	if !ecrNameRe.MatchString(c.ECRRepositoryName) || len(c.ECRRepositoryName) < 2 || len(c.ECRRepositoryName) > 256 {
+		l.fail("ecrRepositoryName", "must be a lowercase ECR repository name such as team/your-service, got %q", c.ECRRepositoryName)
+	}
+	if c.ImageRetainCount < 1 {
+		l.fail("imageRetainCount", "must be at least 1, got %d", c.ImageRetainCount)
+	}
+	switch {
+	case c.GitHubRepository == "":
+		l.fail("githubRepository", "is required: the owner/name of the service repository whose Actions push images; set it with `pulumi config set githubRepository owner/name`")
+	case !githubNameRe.MatchString(c.GitHubRepository) || strings.HasSuffix(c.GitHubRepository, "/.") || strings.HasSuffix(c.GitHubRepository, "/.."):
+		l.fail("githubRepository", "must be owner/name using GitHub's characters (letters, digits, '-' in the owner; letters, digits, '.', '_', '-' in the name), got %q", c.GitHubRepository)
+	}
+	if len(c.GitHubAllowedSubjects) == 0 {
+		l.fail("githubAllowedSubjects", "must list at least one subject, such as ref:refs/heads/main")
+	}
+	for _, s := range c.GitHubAllowedSubjects {
+		if !validSubject(s) {
+			l.fail("githubAllowedSubjects", "%q is not allowed; use ref:refs/heads/BRANCH, ref:refs/tags/TAG, environment:NAME or pull_request (no wildcards)", s)
+		}
+	}
+	if (c.GitHubOwnerID == "") != (c.GitHubRepositoryID == "") {
+		l.fail("githubOwnerId", "and githubRepositoryId must be set together (both numeric) for GitHub's immutable subject form")
+	}
+	for key, v := range map[string]string{"githubOwnerId": c.GitHubOwnerID, "githubRepositoryId": c.GitHubRepositoryID} {
+		if v != "" && !numericIDRe.MatchString(v) {
+			l.fail(key, "must be GitHub's numeric ID (see `gh api repos/OWNER/NAME --jq .owner.id,.id`), got %q", v)
+		}
+	}
+	if c.GitHubOIDCProviderARN != "" {
+		if m := oidcProviderRe.FindStringSubmatch(c.GitHubOIDCProviderARN); m == nil || m[1] != "token.actions.githubusercontent.com" {
+			l.fail("githubOidcProviderArn", "must be the ARN of the account's token.actions.githubusercontent.com OIDC provider, such as arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com, got %q", c.GitHubOIDCProviderARN)
+		}
+	}
+
+	// GitOps.
+	if !chartVersionRe.MatchString(c.ArgoCDChartVersion) {
+		l.fail("argocdChartVersion", "must be an exact chart version such as %s (no ranges), got %q", DefaultArgoCDChartVersion, c.ArgoCDChartVersion)
+	}
+	switch {
+	case c.AppRepoURL == "":
+		l.fail("appRepoUrl", "is required: the Git URL of the service repository holding the Helm chart, such as https://github.com/owner/name.git")
+	case !strings.HasPrefix(c.AppRepoURL, "https://") && !strings.HasPrefix(c.AppRepoURL, "git@"):
+		l.fail("appRepoUrl", "must be an https:// or git@ URL, got %q", c.AppRepoURL)
+	}
+	if c.HasAppRepoToken && !strings.HasPrefix(c.AppRepoURL, "https://") {
+		l.fail("appRepoToken", "works only with an https:// appRepoUrl, got %q", c.AppRepoURL)
+	}
+	if strings.HasPrefix(c.AppChartPath, "/") || strings.Contains(c.AppChartPath, "..") {
+		l.fail("appChartPath", "must be a relative path inside the repository such as helm/%s, got %q", c.ServiceName, c.AppChartPath)
+	}
+	if c.AppTargetRevision == "" || strings.ContainsAny(c.AppTargetRevision, " *") {
+		l.fail("appTargetRevision", "must be a branch, tag or commit such as main, got %q", c.AppTargetRevision)
+	}
+
+	// Delivery.
+	if c.PulumiOrganization != "" && !pulumiOrgRe.MatchString(c.PulumiOrganization) {
+		l.fail("pulumiOrganization", "must be a Pulumi organization name, got %q", c.PulumiOrganization)
+	}
+	if c.PulumiOIDCProviderARN != "" {
+		if m := oidcProviderRe.FindStringSubmatch(c.PulumiOIDCProviderARN); m == nil || m[1] != "api.pulumi.com/oidc" {
+			l.fail("pulumiOidcProviderArn", "must be the ARN of the account's api.pulumi.com/oidc OIDC provider, got %q", c.PulumiOIDCProviderARN)
+		}
+		if c.PulumiOrganization == "" {
+			l.fail("pulumiOidcProviderArn", "is only used with pulumiOrganization; set pulumiOrganization too")
+		}
+	}
+	if c.InfraRepository != "" && !githubNameRe.MatchString(c.InfraRepository) {
+		l.fail("infraRepository", "must be owner/name of this infrastructure repository, got %q", c.InfraRepository)
+	}
+
+	// Production guardrails.
+	if c.Protect && c.NATGateways == NATSingle {
+		l.fail("natGateways", "must be %q when protect is true (prod): a single NAT gateway is a zonal single point of failure", NATPerAZ)
+	}
+	if c.Protect && c.NodeMinSize < 3 {
+		l.fail("nodeMinSize", "must be >= 3 when protect is true (prod): ArgoCD runs highly available and redis-ha spreads 3 pods over 3 nodes, got %d", c.NodeMinSize)
+	}
+}
+
+func validSubject(s string) bool {
+	return s == "pull_request" || gitRefSubjectRe.MatchString(s) || envSubjectRe.MatchString(s)
+}
+
+// ValidateAZs checks azCount against the zones the region offers. It runs after Load, once the zones are known,
+// and still before any resource exists.
+func (c *Config) ValidateAZs(available []string) error {
+	if c.AZCount > len(available) {
+		return &ConfigError{Problems: []string{fmt.Sprintf("azCount: must be at most %d, the number of available zones in this region (%s), got %d",
+			len(available), strings.Join(available, ", "), c.AZCount)}}
+	}
+	return nil
+}
+
+var nonNameRe = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+
+func sanitize(s string) string { return strings.Trim(nonNameRe.ReplaceAllString(s, "-"), "-") }
+
+func sanitizeRepoName(s string) string { return strings.ToLower(sanitize(s)) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+

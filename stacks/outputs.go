@@ -1,0 +1,20 @@
+package stacks
+
+// Stack output names: the contract read by `pulumi stack output` in users' shells and in the service's CI.
+const (
+	OutputVPCID                 = "vpcId"
+	OutputPrivateSubnetIDs      = "privateSubnetIds"
+	OutputPublicSubnetIDs       = "publicSubnetIds"
+	OutputClusterName           = "clusterName"
+	OutputKubeconfig            = "kubeconfig" // secret
+	OutputClusterOIDCProvider   = "clusterOidcProviderArn"
+	OutputClusterOIDCIssuerURL  = "clusterOidcProviderUrl"
+	OutputNodeRoleARN           = "nodeRoleArn"
+	OutputECRRepositoryURL      = "ecrRepositoryUrl"
+	OutputGitHubActionsRoleARN  = "githubActionsRoleArn"
+	OutputGitHubOIDCProviderARN = "githubOidcProviderArn"
+	OutputArgoCDNamespace       = "argocdNamespace"
+	OutputServiceNamespace      = "serviceNamespace"
+	OutputDeployRoleARN         = "deployRoleArn"  // only with pulumiOrganization or infraRepository
+	OutputPreviewRoleARN        = "previewRoleArn" // only with pulumiOrganization or infraRepository
+)

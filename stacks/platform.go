@@ -1,0 +1,267 @@
+// Package stacks is the Pulumi program: it reads and validates the stack configuration, wires the infra
+// components together and exports the stack outputs. It is the only package that reads config or exports.
+package stacks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/example/eks-gitops-platform/infra"
+)
+
+// Env is what the program learns from AWS before it registers anything.
+type Env struct {
+	AZs       []string // available zones of the region, sorted
+	Partition string   // aws, aws-cn, aws-us-gov
+	AccountID string
+}
+
+// Platform holds the components of one environment.
+type Platform struct {
+	Network      *infra.Network
+	Registry     *infra.Registry
+	GitHub       *infra.GitHubOIDC
+	DeployAccess *infra.DeployAccess // nil unless pulumiOrganization or infraRepository is set
+	Cluster      *infra.Cluster
+	NodeGroup    *infra.NodeGroup
+	Kubernetes   *kubernetes.Provider
+	GitOps       *infra.GitOps
+}
+
+// Run is the whole program: build the platform and export its outputs.
+func Run(ctx *pulumi.Context) error {
+	p, err := Build(ctx)
+	if err != nil {
+		return err
+	}
+	for name, value := range p.Outputs() {
+		ctx.Export(name, value)
+	}
+	return nil
+}
+
+// Build loads and validates the configuration, looks up the account, and registers every component. Nothing
+// is registered unless the whole configuration is valid.
+func Build(ctx *pulumi.Context) (*Platform, error) {
+	cfg, err := Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := lookupEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.ValidateAZs(env.AZs); err != nil {
+		return nil, err
+	}
+	return Deploy(ctx, cfg, env)
+}
+
+func lookupEnv(ctx *pulumi.Context) (Env, error) {
+	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
+		State: pulumi.StringRef("available"),
+		// Local Zones and Wavelength Zones cannot host EKS control-plane subnets.
+		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
+	})
+	if err != nil {
+		return Env{}, fmt.Errorf("look up availability zones: %w", err)
+	}
+	partition, err := aws.GetPartition(ctx, nil)
+	if err != nil {
+		return Env{}, fmt.Errorf("look up partition: %w", err)
+	}
+	caller, err := aws.GetCallerIdentity(ctx, nil)
+	if err != nil {
+		return Env{}, fmt.Errorf("look up account: %w", err)
+	}
+	azs := slices.Clone(zones.Names)
+	slices.Sort(azs)
+	return Env{AZs: azs, Partition: partition.Partition, AccountID: caller.AccountId}, nil
+}
+
+// Deploy registers every component for a validated configuration.
+func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
+	if len(env.AZs) < cfg.AZCount {
+		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
+	}
+	p := &Platform{}
+	var err error
+	protect := pulumi.Protect(cfg.Protect)
+
+	// Critical path: Network -> Cluster -> NodeGroup -> Kubernetes provider -> GitOps. Registry, GitHub OIDC and
+	// the deploy roles depend on none of it and are created in parallel.
+	p.Network, err = infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
+		CIDR:                 cfg.VPCCIDR,
+		AZs:                  env.AZs[:cfg.AZCount],
+		NATGateways:          cfg.NATGateways,
+		ClusterName:          cfg.ClusterName(),
+		FlowLogRetentionDays: cfg.LogRetentionDays,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	p.Registry, err = infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
+		RepositoryName:   cfg.ECRRepositoryName,
+		KeepTaggedImages: cfg.ImageRetainCount,
+		Protected:        cfg.Protect,
+	}, protect)
+	if err != nil {
+		return nil, err
+	}
+
+	p.GitHub, err = infra.NewGitHubOIDC(ctx, "github", &infra.GitHubOIDCArgs{
+		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
+		Repository:          cfg.GitHubRepository,
+		OwnerID:             cfg.GitHubOwnerID,
+		RepositoryID:        cfg.GitHubRepositoryID,
+		AllowedSubjects:     cfg.GitHubAllowedSubjects,
+		ECRRepositoryARN:    p.Registry.RepositoryARN,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	access := adminGrants(cfg.ClusterAdminARNs)
+	if cfg.PulumiOrganization != "" || cfg.InfraRepository != "" {
+		p.DeployAccess, err = infra.NewDeployAccess(ctx, "deploy", &infra.DeployAccessArgs{
+			Project:                   cfg.Project,
+			Stack:                     cfg.Stack,
+			PulumiOrganization:        cfg.PulumiOrganization,
+			ExistingPulumiProviderARN: cfg.PulumiOIDCProviderARN,
+			InfraRepository:           cfg.InfraRepository,
+			GitHubProviderARN:         p.GitHub.ProviderARN,
+			Partition:                 env.Partition,
+			AccountID:                 env.AccountID,
+		})
+		if err != nil {
+			return nil, err
+		}
+		access = append(access,
+			infra.AccessGrant{Key: "deploy", PrincipalARN: p.DeployAccess.DeployRoleARN,
+				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}}},
+			// View everywhere; in the ArgoCD namespace also Secrets, where Helm stores its releases and reads them
+			// to preview the ArgoCD release.
+			infra.AccessGrant{Key: "preview", PrincipalARN: p.DeployAccess.PreviewRoleARN,
+				Policies: []infra.AccessPolicy{
+					{Policy: infra.AccessPolicyView},
+					{Policy: infra.AccessPolicyAdminView, Namespaces: []string{infra.ArgoCDNamespace}},
+				}},
+		)
+	}
+
+	p.Cluster, err = infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
+		Name:              cfg.ClusterName(),
+		Version:           cfg.KubernetesVersion,
+		VPCID:             p.Network.VPCID,
+		PrivateSubnetIDs:  p.Network.PrivateSubnetIDs,
+		PublicSubnetIDs:   p.Network.PublicSubnetIDs,
+		PublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs,
+		LogRetentionDays:  cfg.LogRetentionDays,
+		Partition:         env.Partition,
+		Access:            access,
+	}, protect)
+	if err != nil {
+		return nil, err
+	}
+
+	p.NodeGroup, err = infra.NewNodeGroup(ctx, "nodes", &infra.NodeGroupArgs{
+		ClusterName:   p.Cluster.Name,
+		SubnetIDs:     p.Network.PrivateSubnetIDs,
+		InstanceTypes: cfg.NodeInstanceTypes,
+		CapacityType:  cfg.NodeCapacityType,
+		MinSize:       cfg.NodeMinSize,
+		DesiredSize:   cfg.NodeDesiredSize,
+		MaxSize:       cfg.NodeMaxSize,
+		DiskSizeGiB:   cfg.NodeDiskSizeGiB,
+		Labels:        map[string]string{"platform/nodegroup": "default"},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// One explicit provider for every Kubernetes resource. It waits for the nodes (so ArgoCD pods can schedule
+	// and pull) and for the access entries (so the identity running Pulumi can reach the API). The cluster name
+	// pins its identity, so a refreshed kubeconfig token does not replace everything under it.
+	deps := append([]pulumi.Resource{p.NodeGroup}, p.Cluster.AccessResources...)
+	p.Kubernetes, err = kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
+		Kubeconfig:        p.Cluster.Kubeconfig,
+		ClusterIdentifier: pulumi.String(cfg.ClusterName()),
+	}, pulumi.DependsOn(deps))
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes provider: %w", err)
+	}
+
+	gitops := &infra.GitOpsArgs{
+		Provider:       p.Kubernetes,
+		ChartVersion:   cfg.ArgoCDChartVersion,
+		HA:             cfg.Protect,
+		ServiceName:    cfg.ServiceName,
+		Namespace:      cfg.ServiceNamespace(),
+		Stack:          cfg.Stack,
+		RepoURL:        cfg.AppRepoURL,
+		ChartPath:      cfg.AppChartPath,
+		TargetRevision: cfg.AppTargetRevision,
+		APIKey:         cfg.APIKey,
+	}
+	if cfg.HasAppRepoToken {
+		gitops.RepoToken = cfg.AppRepoToken
+	}
+	p.GitOps, err = infra.NewGitOps(ctx, "gitops", gitops)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// adminGrants turns clusterAdminArns into access grants keyed by the principal, not by list position, so
+// reordering the list changes nothing.
+func adminGrants(arns []string) []infra.AccessGrant {
+	var grants []infra.AccessGrant
+	for _, arn := range arns {
+		grants = append(grants, infra.AccessGrant{
+			Key:          "admin-" + principalKey(arn),
+			PrincipalARN: pulumi.String(arn),
+			Policies:     []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}},
+		})
+	}
+	return grants
+}
+
+// principalKey is account-kind-name of an IAM principal ARN, usable in a logical name.
+func principalKey(arn string) string {
+	parts := strings.SplitN(arn, ":", 6) // arn partition iam "" account resource
+	if len(parts) < 6 {
+		return sanitize(arn)
+	}
+	return sanitize(parts[4] + "-" + parts[5])
+}
+
+// Outputs are the stack outputs, keyed by their contract names.
+func (p *Platform) Outputs() map[string]pulumi.Output {
+	out := map[string]pulumi.Output{
+		OutputVPCID:                 p.Network.VPCID,
+		OutputPrivateSubnetIDs:      p.Network.PrivateSubnetIDs,
+		OutputPublicSubnetIDs:       p.Network.PublicSubnetIDs,
+		OutputClusterName:           p.Cluster.Name,
+		OutputKubeconfig:            p.Cluster.Kubeconfig,
+		OutputClusterOIDCProvider:   p.Cluster.OIDCProviderARN,
+		OutputClusterOIDCIssuerURL:  p.Cluster.OIDCProviderURL,
+		OutputNodeRoleARN:           p.NodeGroup.RoleARN,
+		OutputECRRepositoryURL:      p.Registry.RepositoryURL,
+		OutputGitHubActionsRoleARN:  p.GitHub.PushRoleARN,
+		OutputGitHubOIDCProviderARN: p.GitHub.ProviderARN,
+		OutputArgoCDNamespace:       p.GitOps.ArgoCDNamespace,
+		OutputServiceNamespace:      p.GitOps.ServiceNamespace,
+	}
+	if p.DeployAccess != nil {
+		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN
+		out[OutputPreviewRoleARN] = p.DeployAccess.PreviewRoleARN
+	}
+	return out
+}
