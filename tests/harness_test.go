@@ -25,6 +25,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/require"
 
+	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -148,10 +149,11 @@ type recorder struct {
 	standins map[string]resource.PropertyValue // resource type -> reference to its stand-in
 	stack    string
 	cluster  string
+	zones    []string // what getAvailabilityZones answers
 }
 
 func newRecorder(stack string) *recorder {
-	return &recorder{standins: map[string]resource.PropertyValue{}, stack: stack, cluster: projectName + "-" + stack}
+	return &recorder{standins: map[string]resource.PropertyValue{}, stack: stack, cluster: projectName + "-" + stack, zones: testZones}
 }
 
 func mockURN(stack, parent, typ, name string) string {
@@ -168,7 +170,7 @@ func (m *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	m.mu.Unlock()
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
-		return resource.NewPropertyMapFromMap(map[string]any{"names": testZones, "zoneIds": testZones, "id": "us-east-1"}), nil
+		return resource.NewPropertyMapFromMap(map[string]any{"names": m.zones, "zoneIds": m.zones, "id": "region"}), nil
 	case "aws:index/getPartition:getPartition":
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
@@ -365,7 +367,16 @@ type run struct {
 // resolves every stack output.
 func runStack(t testing.TB, stack string, cfg stackConfig) *run {
 	t.Helper()
+	return runStackWith(t, stack, cfg, nil)
+}
+
+// runStackWith is runStack with a changed mock engine.
+func runStackWith(t testing.TB, stack string, cfg stackConfig, change func(*recorder)) *run {
+	t.Helper()
 	m := newRecorder(stack)
+	if change != nil {
+		change(m)
+	}
 	r := &run{t: t, stack: stack, outputs: map[string]internals.UnsafeAwaitOutputResult{}}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		if err := registerStandins(ctx, m); err != nil {
@@ -578,3 +589,6 @@ func mustAtoi(t testing.TB, s string) int {
 	require.NoError(t, err)
 	return n
 }
+
+// trustDoc is an IAM policy document as the program writes it.
+type trustDoc = infra.PolicyDocument

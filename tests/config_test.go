@@ -1,0 +1,322 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/stacks"
+)
+
+// contractKeys are the configuration keys of the design contract, with their declared types.
+var contractKeys = map[string]string{
+	"vpcCidr": "string", "azCount": "integer", "natGateways": "string", "kubernetesVersion": "string",
+	"endpointPublicAccessCidrs": "array", "clusterAdminArns": "array", "nodeInstanceTypes": "array",
+	"nodeCapacityType": "string", "nodeMinSize": "integer", "nodeDesiredSize": "integer", "nodeMaxSize": "integer",
+	"nodeDiskSizeGiB": "integer", "serviceName": "string", "ecrRepositoryName": "string",
+	"githubRepository": "string", "githubAllowedSubjects": "array", "githubOwnerId": "string",
+	"githubRepositoryId": "string", "githubOidcProviderArn": "string", "argocdChartVersion": "string",
+	"appRepoUrl": "string", "appChartPath": "string", "appTargetRevision": "string", "apiKey": "string",
+	"pulumiOrganization": "string", "protect": "boolean",
+}
+
+func TestProjectFile_loadsWithPulumisLoaderAndDeclaresTheContract(t *testing.T) {
+	proj := loadProject(t)
+	require.NoError(t, tokens.ValidateProjectName(string(proj.Name)))
+	assert.Equal(t, projectName, string(proj.Name))
+	assert.Equal(t, "go", proj.Runtime.Name())
+	assert.NotEmpty(t, proj.Description)
+
+	for key, typ := range contractKeys {
+		decl, ok := proj.Config[key]
+		if !assert.Truef(t, ok, "Pulumi.yaml declares %s", key) {
+			continue
+		}
+		require.NotNilf(t, decl.Type, "%s has a type", key)
+		assert.Equalf(t, typ, *decl.Type, "%s type", key)
+	}
+	for key, decl := range proj.Config {
+		if strings.Contains(key, ":") {
+			continue
+		}
+		assert.NotEmptyf(t, decl.Description, "Pulumi.yaml: %s has a description", key)
+		if decl.Type != nil && *decl.Type == "array" {
+			assert.NotNilf(t, decl.Items, "%s declares its item type", key)
+		}
+	}
+	assert.True(t, proj.Config["apiKey"].Secret, "apiKey is declared secret")
+	assert.True(t, proj.Config["appRepoToken"].Secret, "appRepoToken is declared secret")
+
+	disabled, ok := proj.Config["pulumi:disable-default-providers"]
+	require.True(t, ok, "Pulumi.yaml disables default providers")
+	assert.Equal(t, []any{"kubernetes"}, disabled.Value)
+}
+
+func TestProjectFile_malformedFileIsRejectedByTheLoader(t *testing.T) {
+	// The loader check above is only meaningful if the loader rejects a broken file.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Pulumi.yaml")
+	require.NoError(t, os.WriteFile(path, []byte("name: x\nruntime: 42\n"), 0o600))
+	_, err := workspace.LoadProject(path)
+	assert.Error(t, err)
+}
+
+// TestStackFiles_valuesMatchTheDeclaredTypes type-checks every stack value against Pulumi.yaml, which the
+// project loader does not do.
+func TestStackFiles_valuesMatchTheDeclaredTypes(t *testing.T) {
+	proj := loadProject(t)
+	for _, stack := range stackNames {
+		t.Run(stack, func(t *testing.T) {
+			ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join(repoRoot(t), "Pulumi."+stack+".yaml"))
+			require.NoError(t, err)
+			for k, v := range ps.Config {
+				if k.Namespace() != projectName {
+					continue
+				}
+				decl, ok := proj.Config[k.Name()]
+				require.Truef(t, ok, "%s is set in Pulumi.%s.yaml but not declared in Pulumi.yaml", k.Name(), stack)
+				assert.Falsef(t, decl.Secret && !v.Secure(), "%s is secret and must be stored encrypted", k.Name())
+				if v.Secure() {
+					continue
+				}
+				s, err := v.Value(config.NewPanicCrypter())
+				require.NoError(t, err)
+				assertType(t, k.Name(), *decl.Type, v.Object(), s)
+			}
+			for _, key := range []string{"aws:region"} {
+				_, ok := ps.Config[mustKey(t, key)]
+				assert.Truef(t, ok, "Pulumi.%s.yaml sets %s", stack, key)
+			}
+			raw, ok := ps.Config[mustKey(t, "aws:defaultTags")]
+			require.True(t, ok, "aws:defaultTags is set")
+			obj, err := raw.ToObject()
+			require.NoError(t, err)
+			tags := obj.(map[string]any)["tags"].(map[string]any)
+			assert.Equal(t, stack, tags["environment"])
+			assert.Equal(t, projectName, tags["project"])
+			assert.Equal(t, "pulumi", tags["managed-by"])
+		})
+	}
+}
+
+func assertType(t *testing.T, key, typ string, object bool, s string) {
+	t.Helper()
+	switch typ {
+	case "string":
+		assert.Falsef(t, object, "%s must be a string", key)
+	case "integer":
+		_, err := strconv.Atoi(s)
+		assert.NoErrorf(t, err, "%s must be an integer, got %q", key, s)
+	case "boolean":
+		_, err := strconv.ParseBool(s)
+		assert.NoErrorf(t, err, "%s must be a boolean, got %q", key, s)
+	case "array":
+		var items []string
+		assert.NoErrorf(t, json.Unmarshal([]byte(s), &items), "%s must be a list of strings, got %s", key, s)
+	default:
+		t.Errorf("%s: unexpected declared type %s", key, typ)
+	}
+}
+
+func mustKey(t *testing.T, s string) config.Key {
+	t.Helper()
+	k, err := config.ParseKey(s)
+	require.NoError(t, err)
+	return k
+}
+
+func TestStackFiles_containNoPlaintextSecrets(t *testing.T) {
+	for _, stack := range stackNames {
+		b, err := os.ReadFile(filepath.Join(repoRoot(t), "Pulumi."+stack+".yaml"))
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(b), "\n") {
+			trimmed := strings.TrimSpace(line)
+			if strings.HasPrefix(trimmed, "#") {
+				continue
+			}
+			for _, secret := range []string{":apiKey:", ":appRepoToken:"} {
+				if strings.Contains(trimmed, secret) {
+					assert.Containsf(t, trimmed, "secure:", "Pulumi.%s.yaml: %s only as a secure value", stack, secret)
+				}
+			}
+		}
+		assert.Containsf(t, string(b), "pulumi config set --secret apiKey", "Pulumi.%s.yaml says how to set the API key", stack)
+	}
+}
+
+// TestConfigDefaults_agreeWithPulumiYaml: the CLI applies Pulumi.yaml defaults, the program applies its own
+// (mocks and keys left out); both must be the same values.
+func TestConfigDefaults_agreeWithPulumiYaml(t *testing.T) {
+	proj := loadProject(t)
+	goDefaults := map[string]any{
+		"vpcCidr": stacks.DefaultVPCCIDR, "azCount": stacks.DefaultAZCount, "natGateways": stacks.DefaultNATGateways,
+		"kubernetesVersion": stacks.DefaultKubernetesVersion, "nodeCapacityType": stacks.DefaultNodeCapacityType,
+		"nodeMinSize": stacks.DefaultNodeMinSize, "nodeDesiredSize": stacks.DefaultNodeDesiredSize,
+		"nodeMaxSize": stacks.DefaultNodeMaxSize, "nodeDiskSizeGiB": stacks.DefaultNodeDiskSizeGiB,
+		"serviceName": stacks.DefaultServiceName, "argocdChartVersion": stacks.DefaultArgoCDChartVersion,
+		"appTargetRevision": stacks.DefaultAppTargetRevision, "logRetentionDays": stacks.DefaultLogRetentionDays,
+		"imageRetainCount": stacks.DefaultImageRetainCount, "protect": false,
+		"nodeInstanceTypes":     toAny(stacks.DefaultNodeInstanceTypes),
+		"githubAllowedSubjects": []any{stacks.DefaultAllowedSubject},
+	}
+	for key, decl := range proj.Config {
+		if decl.Default == nil {
+			continue
+		}
+		want, ok := goDefaults[key]
+		if assert.Truef(t, ok, "Pulumi.yaml has a default for %s; the program must apply the same one", key) {
+			assert.Equalf(t, want, decl.Default, "default of %s", key)
+		}
+	}
+	for key := range goDefaults {
+		assert.NotNilf(t, proj.Config[key].Default, "Pulumi.yaml declares the default of %s", key)
+	}
+}
+
+func toAny(ss []string) []any {
+	var out []any
+	for _, s := range ss {
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestConfig_minimalStackUsesDefaults: a stack file with only the required keys runs, with the documented
+// defaults (the program applies them, not only the CLI).
+func TestConfig_minimalStackUsesDefaults(t *testing.T) {
+	cfg := stackConfig{values: map[string]string{
+		projectName + ":githubRepository": "acme/shop",
+		projectName + ":appRepoUrl":       "https://github.com/acme/shop.git",
+		projectName + ":apiKey":           testAPIKey,
+	}, secrets: []string{projectName + ":apiKey"}}
+	r := runStack(t, "staging", cfg).ok()
+	assert.Equal(t, stacks.DefaultVPCCIDR, r.single("aws:ec2/vpc:Vpc").str("cidrBlock"))
+	assert.Len(t, r.all("aws:ec2/natGateway:NatGateway"), 1)
+	assert.Equal(t, "staging/your-service", r.single("aws:ecr/repository:Repository").str("name"),
+		"the repository name carries the stack so stacks sharing an account never collide")
+	assert.Equal(t, "helm/your-service", r.single("kubernetes:argoproj.io/v1alpha1:Application").str("spec.source.path"))
+	assert.Equal(t, stacks.DefaultKubernetesVersion, r.single(eksClusterTy).str("version"))
+	assert.Equal(t, []string{"repo:acme/shop:ref:refs/heads/main"},
+		jsonInput[trustDoc](t, r.one("aws:iam/role:Role", "github-push-role"), "assumeRolePolicy").Statement[0].Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+}
+
+type invalidCase struct {
+	name  string
+	set   map[string]any
+	plain []string // keys to store in plain text instead of as secrets
+	want  []string // substrings the error must contain
+}
+
+var invalidConfigs = []invalidCase{
+	{"cidr does not parse", map[string]any{"vpcCidr": "10.0.0/16"}, nil, []string{"vpcCidr:", `"10.0.0/16"`}},
+	{"cidr too large", map[string]any{"vpcCidr": "10.0.0.0/8"}, nil, []string{"vpcCidr:", "/16 to /24", "/8"}},
+	{"cidr too small", map[string]any{"vpcCidr": "10.0.0.0/26"}, nil, []string{"vpcCidr:", "/26"}},
+	{"cidr host bits", map[string]any{"vpcCidr": "10.0.1.0/16"}, nil, []string{"vpcCidr:", "10.0.0.0/16"}},
+	{"one zone", map[string]any{"azCount": 1}, nil, []string{"azCount:", "between 2 and 4", "got 1"}},
+	{"az count not a number", map[string]any{"azCount": "three"}, nil, []string{"azCount:", "integer", `"three"`}},
+	{"unknown nat mode", map[string]any{"natGateways": "none"}, nil, []string{"natGateways:", `"single" or "perAz"`, `"none"`}},
+	{"unsupported kubernetes", map[string]any{"kubernetesVersion": "1.21"}, nil, []string{"kubernetesVersion:", "1.32, 1.33, 1.34", `"1.21"`}},
+	{"min above desired", map[string]any{"nodeMinSize": 3, "nodeDesiredSize": 2}, nil, []string{"nodeDesiredSize: must be >= nodeMinSize (3), got 2"}},
+	{"desired above max", map[string]any{"nodeDesiredSize": 2, "nodeMaxSize": 1}, nil, []string{"nodeMaxSize: must be >= nodeDesiredSize (2), got 1"}},
+	{"max zero", map[string]any{"nodeMinSize": 0, "nodeDesiredSize": 0, "nodeMaxSize": 0}, nil, []string{"nodeMaxSize: must be >= 1, got 0"}},
+	{"negative min", map[string]any{"nodeMinSize": -1}, nil, []string{"nodeMinSize: must be >= 0, got -1"}},
+	{"no instance types", map[string]any{"nodeInstanceTypes": []string{}}, nil, []string{"nodeInstanceTypes:", "at least one"}},
+	{"mixed architectures", map[string]any{"nodeInstanceTypes": []string{"m6i.large", "m7g.large"}}, nil, []string{"nodeInstanceTypes:", "arm64"}},
+	{"bad capacity type", map[string]any{"nodeCapacityType": "RESERVED"}, nil, []string{"nodeCapacityType:", "ON_DEMAND or SPOT"}},
+	{"repository without owner", map[string]any{"githubRepository": "your-service"}, nil, []string{"githubRepository:", "owner/name", `"your-service"`}},
+	{"repository with bad characters", map[string]any{"githubRepository": "acme/shop!"}, nil, []string{"githubRepository:", `"acme/shop!"`}},
+	{"missing repository", map[string]any{"githubRepository": nil}, nil, []string{"githubRepository: is required", "pulumi config set githubRepository"}},
+	{"wildcard subject", map[string]any{"githubAllowedSubjects": []string{"*"}}, nil, []string{"githubAllowedSubjects:", `"*"`, "no wildcards"}},
+	{"wildcard branch", map[string]any{"githubAllowedSubjects": []string{"ref:refs/heads/*"}}, nil, []string{"githubAllowedSubjects:", `"ref:refs/heads/*"`}},
+	{"bare branch name", map[string]any{"githubAllowedSubjects": []string{"main"}}, nil, []string{"githubAllowedSubjects:", `"main"`}},
+	{"owner id alone", map[string]any{"githubOwnerId": "123"}, nil, []string{"githubOwnerId: and githubRepositoryId must be set together"}},
+	{"non-numeric ids", map[string]any{"githubOwnerId": "acme", "githubRepositoryId": "shop"}, nil, []string{"githubOwnerId: must be GitHub's numeric ID", "githubRepositoryId: must be GitHub's numeric ID"}},
+	{"admin arn malformed", map[string]any{"clusterAdminArns": []string{"admin"}}, nil, []string{"clusterAdminArns:", `"admin"`, "role or user ARN"}},
+	{"admin arn is a group", map[string]any{"clusterAdminArns": []string{"arn:aws:iam::123456789012:group/admins"}}, nil, []string{"clusterAdminArns:", "group/admins"}},
+	{"provider arn of another issuer", map[string]any{"githubOidcProviderArn": "arn:aws:iam::123456789012:oidc-provider/example.com"}, nil, []string{"githubOidcProviderArn:", "token.actions.githubusercontent.com"}},
+	{"endpoint cidr malformed", map[string]any{"endpointPublicAccessCidrs": []string{"office"}}, nil, []string{"endpointPublicAccessCidrs:", `"office"`}},
+	{"open endpoint in prod", map[string]any{"protect": true, "natGateways": "perAz", "nodeMinSize": 3, "nodeDesiredSize": 3, "endpointPublicAccessCidrs": []string{"0.0.0.0/0"}}, nil, []string{"endpointPublicAccessCidrs: must not contain 0.0.0.0/0 when protect is true"}},
+	{"single nat in prod", map[string]any{"protect": true, "natGateways": "single", "nodeMinSize": 3, "nodeDesiredSize": 3, "endpointPublicAccessCidrs": []string{}}, nil, []string{`natGateways: must be "perAz" when protect is true`}},
+	{"too few nodes for ha", map[string]any{"protect": true, "natGateways": "perAz", "nodeMinSize": 2, "endpointPublicAccessCidrs": []string{}}, nil, []string{"nodeMinSize: must be >= 3 when protect is true"}},
+	{"chart version range", map[string]any{"argocdChartVersion": "^9.1"}, nil, []string{"argocdChartVersion:", "exact chart version", `"^9.1"`}},
+	{"missing app repo", map[string]any{"appRepoUrl": nil}, nil, []string{"appRepoUrl: is required"}},
+	{"app repo not a git url", map[string]any{"appRepoUrl": "ftp://example.com/x"}, nil, []string{"appRepoUrl:", "https://"}},
+	{"absolute chart path", map[string]any{"appChartPath": "/helm/x"}, nil, []string{"appChartPath:", "relative path"}},
+	{"service name not a dns label", map[string]any{"serviceName": "Your_Service"}, nil, []string{"serviceName:", "DNS label", `"Your_Service"`}},
+	{"bad ecr name", map[string]any{"ecrRepositoryName": "Shop"}, nil, []string{"ecrRepositoryName:", `"Shop"`}},
+	{"missing api key", map[string]any{"apiKey": nil}, nil, []string{"apiKey: is required and missing", "pulumi config set --secret apiKey"}},
+	{"plaintext api key", map[string]any{}, []string{"apiKey"}, []string{"apiKey: is stored in plain text", "pulumi config set --secret apiKey"}},
+	{"protect not a boolean", map[string]any{"protect": "yes please"}, nil, []string{"protect: must be true or false"}},
+	{"disk too small", map[string]any{"nodeDiskSizeGiB": 8}, nil, []string{"nodeDiskSizeGiB:", "got 8"}},
+	{"pulumi org malformed", map[string]any{"pulumiOrganization": "acme corp"}, nil, []string{"pulumiOrganization:", `"acme corp"`}},
+	{"infra repository malformed", map[string]any{"infraRepository": "infra"}, nil, []string{"infraRepository:", `"infra"`}},
+	{"token with ssh url", map[string]any{"appRepoUrl": "git@github.com:acme/shop.git", "appRepoToken": "t0ken"}, nil, []string{"appRepoToken: works only with an https:// appRepoUrl"}},
+}
+
+func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
+	require.GreaterOrEqual(t, len(invalidConfigs), 15)
+	for _, tc := range invalidConfigs {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := loadStackConfig(t, "dev")
+			for k, v := range tc.set {
+				cfg.set(k, v)
+				if k == "appRepoToken" {
+					cfg.secrets = append(cfg.secrets, projectName+":"+k)
+				}
+			}
+			for _, k := range tc.plain {
+				cfg.secrets = slices.DeleteFunc(cfg.secrets, func(s string) bool { return s == projectName+":"+k })
+			}
+			r := runStack(t, "dev", cfg)
+			require.Error(t, r.err)
+			for _, want := range tc.want {
+				assert.Contains(t, r.err.Error(), want)
+			}
+			assert.Empty(t, r.records, "nothing may be registered when the configuration is invalid")
+		})
+	}
+}
+
+func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {
+	cfg := loadStackConfig(t, "dev")
+	cfg.set("vpcCidr", "nonsense")
+	cfg.set("azCount", 9)
+	cfg.set("nodeMaxSize", 0)
+	cfg.set("githubAllowedSubjects", []string{"*"})
+	cfg.set("apiKey", nil)
+	r := runStack(t, "dev", cfg)
+	require.Error(t, r.err)
+	for _, key := range []string{"vpcCidr:", "azCount:", "nodeMaxSize:", "githubAllowedSubjects:", "apiKey:"} {
+		assert.Contains(t, r.err.Error(), key)
+	}
+	assert.Empty(t, r.records)
+}
+
+func TestConfig_azCountMustFitTheRegion(t *testing.T) {
+	cfg := loadStackConfig(t, "dev")
+	cfg.set("azCount", 3)
+	r := runStackWith(t, "dev", cfg, func(m *recorder) { m.zones = []string{"eu-south-2a", "eu-south-2b"} })
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "azCount: must be at most 2, the number of available zones in this region (eu-south-2a, eu-south-2b), got 3")
+	assert.Empty(t, r.records)
+	assert.Contains(t, r.invokes, "aws:index/getAvailabilityZones:getAvailabilityZones")
+}
+
+func TestConfig_errorMessagesNameTheKeyFirst(t *testing.T) {
+	cfg := loadStackConfig(t, "dev")
+	cfg.set("natGateways", "many")
+	r := runStack(t, "dev", cfg)
+	require.Error(t, r.err)
+	assert.Regexp(t, regexp.MustCompile(`(?m)^  - natGateways: must be "single" or "perAz", got "many"$`), r.err.Error())
+}
