@@ -592,3 +592,5 @@ func mustAtoi(t testing.TB, s string) int {
 
 // trustDoc is an IAM policy document as the program writes it.
 type trustDoc = infra.PolicyDocument
+
+func resourcePropertyObject(m resource.PropertyMap) resource.PropertyValue { return resource.NewObjectProperty(m) }

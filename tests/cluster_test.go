@@ -1,0 +1,291 @@
+package tests
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/stacks"
+)
+
+const (
+	nodeGroupTy = "aws:eks/nodeGroup:NodeGroup"
+	k8sProvTy   = "pulumi:providers:kubernetes"
+)
+
+func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		azCount := mustAtoi(t, cfg.get("azCount"))
+		r := runStack(t, stack, cfg).ok()
+		c := r.single(eksClusterTy)
+		assert.True(t, c.Remote, "pulumi-eks Cluster is a remote component")
+		assert.False(t, c.Custom)
+		assert.Equal(t, projectName+"-"+stack, c.str("name"))
+		assert.Equal(t, cfg.get("kubernetesVersion"), c.str("version"))
+		assert.Equal(t, "network-vpc-id", c.str("vpcId"))
+		var private, public []string
+		for _, az := range testZones[:azCount] {
+			private = append(private, "network-private-"+az+"-id")
+			public = append(public, "network-public-"+az+"-id")
+		}
+		assert.Equal(t, private, c.strs("privateSubnetIds"))
+		assert.Equal(t, public, c.strs("publicSubnetIds"), "public subnets only for internet-facing load balancers")
+		assert.Equal(t, true, c.in("skipDefaultNodeGroup"), "the default node group needs launch configurations")
+		assert.Equal(t, "API", c.str("authenticationMode"))
+		assert.Equal(t, true, c.in("createOidcProvider"), "IRSA")
+	}
+}
+
+func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		c := runStack(t, stack, cfg).ok().single(eksClusterTy)
+		assert.Equal(t, true, c.in("endpointPrivateAccess"))
+		assert.Equal(t, true, c.in("endpointPublicAccess"))
+		assert.Equal(t, asStrings(t, cfg.get("endpointPublicAccessCidrs")), c.strs("publicAccessCidrs"))
+		if stack == "prod" {
+			assert.NotContains(t, c.strs("publicAccessCidrs"), "0.0.0.0/0")
+		}
+	}
+	cfg := loadStackConfig(t, "prod")
+	cfg.set("endpointPublicAccessCidrs", []string{})
+	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)
+	assert.Equal(t, false, c.in("endpointPublicAccess"), "an empty list means no public endpoint at all")
+	assert.Equal(t, true, c.in("endpointPrivateAccess"))
+}
+
+func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
+	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	c := r.single(eksClusterTy)
+	key := r.one("aws:kms/key:Key", "cluster-secrets-key")
+	assert.Equal(t, true, key.in("enableKeyRotation"))
+	assert.True(t, strings.HasPrefix(c.str("encryptionConfigKeyArn"), "arn:aws:kms:"))
+	assert.True(t, r.dependsOn(c, key))
+}
+
+func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		r := runStack(t, stack, cfg).ok()
+		c := r.single(eksClusterTy)
+		assert.ElementsMatch(t, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}, c.strs("enabledClusterLogTypes"))
+		group := r.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
+		assert.Equal(t, "/aws/eks/"+projectName+"-"+stack+"/cluster", group.str("name"), "EKS writes to exactly this group")
+		assert.Equal(t, float64(mustAtoi(t, cfg.get("logRetentionDays"))), group.in("retentionInDays"))
+		assert.True(t, r.dependsOn(c, group), "the group exists before EKS would create it without retention")
+		assert.Contains(t, c.PropertyDeps["clusterTags"], group.URN, "an input ties the remote component's construction to the group")
+	}
+}
+
+func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
+	admins := []string{"arn:aws:iam::111122223333:role/platform-admins", "arn:aws:iam::111122223333:user/alice"}
+	cfg := loadStackConfig(t, "prod")
+	cfg.set("clusterAdminArns", admins)
+	r := runStack(t, "prod", cfg).ok()
+	entries := r.all("aws:eks/accessEntry:AccessEntry")
+	require.Len(t, entries, len(admins))
+	for _, arn := range admins {
+		var entry *record
+		for _, e := range entries {
+			if e.str("principalArn") == arn {
+				entry = e
+			}
+		}
+		require.NotNil(t, entry, "access entry for %s", arn)
+		assert.Equal(t, "STANDARD", entry.str("type"))
+		assert.Equal(t, projectName+"-prod", entry.str("clusterName"))
+		assert.False(t, entry.Protect, "access follows the admin list even in prod")
+		assocs := r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+		var found bool
+		for _, a := range assocs {
+			if a.str("principalArn") != arn {
+				continue
+			}
+			found = true
+			assert.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", a.str("policyArn"))
+			assert.Equal(t, "cluster", a.str("accessScope.type"))
+			assert.True(t, r.dependsOn(a, entry), "a policy can only be associated once the entry exists")
+		}
+		assert.True(t, found, "policy association for %s", arn)
+	}
+	assert.Contains(t, entries[0].Name, "cluster-access-admin-111122223333-", "keyed by principal, not list position")
+}
+
+func TestCluster_prodIsProtectedDevIsNot(t *testing.T) {
+	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	assert.False(t, dev.single(eksClusterTy).Protect)
+	assert.True(t, prod.single(eksClusterTy).Protect)
+	assert.True(t, prod.one("aws:kms/key:Key", "cluster-secrets-key").Protect, "losing the key loses every Secret")
+	assert.False(t, prod.single(nodeGroupTy).Protect, "nodes are cattle")
+}
+
+func TestCluster_kubeconfigOutputIsSecretAndUsesAWSGetToken(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		kc := r.outputs[stacks.OutputKubeconfig]
+		assert.True(t, kc.Secret, "kubeconfig output is secret")
+		assert.Contains(t, kc.Value, `"get-token"`)
+		assert.Contains(t, kc.Value, `"command":"aws"`)
+		assert.Equal(t, projectName+"-"+stack, r.outputs[stacks.OutputClusterName].Value)
+		assert.False(t, r.outputs[stacks.OutputClusterName].Secret)
+		assert.Equal(t, "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE", r.outputs[stacks.OutputClusterOIDCIssuerURL].Value)
+		assert.Contains(t, r.outputs[stacks.OutputClusterOIDCProvider].Value, ":oidc-provider/")
+		assert.Contains(t, r.outputs[stacks.OutputNodeRoleARN].Value, ":role/nodes-role-")
+	}
+}
+
+func TestNodeGroup_roleHasExactlyWorkerCNIAndECRReadPolicies(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		role := r.one("aws:iam/role:Role", "nodes-role")
+		trust := jsonInput[trustDoc](t, role, "assumeRolePolicy")
+		assert.Equal(t, []string{"ec2.amazonaws.com"}, trust.Statement[0].Principal.Service)
+		var attached []string
+		for _, a := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+			if r.dependsOn(a, role) {
+				attached = append(attached, a.str("policyArn"))
+			}
+		}
+		assert.ElementsMatch(t, []string{
+			"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+			"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+			"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+		}, attached)
+	}
+}
+
+func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		ng := r.single(nodeGroupTy)
+		for _, key := range []string{"worker", "cni", "ecr-read"} {
+			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "nodes-role-"+key)
+			assert.Contains(t, ng.Dependencies, att.URN, "nodes start only with %s attached", key)
+		}
+	}
+}
+
+func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		azCount := mustAtoi(t, cfg.get("azCount"))
+		r := runStack(t, stack, cfg).ok()
+		ng := r.single(nodeGroupTy)
+		var private []string
+		for _, az := range testZones[:azCount] {
+			private = append(private, "network-private-"+az+"-id")
+		}
+		assert.Equal(t, private, ng.strs("subnetIds"), "nodes only in private subnets")
+		assert.Equal(t, projectName+"-"+stack, ng.str("clusterName"))
+		assert.True(t, r.dependsOn(ng, r.single(eksClusterTy)))
+		assert.Equal(t, asStrings(t, cfg.get("nodeInstanceTypes")), ng.strs("instanceTypes"))
+		assert.Equal(t, cfg.get("nodeCapacityType"), ng.str("capacityType"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeMinSize"))), ng.in("scalingConfig.minSize"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeDesiredSize"))), ng.in("scalingConfig.desiredSize"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeMaxSize"))), ng.in("scalingConfig.maxSize"))
+		assert.Equal(t, float64(1), ng.in("updateConfig.maxUnavailable"))
+		assert.Equal(t, "AL2023_x86_64_STANDARD", ng.str("amiType"))
+		assert.Nil(t, ng.in("remoteAccess"), "no SSH")
+		assert.Equal(t, "nodes-lt-id", ng.str("launchTemplate.id"))
+		assert.Equal(t, "1", ng.str("launchTemplate.version"))
+	}
+}
+
+func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
+	cfg := loadStackConfig(t, "dev")
+	cfg.set("nodeInstanceTypes", []string{"m7g.large", "c7g.large"})
+	ng := runStack(t, "dev", cfg).ok().single(nodeGroupTy)
+	assert.Equal(t, "AL2023_ARM_64_STANDARD", ng.str("amiType"))
+	assert.Equal(t, "AL2023_ARM_64_STANDARD", infra.AMIType([]string{"t4g.medium"}))
+	assert.Equal(t, "AL2023_x86_64_STANDARD", infra.AMIType([]string{"t3.medium"}))
+}
+
+func TestNodeGroup_autoscalerDesiredSizeIsNotReverted(t *testing.T) {
+	ng := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(nodeGroupTy)
+	assert.Equal(t, []string{"scalingConfig.desiredSize"}, ng.IgnoreChanges)
+}
+
+func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		lt := runStack(t, stack, cfg).ok().single("aws:ec2/launchTemplate:LaunchTemplate")
+		assert.Equal(t, "required", lt.str("metadataOptions.httpTokens"))
+		assert.Equal(t, float64(1), lt.in("metadataOptions.httpPutResponseHopLimit"), "pods cannot reach node credentials")
+		assert.Equal(t, "enabled", lt.str("metadataOptions.httpEndpoint"))
+		bdm := asSlice(lt.in("blockDeviceMappings"))
+		require.Len(t, bdm, 1)
+		ebs := bdm[0].(map[string]any)["ebs"].(map[string]any)
+		assert.Equal(t, "true", ebs["encrypted"])
+		assert.Equal(t, "gp3", ebs["volumeType"])
+		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeDiskSizeGiB"))), ebs["volumeSize"])
+		assert.Nil(t, lt.in("keyName"), "no SSH key pair")
+		assert.Nil(t, lt.in("userData"), "EKS bootstraps AL2023 nodes itself")
+	}
+}
+
+func TestKubernetesProvider_waitsForNodesAndUsesTheClusterKubeconfig(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		prov := r.single(k8sProvTy)
+		ng := r.single(nodeGroupTy)
+		assert.True(t, r.dependsOn(prov, ng), "nothing is deployed before nodes that can pull from ECR exist")
+		for _, key := range []string{"worker", "cni", "ecr-read"} {
+			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "nodes-role-"+key)
+			assert.True(t, r.dependsOnTransitively(prov, att))
+		}
+		assert.True(t, prov.raw("kubeconfig").IsSecret(), "the kubeconfig input stays secret")
+		assert.Contains(t, prov.str("kubeconfig"), "get-token")
+		assert.Equal(t, projectName+"-"+stack, prov.str("clusterIdentifier"),
+			"a pinned identity: a refreshed token must not replace every Kubernetes resource")
+	}
+}
+
+func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T) {
+	cfg := loadStackConfig(t, "prod")
+	cfg.set("pulumiOrganization", "acme")
+	cfg.set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/platform-admins"})
+	r := runStack(t, "prod", cfg).ok()
+	prov := r.single(k8sProvTy)
+	for _, e := range append(r.all("aws:eks/accessEntry:AccessEntry"), r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")...) {
+		assert.True(t, r.dependsOn(prov, e), "provider waits for %s", e.Name)
+	}
+}
+
+// TestCluster_routineChangesLeaveClusterInputsUntouched: node sizes, instance types and their order, tags,
+// admins and the ArgoCD chart change nothing the cluster resource sees, so it is never replaced by them.
+func TestCluster_routineChangesLeaveClusterInputsUntouched(t *testing.T) {
+	changes := map[string]func(c stackConfig){
+		"node sizes": func(c stackConfig) {
+			c.set("nodeMinSize", 4)
+			c.set("nodeDesiredSize", 5)
+			c.set("nodeMaxSize", 9)
+			c.set("nodeDiskSizeGiB", 200)
+		},
+		"instance types and order": func(c stackConfig) { c.set("nodeInstanceTypes", []string{"m6a.large", "m6i.large", "m5.large"}) },
+		"capacity type":            func(c stackConfig) { c.set("nodeCapacityType", "SPOT") },
+		"default tags": func(c stackConfig) {
+			c.values["aws:defaultTags"] = `{"tags":{"environment":"prod","project":"x","cost-center":"42"}}`
+		},
+		"admin added":        func(c stackConfig) { c.set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"}) },
+		"chart version bump": func(c stackConfig) { c.set("argocdChartVersion", "9.1.3") },
+		"deploy roles added": func(c stackConfig) { c.set("pulumiOrganization", "acme") },
+		"image retention":    func(c stackConfig) { c.set("imageRetainCount", 10) },
+	}
+	base := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(eksClusterTy)
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			cfg := loadStackConfig(t, "prod")
+			change(cfg)
+			changed := runStack(t, "prod", cfg).ok().single(eksClusterTy)
+			a, _ := json.Marshal(plain(resourcePropertyObject(base.Inputs)))
+			b, _ := json.Marshal(plain(resourcePropertyObject(changed.Inputs)))
+			assert.JSONEq(t, string(a), string(b))
+		})
+	}
+}
