@@ -36,6 +36,9 @@ type NodeGroupArgs struct {
 	Labels        map[string]string // Kubernetes node labels; default none
 	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
 	MaxUnavailable int
+	// WaitFor are resources the nodes need before they can join, such as the network whose NAT routes they
+	// reach EKS and ECR through. Default none.
+	WaitFor []pulumi.Resource
 }
 
 // NodeGroup is a managed nodegroup with its IAM role and launch template.
@@ -141,8 +144,9 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		Labels: pulumi.ToStringMap(args.Labels),
 		// No RemoteAccess: no SSH. Node shells go through SSM Session Manager if ever needed.
 	}, parent,
-		// Nodes must never start without ECR pull rights (ImagePullBackOff) or CNI rights (NotReady).
-		pulumi.DependsOn(attachments),
+		// Nodes must never start without ECR pull rights (ImagePullBackOff) or CNI rights (NotReady), nor
+		// before their subnets can reach EKS and ECR (NodeCreationFailure).
+		pulumi.DependsOn(append(attachments, args.WaitFor...)),
 		// An autoscaler owns the desired size after creation; `pulumi up` must not reset it.
 		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}),
 	)

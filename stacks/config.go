@@ -32,6 +32,10 @@ const (
 	DefaultImageRetainCount   = 30
 )
 
+// ArgoCDAppVersion is the Argo CD release that chart DefaultArgoCDChartVersion installs (its appVersion). The
+// tests validate the Application and AppProject against this release's CRDs; bump both together.
+const ArgoCDAppVersion = "v3.2.0"
+
 // DefaultNodeInstanceTypes is the nodegroup's instance list when nodeInstanceTypes is not set.
 var DefaultNodeInstanceTypes = []string{"t3.large"}
 

@@ -180,6 +180,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		MaxSize:       cfg.NodeMaxSize,
 		DiskSizeGiB:   cfg.NodeDiskSizeGiB,
 		Labels:        map[string]string{"platform/nodegroup": "default"},
+		// Private egress first. On destroy this also keeps the whole network (internet gateway, NAT gateways,
+		// routes) until the nodes, and so every Kubernetes object and its load balancer, are gone.
+		WaitFor: []pulumi.Resource{p.Network},
 	})
 	if err != nil {
 		return nil, err

@@ -171,6 +171,20 @@ func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
 	}
 }
 
+// TestNodeGroup_waitsForPrivateEgress: nodes in private subnets join the cluster through the NAT routes, so the
+// nodegroup is created only once every NAT gateway and private route exists.
+func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		ng := r.single(nodeGroupTy)
+		egress := append(r.all("aws:ec2/natGateway:NatGateway"), r.all("aws:ec2/routeTableAssociation:RouteTableAssociation")...)
+		egress = append(egress, r.all("aws:ec2/routeTable:RouteTable")...)
+		for _, e := range egress {
+			assert.True(t, r.dependsOn(ng, e), "nodegroup waits for %s", e.Name)
+		}
+	}
+}
+
 func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)

@@ -88,6 +88,22 @@ func (r *record) raw(path string) resource.PropertyValue {
 	return v
 }
 
+// secretAt reports whether the value at a dotted path, or any object on the way to it, is secret: either way
+// the engine stores it encrypted.
+func (r *record) secretAt(path string) bool {
+	v := resource.NewObjectProperty(r.Inputs)
+	for _, k := range strings.Split(path, ".") {
+		if v.IsSecret() {
+			return true
+		}
+		if !v.IsObject() {
+			return false
+		}
+		v = v.ObjectValue()[resource.PropertyKey(k)]
+	}
+	return v.IsSecret()
+}
+
 func unsecret(v resource.PropertyValue) resource.PropertyValue {
 	for v.IsSecret() {
 		v = v.SecretValue().Element

@@ -1,0 +1,300 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/example/eks-gitops-platform/stacks"
+)
+
+const (
+	releaseTy     = "kubernetes:helm.sh/v3:Release"
+	namespaceTy   = "kubernetes:core/v1:Namespace"
+	secretTy      = "kubernetes:core/v1:Secret"
+	applicationTy = "kubernetes:argoproj.io/v1alpha1:Application"
+	appProjectTy  = "kubernetes:argoproj.io/v1alpha1:AppProject"
+	inCluster     = "https://kubernetes.default.svc"
+)
+
+func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		r := runStack(t, stack, cfg).ok()
+		rel := r.single(releaseTy)
+		assert.Equal(t, "argo-cd", rel.str("chart"))
+		assert.Equal(t, "https://argoproj.github.io/argo-helm", rel.str("repositoryOpts.repo"))
+		assert.Equal(t, cfg.get("argocdChartVersion"), rel.str("version"))
+		assert.Regexp(t, `^\d+\.\d+\.\d+$`, rel.str("version"), "an exact chart version")
+		assert.Equal(t, "argocd", rel.str("name"))
+		assert.Equal(t, "argocd", rel.str("namespace"))
+		assert.Equal(t, true, rel.in("atomic"))
+		assert.GreaterOrEqual(t, rel.in("timeout"), float64(600), "a cold cluster pulls every image first")
+		assert.Equal(t, false, rel.in("createNamespace"), "the namespace is created once, by Pulumi")
+		var argoNS []*record
+		for _, ns := range r.all(namespaceTy) {
+			if ns.str("metadata.name") == "argocd" {
+				argoNS = append(argoNS, ns)
+			}
+		}
+		require.Len(t, argoNS, 1)
+		assert.True(t, r.dependsOn(rel, argoNS[0]))
+		assert.Equal(t, "ClusterIP", rel.str("values.server.service.type"), "no public ArgoCD endpoint; port-forward")
+	}
+}
+
+func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
+	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok().single(releaseTy)
+	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(releaseTy)
+	assert.Equal(t, false, dev.in("values.redis-ha.enabled"))
+	assert.Equal(t, true, dev.in("values.redis.enabled"))
+	assert.Equal(t, true, prod.in("values.redis-ha.enabled"))
+	assert.Equal(t, false, prod.in("values.redis.enabled"), "redis-ha replaces the single redis")
+	for _, part := range []string{"server", "repoServer", "applicationSet"} {
+		assert.Equal(t, float64(1), dev.in("values."+part+".replicas"), "dev %s", part)
+		assert.GreaterOrEqual(t, prod.in("values."+part+".replicas"), float64(2), "prod %s", part)
+		assert.Equal(t, true, prod.in("values."+part+".pdb.enabled"), "prod %s has a disruption budget", part)
+	}
+}
+
+func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		r := runStack(t, stack, cfg).ok()
+		p := r.single(appProjectTy)
+		assert.Equal(t, "argoproj.io/v1alpha1", p.str("apiVersion"))
+		assert.Equal(t, "your-service", p.str("metadata.name"))
+		assert.Equal(t, "argocd", p.str("metadata.namespace"))
+		assert.Equal(t, []string{cfg.get("appRepoUrl")}, p.strs("spec.sourceRepos"))
+		assert.Equal(t, []any{map[string]any{"server": inCluster, "namespace": "your-service"}}, p.in("spec.destinations"))
+		assert.Equal(t, []any{map[string]any{"group": "", "kind": "Namespace"}}, p.in("spec.clusterResourceWhitelist"),
+			"only the namespace CreateNamespace needs; no other cluster-scoped resource")
+		assert.True(t, r.dependsOn(p, r.single(releaseTy)), "the CRD comes with the release")
+	}
+}
+
+func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		r := runStack(t, stack, cfg).ok()
+		app := r.single(applicationTy)
+		assert.Equal(t, "your-service", app.str("metadata.name"))
+		assert.Equal(t, "argocd", app.str("metadata.namespace"))
+		assert.Equal(t, []string{"resources-finalizer.argocd.argoproj.io"}, app.strs("metadata.finalizers"))
+		assert.Equal(t, r.single(appProjectTy).str("metadata.name"), app.str("spec.project"))
+		assert.NotEqual(t, "default", app.str("spec.project"))
+		assert.Equal(t, cfg.get("appRepoUrl"), app.str("spec.source.repoURL"))
+		assert.Equal(t, cfg.get("appTargetRevision"), app.str("spec.source.targetRevision"))
+		assert.Equal(t, "helm/your-service", app.str("spec.source.path"))
+		assert.Equal(t, "your-service", app.str("spec.source.helm.releaseName"), "the chart reads Secret <release>-secret")
+		assert.Equal(t, []string{"values.yaml", "values-" + stack + ".yaml"}, app.strs("spec.source.helm.valueFiles"))
+		assert.Equal(t, true, app.in("spec.source.helm.ignoreMissingValueFiles"))
+		assert.Equal(t, inCluster, app.str("spec.destination.server"))
+		assert.Equal(t, "your-service", app.str("spec.destination.namespace"))
+		assert.Equal(t, true, app.in("spec.syncPolicy.automated.prune"))
+		assert.Equal(t, true, app.in("spec.syncPolicy.automated.selfHeal"))
+		assert.Contains(t, app.strs("spec.syncPolicy.syncOptions"), "CreateNamespace=true")
+		assert.Equal(t, float64(5), app.in("spec.syncPolicy.retry.limit"), "bounded retry")
+		assert.NotEmpty(t, app.str("spec.syncPolicy.retry.backoff.maxDuration"))
+	}
+}
+
+func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		app := r.single(applicationTy)
+		for _, dep := range []*record{r.single(releaseTy), r.single(secretTy), r.single(appProjectTy), r.one(namespaceTy, "gitops-service-ns")} {
+			assert.True(t, r.dependsOn(app, dep), "the Application waits for %s", dep.Name)
+		}
+		assert.True(t, r.dependsOnTransitively(app, r.single(nodeGroupTy)), "through the provider, on the nodes")
+		assert.Equal(t, "20m", app.DeleteTimeout, "deletion waits for ArgoCD to remove the workloads and their load balancers")
+	}
+}
+
+// TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC: Pulumi deletes in reverse dependency
+// order, so this chain of edges is the destroy order.
+func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.T) {
+	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	chain := []*record{
+		r.single(applicationTy), r.single(releaseTy), r.single(k8sProvTy), r.single(nodeGroupTy),
+		r.single(eksClusterTy), r.single("aws:ec2/vpc:Vpc"),
+	}
+	for i := 0; i+1 < len(chain); i++ {
+		assert.True(t, r.dependsOnTransitively(chain[i], chain[i+1]), "%s is deleted before %s", chain[i].Name, chain[i+1].Name)
+	}
+	// Load balancers that ArgoCD's workloads created hold public addresses: the internet gateway, NAT gateways
+	// and routes can only go once they are gone, so every network resource outlives the Application.
+	network := r.one("platform:infra:Network", "network")
+	app := r.single(applicationTy)
+	for _, child := range r.children(network) {
+		assert.True(t, r.dependsOnTransitively(app, child), "%s %s is deleted after the Application", child.Type, child.Name)
+	}
+}
+
+func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		s := r.single(secretTy)
+		assert.Equal(t, "your-service-secret", s.str("metadata.name"))
+		assert.Equal(t, "your-service", s.str("metadata.namespace"))
+		assert.True(t, r.dependsOn(s, r.one(namespaceTy, "gitops-service-ns")))
+		assert.True(t, s.secretAt("stringData.api-key"), "the API key is secret in the registered inputs (and so in state)")
+		assert.Equal(t, testAPIKey, s.str("stringData.api-key"))
+		assert.Subset(t, s.SecretOutputs, []string{"data", "stringData"})
+		annotations, _ := s.in("metadata.annotations").(map[string]any)
+		assert.Equal(t, "Prune=false", annotations["argocd.argoproj.io/sync-options"], "ArgoCD never prunes the platform's Secret")
+		for _, out := range r.outputs {
+			assert.NotContains(t, out.Value, testAPIKey, "no output carries the API key")
+		}
+	}
+}
+
+func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
+	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	ns := r.one(namespaceTy, "gitops-service-ns")
+	assert.Equal(t, "your-service", ns.str("metadata.name"))
+	assert.Len(t, r.all(namespaceTy), 2)
+	assert.Equal(t, "your-service", r.outputs[stacks.OutputServiceNamespace].Value)
+	assert.Equal(t, "argocd", r.outputs[stacks.OutputArgoCDNamespace].Value)
+}
+
+func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
+	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	assert.Len(t, r.all(secretTy), 1, "public repository: no credentials")
+
+	cfg := loadStackConfig(t, "dev")
+	cfg.set("appRepoToken", "ghp_exampletoken")
+	cfg.secrets = append(cfg.secrets, projectName+":appRepoToken")
+	r = runStack(t, "dev", cfg).ok()
+	repo := r.one(secretTy, "gitops-repo-credentials")
+	assert.Equal(t, "argocd", repo.str("metadata.namespace"))
+	assert.Equal(t, "repository", repo.in("metadata.labels").(map[string]any)["argocd.argoproj.io/secret-type"])
+	assert.Equal(t, cfg.get("appRepoUrl"), repo.str("stringData.url"))
+	assert.Equal(t, "git", repo.str("stringData.type"))
+	assert.True(t, repo.secretAt("stringData.password"))
+	assert.Equal(t, "ghp_exampletoken", repo.str("stringData.password"))
+	assert.True(t, r.dependsOn(r.single(applicationTy), repo), "credentials exist before the first sync")
+}
+
+func TestKubernetesResources_allUseTheExplicitProvider(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		prov := r.single(k8sProvTy)
+		var n int
+		for _, rec := range r.records {
+			if !strings.HasPrefix(rec.Type, "kubernetes:") {
+				continue
+			}
+			n++
+			assert.Equal(t, prov.URN, providerURN(rec.Provider), "%s %s uses the cluster's provider", rec.Type, rec.Name)
+		}
+		assert.GreaterOrEqual(t, n, 6)
+	}
+}
+
+// --- the Argo CD CRD schemas -----------------------------------------------------------------------------
+
+// argoCRDSchema compiles the openAPIV3Schema of one Argo CD CRD of the release the chart ships, downloaded
+// through the Go module proxy. Objects that do not preserve unknown fields reject them, so a misspelt field
+// fails (the API server would silently prune it).
+func argoCRDSchema(t *testing.T, file string) *jsonschema.Schema {
+	t.Helper()
+	out, err := exec.Command("go", "mod", "download", "-json", "github.com/argoproj/argo-cd/v3@"+stacks.ArgoCDAppVersion).Output()
+	require.NoError(t, err, "download the Argo CD module for its CRDs")
+	var mod struct{ Dir string }
+	require.NoError(t, json.Unmarshal(out, &mod))
+	b, err := os.ReadFile(filepath.Join(mod.Dir, "manifests", "crds", file))
+	require.NoError(t, err)
+	var crd struct {
+		Spec struct {
+			Versions []struct {
+				Name   string
+				Schema struct {
+					OpenAPIV3Schema map[string]any `yaml:"openAPIV3Schema"`
+				}
+			}
+		}
+	}
+	require.NoError(t, yaml.Unmarshal(b, &crd))
+	require.Len(t, crd.Spec.Versions, 1)
+	require.Equal(t, "v1alpha1", crd.Spec.Versions[0].Name)
+	schema := strict(crd.Spec.Versions[0].Schema.OpenAPIV3Schema)
+	doc, err := json.Marshal(schema)
+	require.NoError(t, err)
+	c := jsonschema.NewCompiler()
+	require.NoError(t, c.AddResource(file, strings.NewReader(string(doc))))
+	s, err := c.Compile(file)
+	require.NoError(t, err)
+	return s
+}
+
+func strict(v any) any {
+	switch n := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range n {
+			out[k] = strict(e)
+		}
+		if _, ok := n["properties"]; ok && n["x-kubernetes-preserve-unknown-fields"] != true {
+			if _, has := n["additionalProperties"]; !has {
+				out["additionalProperties"] = false
+			}
+		}
+		return out
+	case []any:
+		var out []any
+		for _, e := range n {
+			out = append(out, strict(e))
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+// asObject renders a recorded custom resource as the object the API server receives.
+func asObject(t *testing.T, rec *record) any {
+	t.Helper()
+	obj := map[string]any{
+		"apiVersion": rec.in("apiVersion"), "kind": rec.in("kind"),
+		"metadata": rec.in("metadata"), "spec": rec.in("spec"),
+	}
+	b, err := json.Marshal(obj)
+	require.NoError(t, err)
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.UseNumber()
+	var v any
+	require.NoError(t, dec.Decode(&v))
+	return v
+}
+
+func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
+	appSchema := argoCRDSchema(t, "application-crd.yaml")
+	projSchema := argoCRDSchema(t, "appproject-crd.yaml")
+	for _, stack := range stackNames {
+		cfg := loadStackConfig(t, stack)
+		require.Equal(t, stacks.DefaultArgoCDChartVersion, cfg.get("argocdChartVersion"),
+			"the stack's chart must ship Argo CD %s, whose CRDs these tests use", stacks.ArgoCDAppVersion)
+		r := runStack(t, stack, cfg).ok()
+		assert.NoError(t, appSchema.Validate(asObject(t, r.single(applicationTy))))
+		assert.NoError(t, projSchema.Validate(asObject(t, r.single(appProjectTy))))
+	}
+}
+
+func TestArgoCDObjects_schemaCheckRejectsAMisspeltField(t *testing.T) {
+	appSchema := argoCRDSchema(t, "application-crd.yaml")
+	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	obj := asObject(t, r.single(applicationTy)).(map[string]any)
+	policy := obj["spec"].(map[string]any)["syncPolicy"].(map[string]any)
+	policy["automatic"] = policy["automated"]
+	delete(policy, "automated")
+	assert.Error(t, appSchema.Validate(obj))
+}
