@@ -89,7 +89,7 @@ func AppProjectSpec(args *GitOpsArgs) map[string]any {
 			"namespace": args.Namespace,
 		}},
 		// Only Namespace, because the Application syncs with CreateNamespace=true; nothing else cluster-wide.
-		"clusterResourceWhitelist": []any{map[string]any{"group": "", "kind": "Namespace"}},
+		"clusterResourceWhitelist":   []any{map[string]any{"group": "", "kind": "Namespace"}},
 		"namespaceResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
 		// A chart must not change the namespace's quotas or limits set by the platform team.
 		"namespaceResourceBlacklist": []any{
@@ -152,7 +152,9 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	}
 	// Every child names the provider itself as well, so none can fall back to a default provider.
 	child := []pulumi.ResourceOption{pulumi.Parent(g), pulumi.Provider(args.Provider)}
-	with := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption { return append(append([]pulumi.ResourceOption{}, child...), extra...) }
+	with := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
+		return append(append([]pulumi.ResourceOption{}, child...), extra...)
+	}
 	wrap := func(what string, err error) error { return fmt.Errorf("gitops %q: %s: %w", name, what, err) }
 
 	// Pulumi creates the namespace; Helm does not (createNamespace false), so it is created exactly once.

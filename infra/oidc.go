@@ -166,4 +166,3 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 	}
 	return g, nil
 }
-

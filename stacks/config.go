@@ -443,4 +443,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

@@ -609,4 +609,6 @@ func mustAtoi(t testing.TB, s string) int {
 // trustDoc is an IAM policy document as the program writes it.
 type trustDoc = infra.PolicyDocument
 
-func resourcePropertyObject(m resource.PropertyMap) resource.PropertyValue { return resource.NewObjectProperty(m) }
+func resourcePropertyObject(m resource.PropertyMap) resource.PropertyValue {
+	return resource.NewObjectProperty(m)
+}
