@@ -20,24 +20,24 @@ const (
 func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)
-		azCount := mustAtoi(t, cfg.get("azCount"))
+		azCount := mustAtoi(t, cfg.Get("azCount"))
 		r := runStack(t, stack, cfg).ok()
 		c := r.single(eksClusterTy)
 		assert.True(t, c.Remote, "pulumi-eks Cluster is a remote component")
 		assert.False(t, c.Custom)
-		assert.Equal(t, projectName+"-"+stack, c.str("name"))
-		assert.Equal(t, cfg.get("kubernetesVersion"), c.str("version"))
-		assert.Equal(t, "network-vpc-id", c.str("vpcId"))
+		assert.Equal(t, projectName+"-"+stack, c.Str("name"))
+		assert.Equal(t, cfg.Get("kubernetesVersion"), c.Str("version"))
+		assert.Equal(t, "network-vpc-id", c.Str("vpcId"))
 		var private, public []string
 		for _, az := range testZones[:azCount] {
 			private = append(private, "network-private-"+az+"-id")
 			public = append(public, "network-public-"+az+"-id")
 		}
-		assert.Equal(t, private, c.strs("privateSubnetIds"))
-		assert.Equal(t, public, c.strs("publicSubnetIds"), "public subnets only for internet-facing load balancers")
-		assert.Equal(t, true, c.in("skipDefaultNodeGroup"), "the default node group needs launch configurations")
-		assert.Equal(t, "API", c.str("authenticationMode"))
-		assert.Equal(t, true, c.in("createOidcProvider"), "IRSA")
+		assert.Equal(t, private, c.Strs("privateSubnetIds"))
+		assert.Equal(t, public, c.Strs("publicSubnetIds"), "public subnets only for internet-facing load balancers")
+		assert.Equal(t, true, c.In("skipDefaultNodeGroup"), "the default node group needs launch configurations")
+		assert.Equal(t, "API", c.Str("authenticationMode"))
+		assert.Equal(t, true, c.In("createOidcProvider"), "IRSA")
 	}
 }
 
@@ -45,26 +45,26 @@ func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) 
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)
 		c := runStack(t, stack, cfg).ok().single(eksClusterTy)
-		assert.Equal(t, true, c.in("endpointPrivateAccess"))
-		assert.Equal(t, true, c.in("endpointPublicAccess"))
-		assert.Equal(t, asStrings(t, cfg.get("endpointPublicAccessCidrs")), c.strs("publicAccessCidrs"))
+		assert.Equal(t, true, c.In("endpointPrivateAccess"))
+		assert.Equal(t, true, c.In("endpointPublicAccess"))
+		assert.Equal(t, asStrings(t, cfg.Get("endpointPublicAccessCidrs")), c.Strs("publicAccessCidrs"))
 		if stack == "prod" {
-			assert.NotContains(t, c.strs("publicAccessCidrs"), "0.0.0.0/0")
+			assert.NotContains(t, c.Strs("publicAccessCidrs"), "0.0.0.0/0")
 		}
 	}
 	cfg := loadStackConfig(t, "prod")
-	cfg.set("endpointPublicAccessCidrs", []string{})
+	cfg.Set("endpointPublicAccessCidrs", []string{})
 	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)
-	assert.Equal(t, false, c.in("endpointPublicAccess"), "an empty list means no public endpoint at all")
-	assert.Equal(t, true, c.in("endpointPrivateAccess"))
+	assert.Equal(t, false, c.In("endpointPublicAccess"), "an empty list means no public endpoint at all")
+	assert.Equal(t, true, c.In("endpointPrivateAccess"))
 }
 
 func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
 	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
 	c := r.single(eksClusterTy)
 	key := r.one("aws:kms/key:Key", "cluster-secrets-key")
-	assert.Equal(t, true, key.in("enableKeyRotation"))
-	assert.True(t, strings.HasPrefix(c.str("encryptionConfigKeyArn"), "arn:aws:kms:"))
+	assert.Equal(t, true, key.In("enableKeyRotation"))
+	assert.True(t, strings.HasPrefix(c.Str("encryptionConfigKeyArn"), "arn:aws:kms:"))
 	assert.True(t, r.dependsOn(c, key))
 }
 
@@ -73,10 +73,10 @@ func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testi
 		cfg := loadStackConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		c := r.single(eksClusterTy)
-		assert.ElementsMatch(t, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}, c.strs("enabledClusterLogTypes"))
+		assert.ElementsMatch(t, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}, c.Strs("enabledClusterLogTypes"))
 		group := r.one("aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
-		assert.Equal(t, "/aws/eks/"+projectName+"-"+stack+"/cluster", group.str("name"), "EKS writes to exactly this group")
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("logRetentionDays"))), group.in("retentionInDays"))
+		assert.Equal(t, "/aws/eks/"+projectName+"-"+stack+"/cluster", group.Str("name"), "EKS writes to exactly this group")
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("logRetentionDays"))), group.In("retentionInDays"))
 		assert.True(t, r.dependsOn(c, group), "the group exists before EKS would create it without retention")
 		assert.Contains(t, c.PropertyDeps["clusterTags"], group.URN, "an input ties the remote component's construction to the group")
 	}
@@ -85,30 +85,30 @@ func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testi
 func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
 	admins := []string{"arn:aws:iam::111122223333:role/platform-admins", "arn:aws:iam::111122223333:user/alice"}
 	cfg := loadStackConfig(t, "prod")
-	cfg.set("clusterAdminArns", admins)
+	cfg.Set("clusterAdminArns", admins)
 	r := runStack(t, "prod", cfg).ok()
 	entries := r.all("aws:eks/accessEntry:AccessEntry")
 	require.Len(t, entries, len(admins))
 	for _, arn := range admins {
 		var entry *record
 		for _, e := range entries {
-			if e.str("principalArn") == arn {
+			if e.Str("principalArn") == arn {
 				entry = e
 			}
 		}
 		require.NotNil(t, entry, "access entry for %s", arn)
-		assert.Equal(t, "STANDARD", entry.str("type"))
-		assert.Equal(t, projectName+"-prod", entry.str("clusterName"))
+		assert.Equal(t, "STANDARD", entry.Str("type"))
+		assert.Equal(t, projectName+"-prod", entry.Str("clusterName"))
 		assert.False(t, entry.Protect, "access follows the admin list even in prod")
 		assocs := r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
 		var found bool
 		for _, a := range assocs {
-			if a.str("principalArn") != arn {
+			if a.Str("principalArn") != arn {
 				continue
 			}
 			found = true
-			assert.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", a.str("policyArn"))
-			assert.Equal(t, "cluster", a.str("accessScope.type"))
+			assert.Equal(t, "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", a.Str("policyArn"))
+			assert.Equal(t, "cluster", a.Str("accessScope.type"))
 			assert.True(t, r.dependsOn(a, entry), "a policy can only be associated once the entry exists")
 		}
 		assert.True(t, found, "policy association for %s", arn)
@@ -149,7 +149,7 @@ func TestNodeGroup_roleHasExactlyWorkerCNIAndECRReadPolicies(t *testing.T) {
 		var attached []string
 		for _, a := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 			if r.dependsOn(a, role) {
-				attached = append(attached, a.str("policyArn"))
+				attached = append(attached, a.Str("policyArn"))
 			}
 		}
 		assert.ElementsMatch(t, []string{
@@ -188,34 +188,34 @@ func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
 func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)
-		azCount := mustAtoi(t, cfg.get("azCount"))
+		azCount := mustAtoi(t, cfg.Get("azCount"))
 		r := runStack(t, stack, cfg).ok()
 		ng := r.single(nodeGroupTy)
 		var private []string
 		for _, az := range testZones[:azCount] {
 			private = append(private, "network-private-"+az+"-id")
 		}
-		assert.Equal(t, private, ng.strs("subnetIds"), "nodes only in private subnets")
-		assert.Equal(t, projectName+"-"+stack, ng.str("clusterName"))
+		assert.Equal(t, private, ng.Strs("subnetIds"), "nodes only in private subnets")
+		assert.Equal(t, projectName+"-"+stack, ng.Str("clusterName"))
 		assert.True(t, r.dependsOn(ng, r.single(eksClusterTy)))
-		assert.Equal(t, asStrings(t, cfg.get("nodeInstanceTypes")), ng.strs("instanceTypes"))
-		assert.Equal(t, cfg.get("nodeCapacityType"), ng.str("capacityType"))
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeMinSize"))), ng.in("scalingConfig.minSize"))
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeDesiredSize"))), ng.in("scalingConfig.desiredSize"))
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeMaxSize"))), ng.in("scalingConfig.maxSize"))
-		assert.Equal(t, float64(1), ng.in("updateConfig.maxUnavailable"))
-		assert.Equal(t, "AL2023_x86_64_STANDARD", ng.str("amiType"))
-		assert.Nil(t, ng.in("remoteAccess"), "no SSH")
-		assert.Equal(t, "nodes-lt-id", ng.str("launchTemplate.id"))
-		assert.Equal(t, "1", ng.str("launchTemplate.version"))
+		assert.Equal(t, asStrings(t, cfg.Get("nodeInstanceTypes")), ng.Strs("instanceTypes"))
+		assert.Equal(t, cfg.Get("nodeCapacityType"), ng.Str("capacityType"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("nodeMinSize"))), ng.In("scalingConfig.minSize"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("nodeDesiredSize"))), ng.In("scalingConfig.desiredSize"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("nodeMaxSize"))), ng.In("scalingConfig.maxSize"))
+		assert.Equal(t, float64(1), ng.In("updateConfig.maxUnavailable"))
+		assert.Equal(t, "AL2023_x86_64_STANDARD", ng.Str("amiType"))
+		assert.Nil(t, ng.In("remoteAccess"), "no SSH")
+		assert.Equal(t, "nodes-lt-id", ng.Str("launchTemplate.id"))
+		assert.Equal(t, "1", ng.Str("launchTemplate.version"))
 	}
 }
 
 func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("nodeInstanceTypes", []string{"m7g.large", "c7g.large"})
+	cfg.Set("nodeInstanceTypes", []string{"m7g.large", "c7g.large"})
 	ng := runStack(t, "dev", cfg).ok().single(nodeGroupTy)
-	assert.Equal(t, "AL2023_ARM_64_STANDARD", ng.str("amiType"))
+	assert.Equal(t, "AL2023_ARM_64_STANDARD", ng.Str("amiType"))
 	assert.Equal(t, "AL2023_ARM_64_STANDARD", infra.AMIType([]string{"t4g.medium"}))
 	assert.Equal(t, "AL2023_x86_64_STANDARD", infra.AMIType([]string{"t3.medium"}))
 }
@@ -229,17 +229,17 @@ func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testi
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)
 		lt := runStack(t, stack, cfg).ok().single("aws:ec2/launchTemplate:LaunchTemplate")
-		assert.Equal(t, "required", lt.str("metadataOptions.httpTokens"))
-		assert.Equal(t, float64(1), lt.in("metadataOptions.httpPutResponseHopLimit"), "pods cannot reach node credentials")
-		assert.Equal(t, "enabled", lt.str("metadataOptions.httpEndpoint"))
-		bdm := asSlice(lt.in("blockDeviceMappings"))
+		assert.Equal(t, "required", lt.Str("metadataOptions.httpTokens"))
+		assert.Equal(t, float64(1), lt.In("metadataOptions.httpPutResponseHopLimit"), "pods cannot reach node credentials")
+		assert.Equal(t, "enabled", lt.Str("metadataOptions.httpEndpoint"))
+		bdm := asSlice(lt.In("blockDeviceMappings"))
 		require.Len(t, bdm, 1)
 		ebs := bdm[0].(map[string]any)["ebs"].(map[string]any)
 		assert.Equal(t, "true", ebs["encrypted"])
 		assert.Equal(t, "gp3", ebs["volumeType"])
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("nodeDiskSizeGiB"))), ebs["volumeSize"])
-		assert.Nil(t, lt.in("keyName"), "no SSH key pair")
-		assert.Nil(t, lt.in("userData"), "EKS bootstraps AL2023 nodes itself")
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("nodeDiskSizeGiB"))), ebs["volumeSize"])
+		assert.Nil(t, lt.In("keyName"), "no SSH key pair")
+		assert.Nil(t, lt.In("userData"), "EKS bootstraps AL2023 nodes itself")
 	}
 }
 
@@ -253,17 +253,17 @@ func TestKubernetesProvider_waitsForNodesAndUsesTheClusterKubeconfig(t *testing.
 			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "nodes-role-"+key)
 			assert.True(t, r.dependsOnTransitively(prov, att))
 		}
-		assert.True(t, prov.raw("kubeconfig").IsSecret(), "the kubeconfig input stays secret")
-		assert.Contains(t, prov.str("kubeconfig"), "get-token")
-		assert.Equal(t, projectName+"-"+stack, prov.str("clusterIdentifier"),
+		assert.True(t, prov.Raw("kubeconfig").IsSecret(), "the kubeconfig input stays secret")
+		assert.Contains(t, prov.Str("kubeconfig"), "get-token")
+		assert.Equal(t, projectName+"-"+stack, prov.Str("clusterIdentifier"),
 			"a pinned identity: a refreshed token must not replace every Kubernetes resource")
 	}
 }
 
 func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T) {
 	cfg := loadStackConfig(t, "prod")
-	cfg.set("pulumiOrganization", "acme")
-	cfg.set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/platform-admins"})
+	cfg.Set("pulumiOrganization", "acme")
+	cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/platform-admins"})
 	r := runStack(t, "prod", cfg).ok()
 	prov := r.single(k8sProvTy)
 	for _, e := range append(r.all("aws:eks/accessEntry:AccessEntry"), r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")...) {
@@ -276,20 +276,20 @@ func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T
 func TestCluster_routineChangesLeaveClusterInputsUntouched(t *testing.T) {
 	changes := map[string]func(c stackConfig){
 		"node sizes": func(c stackConfig) {
-			c.set("nodeMinSize", 4)
-			c.set("nodeDesiredSize", 5)
-			c.set("nodeMaxSize", 9)
-			c.set("nodeDiskSizeGiB", 200)
+			c.Set("nodeMinSize", 4)
+			c.Set("nodeDesiredSize", 5)
+			c.Set("nodeMaxSize", 9)
+			c.Set("nodeDiskSizeGiB", 200)
 		},
-		"instance types and order": func(c stackConfig) { c.set("nodeInstanceTypes", []string{"m6a.large", "m6i.large", "m5.large"}) },
-		"capacity type":            func(c stackConfig) { c.set("nodeCapacityType", "SPOT") },
+		"instance types and order": func(c stackConfig) { c.Set("nodeInstanceTypes", []string{"m6a.large", "m6i.large", "m5.large"}) },
+		"capacity type":            func(c stackConfig) { c.Set("nodeCapacityType", "SPOT") },
 		"default tags": func(c stackConfig) {
-			c.values["aws:defaultTags"] = `{"tags":{"environment":"prod","project":"x","cost-center":"42"}}`
+			c.Values["aws:defaultTags"] = `{"tags":{"environment":"prod","project":"x","cost-center":"42"}}`
 		},
-		"admin added":        func(c stackConfig) { c.set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"}) },
-		"chart version bump": func(c stackConfig) { c.set("argocdChartVersion", "9.1.3") },
-		"deploy roles added": func(c stackConfig) { c.set("pulumiOrganization", "acme") },
-		"image retention":    func(c stackConfig) { c.set("imageRetainCount", 10) },
+		"admin added":        func(c stackConfig) { c.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"}) },
+		"chart version bump": func(c stackConfig) { c.Set("argocdChartVersion", "9.1.3") },
+		"deploy roles added": func(c stackConfig) { c.Set("pulumiOrganization", "acme") },
+		"image retention":    func(c stackConfig) { c.Set("imageRetainCount", 10) },
 	}
 	base := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(eksClusterTy)
 	for name, change := range changes {

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/example/eks-gitops-platform/internal/plan"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -195,18 +195,18 @@ func toAny(ss []string) []any {
 // TestConfig_minimalStackUsesDefaults: a stack file with only the required keys runs, with the documented
 // defaults (the program applies them, not only the CLI).
 func TestConfig_minimalStackUsesDefaults(t *testing.T) {
-	cfg := stackConfig{values: map[string]string{
+	cfg := stackConfig{Project: projectName, Values: map[string]string{
 		projectName + ":githubRepository": "acme/shop",
 		projectName + ":appRepoUrl":       "https://github.com/acme/shop.git",
-		projectName + ":apiKey":           testAPIKey,
-	}, secrets: []string{projectName + ":apiKey"}}
+	}}
+	cfg.SetSecret("apiKey", testAPIKey)
 	r := runStack(t, "staging", cfg).ok()
-	assert.Equal(t, stacks.DefaultVPCCIDR, r.single("aws:ec2/vpc:Vpc").str("cidrBlock"))
+	assert.Equal(t, stacks.DefaultVPCCIDR, r.single("aws:ec2/vpc:Vpc").Str("cidrBlock"))
 	assert.Len(t, r.all("aws:ec2/natGateway:NatGateway"), 1)
-	assert.Equal(t, "staging/your-service", r.single("aws:ecr/repository:Repository").str("name"),
+	assert.Equal(t, "staging/your-service", r.single("aws:ecr/repository:Repository").Str("name"),
 		"the repository name carries the stack so stacks sharing an account never collide")
-	assert.Equal(t, "helm/your-service", r.single("kubernetes:argoproj.io/v1alpha1:Application").str("spec.source.path"))
-	assert.Equal(t, stacks.DefaultKubernetesVersion, r.single(eksClusterTy).str("version"))
+	assert.Equal(t, "helm/your-service", r.single("kubernetes:argoproj.io/v1alpha1:Application").Str("spec.source.path"))
+	assert.Equal(t, stacks.DefaultKubernetesVersion, r.single(eksClusterTy).Str("version"))
 	assert.Equal(t, []string{"repo:acme/shop:ref:refs/heads/main"},
 		jsonInput[trustDoc](t, r.one("aws:iam/role:Role", "github-push-role"), "assumeRolePolicy").Statement[0].Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
 }
@@ -270,13 +270,14 @@ func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := loadStackConfig(t, "dev")
 			for k, v := range tc.set {
-				cfg.set(k, v)
-				if k == "appRepoToken" {
-					cfg.secrets = append(cfg.secrets, projectName+":"+k)
+				if s, ok := v.(string); ok && k == "appRepoToken" {
+					cfg.SetSecret(k, s)
+					continue
 				}
+				cfg.Set(k, v)
 			}
 			for _, k := range tc.plain {
-				cfg.secrets = slices.DeleteFunc(cfg.secrets, func(s string) bool { return s == projectName+":"+k })
+				cfg.Unsecret(k)
 			}
 			r := runStack(t, "dev", cfg)
 			require.Error(t, r.err)
@@ -290,11 +291,11 @@ func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
 
 func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("vpcCidr", "nonsense")
-	cfg.set("azCount", 9)
-	cfg.set("nodeMaxSize", 0)
-	cfg.set("githubAllowedSubjects", []string{"*"})
-	cfg.set("apiKey", nil)
+	cfg.Set("vpcCidr", "nonsense")
+	cfg.Set("azCount", 9)
+	cfg.Set("nodeMaxSize", 0)
+	cfg.Set("githubAllowedSubjects", []string{"*"})
+	cfg.Set("apiKey", nil)
 	r := runStack(t, "dev", cfg)
 	require.Error(t, r.err)
 	for _, key := range []string{"vpcCidr:", "azCount:", "nodeMaxSize:", "githubAllowedSubjects:", "apiKey:"} {
@@ -305,8 +306,8 @@ func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {
 
 func TestConfig_azCountMustFitTheRegion(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("azCount", 3)
-	r := runStackWith(t, "dev", cfg, func(m *recorder) { m.zones = []string{"eu-south-2a", "eu-south-2b"} })
+	cfg.Set("azCount", 3)
+	r := runStackWith(t, "dev", cfg, func(e *plan.Engine) { e.Zones = []string{"eu-south-2a", "eu-south-2b"} })
 	require.Error(t, r.err)
 	assert.Contains(t, r.err.Error(), "azCount: must be at most 2, the number of available zones in this region (eu-south-2a, eu-south-2b), got 3")
 	assert.Empty(t, r.records)
@@ -315,7 +316,7 @@ func TestConfig_azCountMustFitTheRegion(t *testing.T) {
 
 func TestConfig_errorMessagesNameTheKeyFirst(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("natGateways", "many")
+	cfg.Set("natGateways", "many")
 	r := runStack(t, "dev", cfg)
 	require.Error(t, r.err)
 	assert.Regexp(t, regexp.MustCompile(`(?m)^  - natGateways: must be "single" or "perAz", got "many"$`), r.err.Error())

@@ -30,38 +30,38 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 		cfg := loadStackConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		rel := r.single(releaseTy)
-		assert.Equal(t, "argo-cd", rel.str("chart"))
-		assert.Equal(t, "https://argoproj.github.io/argo-helm", rel.str("repositoryOpts.repo"))
-		assert.Equal(t, cfg.get("argocdChartVersion"), rel.str("version"))
-		assert.Regexp(t, `^\d+\.\d+\.\d+$`, rel.str("version"), "an exact chart version")
-		assert.Equal(t, "argocd", rel.str("name"))
-		assert.Equal(t, "argocd", rel.str("namespace"))
-		assert.Equal(t, true, rel.in("atomic"))
-		assert.GreaterOrEqual(t, rel.in("timeout"), float64(600), "a cold cluster pulls every image first")
-		assert.Equal(t, false, rel.in("createNamespace"), "the namespace is created once, by Pulumi")
+		assert.Equal(t, "argo-cd", rel.Str("chart"))
+		assert.Equal(t, "https://argoproj.github.io/argo-helm", rel.Str("repositoryOpts.repo"))
+		assert.Equal(t, cfg.Get("argocdChartVersion"), rel.Str("version"))
+		assert.Regexp(t, `^\d+\.\d+\.\d+$`, rel.Str("version"), "an exact chart version")
+		assert.Equal(t, "argocd", rel.Str("name"))
+		assert.Equal(t, "argocd", rel.Str("namespace"))
+		assert.Equal(t, true, rel.In("atomic"))
+		assert.GreaterOrEqual(t, rel.In("timeout"), float64(600), "a cold cluster pulls every image first")
+		assert.Equal(t, false, rel.In("createNamespace"), "the namespace is created once, by Pulumi")
 		var argoNS []*record
 		for _, ns := range r.all(namespaceTy) {
-			if ns.str("metadata.name") == "argocd" {
+			if ns.Str("metadata.name") == "argocd" {
 				argoNS = append(argoNS, ns)
 			}
 		}
 		require.Len(t, argoNS, 1)
 		assert.True(t, r.dependsOn(rel, argoNS[0]))
-		assert.Equal(t, "ClusterIP", rel.str("values.server.service.type"), "no public ArgoCD endpoint; port-forward")
+		assert.Equal(t, "ClusterIP", rel.Str("values.server.service.type"), "no public ArgoCD endpoint; port-forward")
 	}
 }
 
 func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
 	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok().single(releaseTy)
 	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(releaseTy)
-	assert.Equal(t, false, dev.in("values.redis-ha.enabled"))
-	assert.Equal(t, true, dev.in("values.redis.enabled"))
-	assert.Equal(t, true, prod.in("values.redis-ha.enabled"))
-	assert.Equal(t, false, prod.in("values.redis.enabled"), "redis-ha replaces the single redis")
+	assert.Equal(t, false, dev.In("values.redis-ha.enabled"))
+	assert.Equal(t, true, dev.In("values.redis.enabled"))
+	assert.Equal(t, true, prod.In("values.redis-ha.enabled"))
+	assert.Equal(t, false, prod.In("values.redis.enabled"), "redis-ha replaces the single redis")
 	for _, part := range []string{"server", "repoServer", "applicationSet"} {
-		assert.Equal(t, float64(1), dev.in("values."+part+".replicas"), "dev %s", part)
-		assert.GreaterOrEqual(t, prod.in("values."+part+".replicas"), float64(2), "prod %s", part)
-		assert.Equal(t, true, prod.in("values."+part+".pdb.enabled"), "prod %s has a disruption budget", part)
+		assert.Equal(t, float64(1), dev.In("values."+part+".replicas"), "dev %s", part)
+		assert.GreaterOrEqual(t, prod.In("values."+part+".replicas"), float64(2), "prod %s", part)
+		assert.Equal(t, true, prod.In("values."+part+".pdb.enabled"), "prod %s has a disruption budget", part)
 	}
 }
 
@@ -70,12 +70,12 @@ func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 		cfg := loadStackConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		p := r.single(appProjectTy)
-		assert.Equal(t, "argoproj.io/v1alpha1", p.str("apiVersion"))
-		assert.Equal(t, "your-service", p.str("metadata.name"))
-		assert.Equal(t, "argocd", p.str("metadata.namespace"))
-		assert.Equal(t, []string{cfg.get("appRepoUrl")}, p.strs("spec.sourceRepos"))
-		assert.Equal(t, []any{map[string]any{"server": inCluster, "namespace": "your-service"}}, p.in("spec.destinations"))
-		assert.Equal(t, []any{map[string]any{"group": "", "kind": "Namespace"}}, p.in("spec.clusterResourceWhitelist"),
+		assert.Equal(t, "argoproj.io/v1alpha1", p.Str("apiVersion"))
+		assert.Equal(t, "your-service", p.Str("metadata.name"))
+		assert.Equal(t, "argocd", p.Str("metadata.namespace"))
+		assert.Equal(t, []string{cfg.Get("appRepoUrl")}, p.Strs("spec.sourceRepos"))
+		assert.Equal(t, []any{map[string]any{"server": inCluster, "namespace": "your-service"}}, p.In("spec.destinations"))
+		assert.Equal(t, []any{map[string]any{"group": "", "kind": "Namespace"}}, p.In("spec.clusterResourceWhitelist"),
 			"only the namespace CreateNamespace needs; no other cluster-scoped resource")
 		assert.True(t, r.dependsOn(p, r.single(releaseTy)), "the CRD comes with the release")
 	}
@@ -86,24 +86,24 @@ func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
 		cfg := loadStackConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		app := r.single(applicationTy)
-		assert.Equal(t, "your-service", app.str("metadata.name"))
-		assert.Equal(t, "argocd", app.str("metadata.namespace"))
-		assert.Equal(t, []string{"resources-finalizer.argocd.argoproj.io"}, app.strs("metadata.finalizers"))
-		assert.Equal(t, r.single(appProjectTy).str("metadata.name"), app.str("spec.project"))
-		assert.NotEqual(t, "default", app.str("spec.project"))
-		assert.Equal(t, cfg.get("appRepoUrl"), app.str("spec.source.repoURL"))
-		assert.Equal(t, cfg.get("appTargetRevision"), app.str("spec.source.targetRevision"))
-		assert.Equal(t, "helm/your-service", app.str("spec.source.path"))
-		assert.Equal(t, "your-service", app.str("spec.source.helm.releaseName"), "the chart reads Secret <release>-secret")
-		assert.Equal(t, []string{"values.yaml", "values-" + stack + ".yaml"}, app.strs("spec.source.helm.valueFiles"))
-		assert.Equal(t, true, app.in("spec.source.helm.ignoreMissingValueFiles"))
-		assert.Equal(t, inCluster, app.str("spec.destination.server"))
-		assert.Equal(t, "your-service", app.str("spec.destination.namespace"))
-		assert.Equal(t, true, app.in("spec.syncPolicy.automated.prune"))
-		assert.Equal(t, true, app.in("spec.syncPolicy.automated.selfHeal"))
-		assert.Contains(t, app.strs("spec.syncPolicy.syncOptions"), "CreateNamespace=true")
-		assert.Equal(t, float64(5), app.in("spec.syncPolicy.retry.limit"), "bounded retry")
-		assert.NotEmpty(t, app.str("spec.syncPolicy.retry.backoff.maxDuration"))
+		assert.Equal(t, "your-service", app.Str("metadata.name"))
+		assert.Equal(t, "argocd", app.Str("metadata.namespace"))
+		assert.Equal(t, []string{"resources-finalizer.argocd.argoproj.io"}, app.Strs("metadata.finalizers"))
+		assert.Equal(t, r.single(appProjectTy).Str("metadata.name"), app.Str("spec.project"))
+		assert.NotEqual(t, "default", app.Str("spec.project"))
+		assert.Equal(t, cfg.Get("appRepoUrl"), app.Str("spec.source.repoURL"))
+		assert.Equal(t, cfg.Get("appTargetRevision"), app.Str("spec.source.targetRevision"))
+		assert.Equal(t, "helm/your-service", app.Str("spec.source.path"))
+		assert.Equal(t, "your-service", app.Str("spec.source.helm.releaseName"), "the chart reads Secret <release>-secret")
+		assert.Equal(t, []string{"values.yaml", "values-" + stack + ".yaml"}, app.Strs("spec.source.helm.valueFiles"))
+		assert.Equal(t, true, app.In("spec.source.helm.ignoreMissingValueFiles"))
+		assert.Equal(t, inCluster, app.Str("spec.destination.server"))
+		assert.Equal(t, "your-service", app.Str("spec.destination.namespace"))
+		assert.Equal(t, true, app.In("spec.syncPolicy.automated.prune"))
+		assert.Equal(t, true, app.In("spec.syncPolicy.automated.selfHeal"))
+		assert.Contains(t, app.Strs("spec.syncPolicy.syncOptions"), "CreateNamespace=true")
+		assert.Equal(t, float64(5), app.In("spec.syncPolicy.retry.limit"), "bounded retry")
+		assert.NotEmpty(t, app.Str("spec.syncPolicy.retry.backoff.maxDuration"))
 	}
 }
 
@@ -143,13 +143,13 @@ func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
 	for _, stack := range stackNames {
 		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
 		s := r.single(secretTy)
-		assert.Equal(t, "your-service-secret", s.str("metadata.name"))
-		assert.Equal(t, "your-service", s.str("metadata.namespace"))
+		assert.Equal(t, "your-service-secret", s.Str("metadata.name"))
+		assert.Equal(t, "your-service", s.Str("metadata.namespace"))
 		assert.True(t, r.dependsOn(s, r.one(namespaceTy, "gitops-service-ns")))
-		assert.True(t, s.secretAt("stringData.api-key"), "the API key is secret in the registered inputs (and so in state)")
-		assert.Equal(t, testAPIKey, s.str("stringData.api-key"))
+		assert.True(t, s.SecretAt("stringData.api-key"), "the API key is secret in the registered inputs (and so in state)")
+		assert.Equal(t, testAPIKey, s.Str("stringData.api-key"))
 		assert.Subset(t, s.SecretOutputs, []string{"data", "stringData"})
-		annotations, _ := s.in("metadata.annotations").(map[string]any)
+		annotations, _ := s.In("metadata.annotations").(map[string]any)
 		assert.Equal(t, "Prune=false", annotations["argocd.argoproj.io/sync-options"], "ArgoCD never prunes the platform's Secret")
 		for _, out := range r.outputs {
 			assert.NotContains(t, out.Value, testAPIKey, "no output carries the API key")
@@ -160,7 +160,7 @@ func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
 func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
 	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
 	ns := r.one(namespaceTy, "gitops-service-ns")
-	assert.Equal(t, "your-service", ns.str("metadata.name"))
+	assert.Equal(t, "your-service", ns.Str("metadata.name"))
 	assert.Len(t, r.all(namespaceTy), 2)
 	assert.Equal(t, "your-service", r.outputs[stacks.OutputServiceNamespace].Value)
 	assert.Equal(t, "argocd", r.outputs[stacks.OutputArgoCDNamespace].Value)
@@ -171,16 +171,15 @@ func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
 	assert.Len(t, r.all(secretTy), 1, "public repository: no credentials")
 
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("appRepoToken", "ghp_exampletoken")
-	cfg.secrets = append(cfg.secrets, projectName+":appRepoToken")
+	cfg.SetSecret("appRepoToken", "ghp_exampletoken")
 	r = runStack(t, "dev", cfg).ok()
 	repo := r.one(secretTy, "gitops-repo-credentials")
-	assert.Equal(t, "argocd", repo.str("metadata.namespace"))
-	assert.Equal(t, "repository", repo.in("metadata.labels").(map[string]any)["argocd.argoproj.io/secret-type"])
-	assert.Equal(t, cfg.get("appRepoUrl"), repo.str("stringData.url"))
-	assert.Equal(t, "git", repo.str("stringData.type"))
-	assert.True(t, repo.secretAt("stringData.password"))
-	assert.Equal(t, "ghp_exampletoken", repo.str("stringData.password"))
+	assert.Equal(t, "argocd", repo.Str("metadata.namespace"))
+	assert.Equal(t, "repository", repo.In("metadata.labels").(map[string]any)["argocd.argoproj.io/secret-type"])
+	assert.Equal(t, cfg.Get("appRepoUrl"), repo.Str("stringData.url"))
+	assert.Equal(t, "git", repo.Str("stringData.type"))
+	assert.True(t, repo.SecretAt("stringData.password"))
+	assert.Equal(t, "ghp_exampletoken", repo.Str("stringData.password"))
 	assert.True(t, r.dependsOn(r.single(applicationTy), repo), "credentials exist before the first sync")
 }
 
@@ -264,8 +263,8 @@ func strict(v any) any {
 func asObject(t *testing.T, rec *record) any {
 	t.Helper()
 	obj := map[string]any{
-		"apiVersion": rec.in("apiVersion"), "kind": rec.in("kind"),
-		"metadata": rec.in("metadata"), "spec": rec.in("spec"),
+		"apiVersion": rec.In("apiVersion"), "kind": rec.In("kind"),
+		"metadata": rec.In("metadata"), "spec": rec.In("spec"),
 	}
 	b, err := json.Marshal(obj)
 	require.NoError(t, err)
@@ -281,7 +280,7 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 	projSchema := argoCRDSchema(t, "appproject-crd.yaml")
 	for _, stack := range stackNames {
 		cfg := loadStackConfig(t, stack)
-		require.Equal(t, stacks.DefaultArgoCDChartVersion, cfg.get("argocdChartVersion"),
+		require.Equal(t, stacks.DefaultArgoCDChartVersion, cfg.Get("argocdChartVersion"),
 			"the stack's chart must ship Argo CD %s, whose CRDs these tests use", stacks.ArgoCDAppVersion)
 		r := runStack(t, stack, cfg).ok()
 		assert.NoError(t, appSchema.Validate(asObject(t, r.single(applicationTy))))

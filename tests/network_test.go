@@ -14,9 +14,9 @@ func TestNetwork_vpcHasDNSForEKS(t *testing.T) {
 		cfg := loadStackConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		vpc := r.single("aws:ec2/vpc:Vpc")
-		assert.Equal(t, cfg.get("vpcCidr"), vpc.str("cidrBlock"))
-		assert.Equal(t, true, vpc.in("enableDnsSupport"))
-		assert.Equal(t, true, vpc.in("enableDnsHostnames"))
+		assert.Equal(t, cfg.Get("vpcCidr"), vpc.Str("cidrBlock"))
+		assert.Equal(t, true, vpc.In("enableDnsSupport"))
+		assert.Equal(t, true, vpc.In("enableDnsHostnames"))
 	}
 }
 
@@ -26,10 +26,10 @@ func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
 			cfg := loadStackConfig(t, stack)
-			azCount := mustAtoi(t, cfg.get("azCount"))
+			azCount := mustAtoi(t, cfg.Get("azCount"))
 			r := runStack(t, stack, cfg).ok()
 			vpcID := r.single("aws:ec2/vpc:Vpc").Name + "-id"
-			vpc := netip.MustParsePrefix(cfg.get("vpcCidr"))
+			vpc := netip.MustParsePrefix(cfg.Get("vpcCidr"))
 
 			subnets := r.all("aws:ec2/subnet:Subnet")
 			require.Len(t, subnets, 2*azCount)
@@ -37,10 +37,10 @@ func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
 			for _, az := range testZones[:azCount] {
 				for _, kind := range []string{"public", "private"} {
 					s := r.one("aws:ec2/subnet:Subnet", "network-"+kind+"-"+az)
-					assert.Equal(t, az, s.str("availabilityZone"))
-					assert.Equal(t, vpcID, s.str("vpcId"))
-					assert.Equal(t, false, s.in("mapPublicIpOnLaunch"), "%s never hands out public IPs", s.Name)
-					p := netip.MustParsePrefix(s.str("cidrBlock"))
+					assert.Equal(t, az, s.Str("availabilityZone"))
+					assert.Equal(t, vpcID, s.Str("vpcId"))
+					assert.Equal(t, false, s.In("mapPublicIpOnLaunch"), "%s never hands out public IPs", s.Name)
+					p := netip.MustParsePrefix(s.Str("cidrBlock"))
 					assert.True(t, vpc.Contains(p.Addr()) && p.Bits() > vpc.Bits(), "%s inside %s", p, vpc)
 					assert.LessOrEqual(t, p.Bits(), 28, "AWS subnets are /28 or larger")
 					prefixes = append(prefixes, p)
@@ -60,7 +60,7 @@ func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
 		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
 		clusterTag := "tags.kubernetes.io/cluster/" + projectName + "-" + stack
 		for _, s := range r.all("aws:ec2/subnet:Subnet") {
-			tags, _ := s.in("tags").(map[string]any)
+			tags, _ := s.In("tags").(map[string]any)
 			assert.Equal(t, "shared", tags["kubernetes.io/cluster/"+projectName+"-"+stack], "%s %s", s.Name, clusterTag)
 			if strings.Contains(s.Name, "-public-") {
 				assert.Equal(t, "1", tags["kubernetes.io/role/elb"], s.Name)
@@ -76,11 +76,11 @@ func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
 func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
 	cidrs := func(azCount int) map[string]string {
 		cfg := loadStackConfig(t, "dev")
-		cfg.set("azCount", azCount)
+		cfg.Set("azCount", azCount)
 		r := runStack(t, "dev", cfg).ok()
 		out := map[string]string{}
 		for _, s := range r.all("aws:ec2/subnet:Subnet") {
-			out[s.Name] = s.str("cidrBlock")
+			out[s.Name] = s.Str("cidrBlock")
 		}
 		return out
 	}
@@ -93,11 +93,11 @@ func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
 
 func TestNetwork_smallestVPCStillCarvesValidSubnets(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("vpcCidr", "10.1.2.0/24")
-	cfg.set("azCount", 4)
+	cfg.Set("vpcCidr", "10.1.2.0/24")
+	cfg.Set("azCount", 4)
 	r := runStack(t, "dev", cfg).ok()
 	for _, s := range r.all("aws:ec2/subnet:Subnet") {
-		p := netip.MustParsePrefix(s.str("cidrBlock"))
+		p := netip.MustParsePrefix(s.Str("cidrBlock"))
 		assert.LessOrEqual(t, p.Bits(), 28, s.Name)
 	}
 }
@@ -106,15 +106,15 @@ func TestNetwork_publicRoutesGoToTheInternetGateway(t *testing.T) {
 	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
 	igw := r.single("aws:ec2/internetGateway:InternetGateway")
 	rt := r.one("aws:ec2/routeTable:RouteTable", "network-public-rt")
-	routes := asSlice(rt.in("routes"))
+	routes := asSlice(rt.In("routes"))
 	require.Len(t, routes, 1)
 	route := routes[0].(map[string]any)
 	assert.Equal(t, "0.0.0.0/0", route["cidrBlock"])
 	assert.Equal(t, igw.Name+"-id", route["gatewayId"])
 	for _, az := range testZones[:2] {
 		a := r.one("aws:ec2/routeTableAssociation:RouteTableAssociation", "network-public-rta-"+az)
-		assert.Equal(t, "network-public-"+az+"-id", a.str("subnetId"))
-		assert.Equal(t, rt.Name+"-id", a.str("routeTableId"))
+		assert.Equal(t, "network-public-"+az+"-id", a.Str("subnetId"))
+		assert.Equal(t, rt.Name+"-id", a.Str("routeTableId"))
 	}
 }
 
@@ -124,10 +124,10 @@ func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
 			cfg := loadStackConfig(t, stack)
-			azCount := mustAtoi(t, cfg.get("azCount"))
+			azCount := mustAtoi(t, cfg.Get("azCount"))
 			r := runStack(t, stack, cfg).ok()
 			nats := r.all("aws:ec2/natGateway:NatGateway")
-			perAZ := cfg.get("natGateways") == "perAz"
+			perAZ := cfg.Get("natGateways") == "perAz"
 			if perAZ {
 				require.Len(t, nats, azCount)
 			} else {
@@ -136,7 +136,7 @@ func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 			assert.Len(t, r.all("aws:ec2/eip:Eip"), len(nats))
 			for _, az := range testZones[:azCount] {
 				rt := r.one("aws:ec2/routeTable:RouteTable", "network-private-rt-"+az)
-				routes := asSlice(rt.in("routes"))
+				routes := asSlice(rt.In("routes"))
 				require.Len(t, routes, 1)
 				route := routes[0].(map[string]any)
 				assert.Equal(t, "0.0.0.0/0", route["cidrBlock"])
@@ -146,10 +146,10 @@ func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 				}
 				assert.Equal(t, "network-nat-"+natAZ+"-id", route["natGatewayId"], "private %s routes through the NAT in %s", az, natAZ)
 				nat := r.one("aws:ec2/natGateway:NatGateway", "network-nat-"+natAZ)
-				assert.Equal(t, "network-public-"+natAZ+"-id", nat.str("subnetId"), "NAT gateways live in public subnets")
+				assert.Equal(t, "network-public-"+natAZ+"-id", nat.Str("subnetId"), "NAT gateways live in public subnets")
 				assoc := r.one("aws:ec2/routeTableAssociation:RouteTableAssociation", "network-private-rta-"+az)
-				assert.Equal(t, "network-private-"+az+"-id", assoc.str("subnetId"))
-				assert.Equal(t, rt.Name+"-id", assoc.str("routeTableId"))
+				assert.Equal(t, "network-private-"+az+"-id", assoc.Str("subnetId"))
+				assert.Equal(t, rt.Name+"-id", assoc.Str("routeTableId"))
 			}
 		})
 	}
@@ -162,19 +162,19 @@ func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 		fl := r.single("aws:ec2/flowLog:FlowLog")
 		group := r.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
 		role := r.one("aws:iam/role:Role", "network-flow-logs")
-		assert.Equal(t, "network-vpc-id", fl.str("vpcId"))
-		assert.Equal(t, "ALL", fl.str("trafficType"))
-		assert.Equal(t, "cloud-watch-logs", fl.str("logDestinationType"))
-		assert.True(t, strings.HasPrefix(fl.str("logDestination"), "arn:aws:logs:"), fl.str("logDestination"))
+		assert.Equal(t, "network-vpc-id", fl.Str("vpcId"))
+		assert.Equal(t, "ALL", fl.Str("trafficType"))
+		assert.Equal(t, "cloud-watch-logs", fl.Str("logDestinationType"))
+		assert.True(t, strings.HasPrefix(fl.Str("logDestination"), "arn:aws:logs:"), fl.Str("logDestination"))
 		assert.True(t, r.dependsOn(fl, group) && r.dependsOn(fl, role))
-		assert.Equal(t, float64(mustAtoi(t, cfg.get("logRetentionDays"))), group.in("retentionInDays"))
+		assert.Equal(t, float64(mustAtoi(t, cfg.Get("logRetentionDays"))), group.In("retentionInDays"))
 
 		trust := jsonInput[trustDoc](t, role, "assumeRolePolicy")
 		assert.Equal(t, []string{"vpc-flow-logs.amazonaws.com"}, trust.Statement[0].Principal.Service)
 		policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs"), "policy")
 		for _, st := range policy.Statement {
 			for _, res := range st.Resource {
-				assert.True(t, strings.HasPrefix(res, fl.str("logDestination")), "flow log role writes only to its group, not %s", res)
+				assert.True(t, strings.HasPrefix(res, fl.Str("logDestination")), "flow log role writes only to its group, not %s", res)
 			}
 		}
 	}
@@ -183,7 +183,7 @@ func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 func TestNetwork_defaultSecurityGroupHasNoRules(t *testing.T) {
 	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
 	sg := r.single("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
-	assert.Equal(t, "network-vpc-id", sg.str("vpcId"))
-	assert.Empty(t, sg.in("ingress"))
-	assert.Empty(t, sg.in("egress"))
+	assert.Equal(t, "network-vpc-id", sg.Str("vpcId"))
+	assert.Empty(t, sg.In("ingress"))
+	assert.Empty(t, sg.In("egress"))
 }

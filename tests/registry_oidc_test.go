@@ -17,15 +17,15 @@ func TestRegistry_isImmutableScannedAndKMSEncrypted(t *testing.T) {
 	for _, stack := range stackNames {
 		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
 		repo := r.single("aws:ecr/repository:Repository")
-		assert.Equal(t, stack+"/your-service", repo.str("name"))
-		assert.Equal(t, "IMMUTABLE", repo.str("imageTagMutability"))
-		assert.Equal(t, true, repo.in("imageScanningConfiguration.scanOnPush"))
-		enc := asSlice(repo.in("encryptionConfigurations"))
+		assert.Equal(t, stack+"/your-service", repo.Str("name"))
+		assert.Equal(t, "IMMUTABLE", repo.Str("imageTagMutability"))
+		assert.Equal(t, true, repo.In("imageScanningConfiguration.scanOnPush"))
+		enc := asSlice(repo.In("encryptionConfigurations"))
 		require.Len(t, enc, 1)
 		assert.Equal(t, "KMS", enc[0].(map[string]any)["encryptionType"])
 		key := r.one("aws:kms/key:Key", "registry-key")
 		assert.True(t, r.dependsOn(repo, key), "the repository is encrypted with the registry's own key")
-		assert.Equal(t, true, key.in("enableKeyRotation"))
+		assert.Equal(t, true, key.In("enableKeyRotation"))
 	}
 }
 
@@ -42,7 +42,7 @@ func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
 		assert.Equal(t, "sinceImagePushed", untagged.Selection.CountType)
 		assert.Equal(t, "expire", untagged.Action.Type)
 		assert.Equal(t, "imageCountMoreThan", tagged.Selection.CountType)
-		assert.Equal(t, mustAtoi(t, cfg.get("imageRetainCount")), tagged.Selection.CountNumber)
+		assert.Equal(t, mustAtoi(t, cfg.Get("imageRetainCount")), tagged.Selection.CountNumber)
 		assert.Greater(t, tagged.RulePriority, untagged.RulePriority, "an 'any' rule must have the highest priority number")
 	}
 }
@@ -50,18 +50,18 @@ func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
 func TestRegistry_prodIsProtectedAndNeverForceDeleted(t *testing.T) {
 	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok().single("aws:ecr/repository:Repository")
 	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single("aws:ecr/repository:Repository")
-	assert.Equal(t, true, dev.in("forceDelete"), "dev's destroy removes images with the repository")
+	assert.Equal(t, true, dev.In("forceDelete"), "dev's destroy removes images with the repository")
 	assert.False(t, dev.Protect)
-	assert.Equal(t, false, prod.in("forceDelete"))
+	assert.Equal(t, false, prod.In("forceDelete"))
 	assert.True(t, prod.Protect)
 }
 
 func TestGitHubOIDC_providerTrustsGitHubsIssuerForSTS(t *testing.T) {
 	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
 	p := r.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-provider")
-	assert.Equal(t, "https://token.actions.githubusercontent.com", p.str("url"))
-	assert.Equal(t, []string{"sts.amazonaws.com"}, p.strs("clientIdLists"))
-	assert.Empty(t, p.in("thumbprintLists"), "IAM verifies this issuer itself; no pinned thumbprint to rot")
+	assert.Equal(t, "https://token.actions.githubusercontent.com", p.Str("url"))
+	assert.Equal(t, []string{"sts.amazonaws.com"}, p.Strs("clientIdLists"))
+	assert.Empty(t, p.In("thumbprintLists"), "IAM verifies this issuer itself; no pinned thumbprint to rot")
 }
 
 // pushTrust returns the push role's trust statement and its StringEquals conditions.
@@ -85,8 +85,8 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 		assert.Empty(t, st.Principal.AWS)
 		assert.Equal(t, []string{"sts.amazonaws.com"}, eq["token.actions.githubusercontent.com:aud"])
 		var want []string
-		for _, s := range asStrings(t, cfg.get("githubAllowedSubjects")) {
-			want = append(want, "repo:"+cfg.get("githubRepository")+":"+s)
+		for _, s := range asStrings(t, cfg.Get("githubAllowedSubjects")) {
+			want = append(want, "repo:"+cfg.Get("githubRepository")+":"+s)
 		}
 		assert.ElementsMatch(t, want, eq["token.actions.githubusercontent.com:sub"])
 		for _, sub := range eq["token.actions.githubusercontent.com:sub"] {
@@ -97,9 +97,9 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 
 func TestGitHubOIDC_immutableSubjectFormWhenIDsAreConfigured(t *testing.T) {
 	cfg := loadStackConfig(t, "dev")
-	cfg.set("githubOwnerId", "1234")
-	cfg.set("githubRepositoryId", "98765")
-	cfg.set("githubAllowedSubjects", []string{"ref:refs/heads/main", "environment:prod"})
+	cfg.Set("githubOwnerId", "1234")
+	cfg.Set("githubRepositoryId", "98765")
+	cfg.Set("githubAllowedSubjects", []string{"ref:refs/heads/main", "environment:prod"})
 	_, eq := pushTrust(t, runStack(t, "dev", cfg).ok())
 	assert.ElementsMatch(t, []string{
 		"repo:your-org/your-service:ref:refs/heads/main",
@@ -112,10 +112,10 @@ func TestGitHubOIDC_immutableSubjectFormWhenIDsAreConfigured(t *testing.T) {
 func TestGitHubOIDC_existingProviderIsReusedNotCreated(t *testing.T) {
 	existing := "arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com"
 	cfg := loadStackConfig(t, "prod")
-	cfg.set("githubOidcProviderArn", existing)
+	cfg.Set("githubOidcProviderArn", existing)
 	r := runStack(t, "prod", cfg).ok()
 	for _, p := range r.all("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
-		assert.NotEqual(t, "https://token.actions.githubusercontent.com", p.str("url"), "a second provider for the issuer would fail: one per account")
+		assert.NotEqual(t, "https://token.actions.githubusercontent.com", p.Str("url"), "a second provider for the issuer would fail: one per account")
 	}
 	st, _ := pushTrust(t, r)
 	assert.Equal(t, []string{existing}, st.Principal.Federated)
@@ -127,7 +127,7 @@ func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
 		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
 		repoARN := "arn:aws:ecr:us-east-1:" + testAccount + ":repository/" + stack + "/your-service"
 		rp := r.one("aws:iam/rolePolicy:RolePolicy", "github-push-policy")
-		assert.Equal(t, "github-push-role-id", rp.str("role"))
+		assert.Equal(t, "github-push-role-id", rp.Str("role"))
 		policy := jsonInput[trustDoc](t, rp, "policy")
 		var pushActions []string
 		for _, st := range policy.Statement {
@@ -147,7 +147,7 @@ func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
 			assert.NotContains(t, []string{"ecr:DeleteRepository", "ecr:BatchDeleteImage", "ecr:SetRepositoryPolicy"}, a)
 		}
 		for _, att := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
-			assert.NotEqual(t, "github-push-role", strings.TrimSuffix(att.str("role"), "-1a2b3c4"), "no managed policy (such as PowerUser) on the push role")
+			assert.NotEqual(t, "github-push-role", strings.TrimSuffix(att.Str("role"), "-1a2b3c4"), "no managed policy (such as PowerUser) on the push role")
 		}
 	}
 }

@@ -1,0 +1,260 @@
+// Package plan runs the program offline: under a recording mock of the Pulumi engine, with a stack's real
+// configuration, and no AWS account, backend or network. The tests assert on what it records, the plan
+// command prints it, and the plan snapshots are rendered from it.
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+)
+
+// Fixed answers of the offline engine. Fake values are deterministic so that plans can be compared.
+const (
+	Account = "123456789012"
+	Region  = "us-east-1"
+	// StandinPrefix marks resources the engine registers for itself; they are not part of the plan.
+	StandinPrefix = "standin-"
+	// EKSClusterType is pulumi-eks's remote Cluster component.
+	EKSClusterType = "eks:index:Cluster"
+)
+
+// Zones is what getAvailabilityZones answers by default.
+var Zones = []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
+
+// Resource is one registration as the engine saw it.
+type Resource struct {
+	Type, Name, URN     string
+	Parent              string // URN of the parent, "" for the stack itself
+	Provider            string // provider reference (URN::ID); "" for the default provider
+	Inputs              resource.PropertyMap
+	Dependencies        []string // URNs from dependsOn
+	PropertyDeps        map[string][]string
+	Custom, Remote      bool
+	Protect             bool
+	IgnoreChanges       []string
+	SecretOutputs       []string
+	ReplaceOnChanges    []string
+	DeleteTimeout       string
+	RetainOnDelete      bool
+	DeletedWith         string
+	DeleteBeforeReplace bool
+}
+
+// Engine is the mock engine. It records every registration, fakes the outputs the program reads, and fails on
+// any invoke it does not know.
+type Engine struct {
+	mu        sync.Mutex
+	project   string
+	stack     string
+	resources []*Resource
+	invokes   []string
+	standins  map[string]resource.PropertyValue // resource type -> reference to its stand-in
+	// Zones is what getAvailabilityZones answers.
+	Zones []string
+}
+
+// NewEngine makes an engine for one stack.
+func NewEngine(project, stack string) *Engine {
+	return &Engine{project: project, stack: stack, standins: map[string]resource.PropertyValue{}, Zones: Zones}
+}
+
+func (e *Engine) clusterName() string { return e.project + "-" + e.stack }
+
+// URN is the URN the mock engine gives a registration.
+func (e *Engine) URN(parent, typ, name string) string {
+	parentType := tokens.Type("")
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = p.QualifiedType()
+	}
+	return string(resource.NewURN(tokens.QName(e.stack), tokens.PackageName(e.project), parentType, tokens.Type(typ), name))
+}
+
+// Call answers the invokes the program makes.
+func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	e.mu.Lock()
+	e.invokes = append(e.invokes, args.Token)
+	e.mu.Unlock()
+	switch args.Token {
+	case "aws:index/getAvailabilityZones:getAvailabilityZones":
+		return resource.NewPropertyMapFromMap(map[string]any{"names": e.Zones, "zoneIds": e.Zones, "id": Region}), nil
+	case "aws:index/getPartition:getPartition":
+		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"accountId": Account, "arn": "arn:aws:sts::" + Account + ":assumed-role/admin/laptop",
+			"userId": "AROAEXAMPLE:laptop", "id": Account,
+		}), nil
+	}
+	return nil, fmt.Errorf("unmocked invoke %s: add it to the offline engine deliberately", args.Token)
+}
+
+// NewResource records a registration and returns the outputs the program reads.
+func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	rpc := args.RegisterRPC
+	if rpc == nil {
+		return "", nil, fmt.Errorf("unexpected read of %s %s", args.TypeToken, args.Name)
+	}
+	outs := args.Inputs.Copy()
+	id := args.Name + "-id"
+	set := func(k string, v any) { outs[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	physical := args.Name + "-1a2b3c4" // what autonaming would make of the logical name
+
+	switch args.TypeToken {
+	case "aws:iam/role:Role":
+		set("name", physical)
+		set("arn", "arn:aws:iam::"+Account+":role/"+physical)
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		set("arn", "arn:aws:iam::"+Account+":oidc-provider/"+strings.TrimPrefix(args.Inputs["url"].StringValue(), "https://"))
+	case "aws:kms/key:Key":
+		set("arn", "arn:aws:kms:"+Region+":"+Account+":key/"+physical)
+	case "aws:ecr/repository:Repository":
+		name := args.Inputs["name"].StringValue()
+		set("arn", "arn:aws:ecr:"+Region+":"+Account+":repository/"+name)
+		set("repositoryUrl", Account+".dkr.ecr."+Region+".amazonaws.com/"+name)
+	case "aws:cloudwatch/logGroup:LogGroup":
+		if _, ok := args.Inputs["name"]; !ok {
+			set("name", physical)
+		}
+		set("arn", "arn:aws:logs:"+Region+":"+Account+":log-group:"+outs["name"].StringValue())
+	case "aws:ec2/launchTemplate:LaunchTemplate":
+		set("latestVersion", 1)
+	case "aws:eks/nodeGroup:NodeGroup":
+		set("nodeGroupName", physical)
+	case "aws:eks/cluster:Cluster": // the stand-in behind the pulumi-eks component's eksCluster output
+		set("name", e.clusterName())
+		set("arn", "arn:aws:eks:"+Region+":"+Account+":cluster/"+e.clusterName())
+	case EKSClusterType:
+		if len(e.standins) < 2 {
+			return "", nil, fmt.Errorf("stand-ins for %s are not registered", EKSClusterType)
+		}
+		set("kubeconfigJson", fmt.Sprintf(`{"apiVersion":"v1","kind":"Config","clusters":[{"name":"kubernetes","cluster":{"server":"https://EXAMPLE.gr7.%s.eks.amazonaws.com"}}],"users":[{"name":"aws","user":{"exec":{"apiVersion":"client.authentication.k8s.io/v1beta1","command":"aws","args":["eks","get-token","--cluster-name","%s","--output","json"]}}}]}`, Region, e.clusterName()))
+		outs["eksCluster"] = e.standins["aws:eks/cluster:Cluster"]
+		outs["core"] = resource.NewObjectProperty(resource.PropertyMap{
+			"oidcProvider": e.standins["aws:iam/openIdConnectProvider:OpenIdConnectProvider"],
+		})
+		id = ""
+	}
+
+	if strings.HasPrefix(args.Name, StandinPrefix) {
+		return id, outs, nil
+	}
+	r := &Resource{
+		Type: args.TypeToken, Name: args.Name, Parent: rpc.GetParent(), Provider: rpc.GetProvider(),
+		Inputs: args.Inputs, Dependencies: slices.Clone(rpc.GetDependencies()),
+		PropertyDeps: map[string][]string{}, Custom: rpc.GetCustom(), Remote: rpc.GetRemote(),
+		Protect: rpc.GetProtect(), IgnoreChanges: rpc.GetIgnoreChanges(),
+		SecretOutputs: rpc.GetAdditionalSecretOutputs(), ReplaceOnChanges: rpc.GetReplaceOnChanges(),
+		RetainOnDelete: rpc.GetRetainOnDelete(), DeletedWith: rpc.GetDeletedWith(),
+		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
+	}
+	if ct := rpc.GetCustomTimeouts(); ct != nil {
+		r.DeleteTimeout = ct.GetDelete()
+	}
+	for k, d := range rpc.GetPropertyDependencies() {
+		r.PropertyDeps[k] = d.GetUrns()
+	}
+	r.URN = e.URN(r.Parent, r.Type, r.Name)
+	e.mu.Lock()
+	e.resources = append(e.resources, r)
+	e.mu.Unlock()
+	return id, outs, nil
+}
+
+// registerStandins registers the resources that pulumi-eks's remote Cluster component returns references to
+// (its eksCluster and core.oidcProvider outputs): references must name URNs the engine has seen.
+func (e *Engine) registerStandins(ctx *pulumi.Context) error {
+	ec, err := awseks.NewCluster(ctx, StandinPrefix+"eks-cluster", &awseks.ClusterArgs{
+		RoleArn:   pulumi.String("arn:aws:iam::" + Account + ":role/standin"),
+		VpcConfig: &awseks.ClusterVpcConfigArgs{SubnetIds: pulumi.StringArray{pulumi.String("subnet-standin")}},
+	})
+	if err != nil {
+		return err
+	}
+	oidc, err := iam.NewOpenIdConnectProvider(ctx, StandinPrefix+"cluster-oidc", &iam.OpenIdConnectProviderArgs{
+		Url:           pulumi.String("https://oidc.eks." + Region + ".amazonaws.com/id/EXAMPLE"),
+		ClientIdLists: pulumi.StringArray{pulumi.String("sts.amazonaws.com")},
+	})
+	if err != nil {
+		return err
+	}
+	for typ, res := range map[string]pulumi.CustomResource{"aws:eks/cluster:Cluster": ec, "aws:iam/openIdConnectProvider:OpenIdConnectProvider": oidc} {
+		urn, err := internals.UnsafeAwaitOutput(ctx.Context(), res.URN())
+		if err != nil {
+			return err
+		}
+		id, err := internals.UnsafeAwaitOutput(ctx.Context(), res.ID())
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		e.standins[typ] = resource.MakeCustomResourceReference(resource.URN(urn.Value.(pulumi.URN)), resource.ID(id.Value.(pulumi.ID)), "")
+		e.mu.Unlock()
+	}
+	return nil
+}
+
+// Output is a resolved stack output.
+type Output = internals.UnsafeAwaitOutputResult
+
+// Result is one offline run.
+type Result struct {
+	Stack     string
+	Err       error
+	Resources []*Resource // sorted by URN
+	Invokes   []string
+	Outputs   map[string]Output
+}
+
+// Build is the program under plan: it registers resources and returns the stack outputs.
+type Build func(ctx *pulumi.Context) (map[string]pulumi.Output, error)
+
+// Run runs build for a stack with cfg under a new engine; change, if not nil, adjusts the engine first.
+func Run(project, stack string, cfg Config, build Build, change func(*Engine)) *Result {
+	e := NewEngine(project, stack)
+	if change != nil {
+		change(e)
+	}
+	res := &Result{Stack: stack, Outputs: map[string]Output{}}
+	res.Err = pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := e.registerStandins(ctx); err != nil {
+			return err
+		}
+		outputs, err := build(ctx)
+		if err != nil {
+			return err
+		}
+		for name, out := range outputs {
+			v, err := internals.UnsafeAwaitOutput(ctx.Context(), out)
+			if err != nil {
+				return fmt.Errorf("output %s: %w", name, err)
+			}
+			res.Outputs[name] = v
+		}
+		return nil
+	}, pulumi.WithMocks(project, stack, e), cfg.runOption())
+	res.Resources = slices.Clone(e.resources)
+	sort.Slice(res.Resources, func(i, j int) bool { return res.Resources[i].URN < res.Resources[j].URN })
+	res.Invokes = slices.Clone(e.invokes)
+	return res
+}
+
+// RunProgram runs a whole Pulumi program (such as stacks.Run, exports included) under a new engine.
+func RunProgram(project, stack string, cfg Config, program pulumi.RunFunc) error {
+	e := NewEngine(project, stack)
+	return pulumi.RunErr(func(ctx *pulumi.Context) error {
+		if err := e.registerStandins(ctx); err != nil {
+			return err
+		}
+		return program(ctx)
+	}, pulumi.WithMocks(project, stack, e), cfg.runOption())
+}
