@@ -1,0 +1,171 @@
+package tests
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/stacks"
+)
+
+func deployConfig(t *testing.T, stack string) stackConfig {
+	cfg := loadStackConfig(t, stack)
+	cfg.Set("pulumiOrganization", "Acme")
+	cfg.Set("infraRepository", "acme/platform-infra")
+	return cfg
+}
+
+// trustStatements returns a role's trust statements keyed by issuer host.
+func trustStatements(t *testing.T, r *run, roleName string) map[string]infra.Statement {
+	t.Helper()
+	doc := jsonInput[trustDoc](t, r.one("aws:iam/role:Role", roleName), "assumeRolePolicy")
+	out := map[string]infra.Statement{}
+	for _, st := range doc.Statement {
+		require.Len(t, st.Principal.Federated, 1)
+		host := st.Principal.Federated[0][strings.Index(st.Principal.Federated[0], "oidc-provider/")+len("oidc-provider/"):]
+		out[host] = st
+	}
+	return out
+}
+
+func TestDeployAccess_notCreatedWithoutAnOrganizationOrRepository(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		assert.Empty(t, r.all("platform:infra:DeployAccess"))
+		assert.NotContains(t, r.outputs, stacks.OutputDeployRoleARN)
+		assert.NotContains(t, r.outputs, stacks.OutputPreviewRoleARN)
+	}
+}
+
+func TestDeployAccess_pulumiTrustIsLimitedToThisStackAndItsOperations(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, deployConfig(t, stack)).ok()
+		p := r.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "deploy-pulumi-provider")
+		assert.Equal(t, "https://api.pulumi.com/oidc", p.Str("url"))
+		assert.Equal(t, []string{"acme"}, p.Strs("clientIdLists"), "audience is the organization, lowercase")
+
+		prefix := "pulumi:deploy:org:Acme:project:" + projectName + ":stack:" + stack + ":operation:"
+		for role, ops := range map[string][]string{"deploy-deploy-role": {"update", "refresh", "destroy"}, "deploy-preview-role": {"preview"}} {
+			st := trustStatements(t, r, role)["api.pulumi.com/oidc"]
+			assert.Equal(t, []string{"sts:AssumeRoleWithWebIdentity"}, st.Action)
+			require.Len(t, st.Condition, 1, "only StringEquals")
+			eq := st.Condition["StringEquals"]
+			assert.Equal(t, []string{"acme"}, eq["api.pulumi.com/oidc:aud"])
+			var want []string
+			for _, op := range ops {
+				want = append(want, prefix+op+":scope:write")
+			}
+			assert.ElementsMatch(t, want, eq["api.pulumi.com/oidc:sub"], role)
+			for _, sub := range eq["api.pulumi.com/oidc:sub"] {
+				assert.NotContains(t, sub, "*", "no organization-wide subject")
+			}
+		}
+	}
+}
+
+func TestDeployAccess_githubTrustSeparatesPullRequestsFromEnvironments(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, deployConfig(t, stack)).ok()
+		github := "arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com"
+		deploy := trustStatements(t, r, "deploy-deploy-role")["token.actions.githubusercontent.com"]
+		preview := trustStatements(t, r, "deploy-preview-role")["token.actions.githubusercontent.com"]
+		for _, st := range []infra.Statement{deploy, preview} {
+			assert.Equal(t, []string{github}, st.Principal.Federated, "the same provider as the push role")
+			assert.Equal(t, []string{"sts.amazonaws.com"}, st.Condition["StringEquals"]["token.actions.githubusercontent.com:aud"])
+		}
+		assert.Equal(t, []string{"repo:acme/platform-infra:environment:" + stack}, deploy.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"],
+			"only jobs in the stack's GitHub environment (with its reviewers) may deploy")
+		assert.Equal(t, []string{"repo:acme/platform-infra:pull_request"}, preview.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+	}
+}
+
+func TestDeployAccess_previewRoleIsReadOnly(t *testing.T) {
+	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
+	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-preview-policy"), "policy")
+	readVerbs := []string{"Describe", "Get", "List"}
+	for _, st := range policy.Statement {
+		assert.Equal(t, "Allow", st.Effect)
+		for _, a := range st.Action {
+			_, verb, _ := strings.Cut(a, ":")
+			assert.True(t, slices.ContainsFunc(readVerbs, func(v string) bool { return strings.HasPrefix(verb, v) }), "%s is not a read", a)
+		}
+	}
+	for _, att := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		assert.False(t, strings.HasPrefix(att.Str("role"), "deploy-"), "no managed policies on the deploy roles")
+	}
+}
+
+func TestDeployAccess_deployRoleCannotMintLongLivedCredentials(t *testing.T) {
+	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
+	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-deploy-policy"), "policy")
+	var denied []string
+	for _, st := range policy.Statement {
+		if st.Effect == "Deny" {
+			denied = append(denied, st.Action...)
+			continue
+		}
+		for _, a := range st.Action {
+			assert.NotEqual(t, "*", a, "no full wildcard")
+			assert.NotEqual(t, "iam:*", a, "IAM is limited to named actions")
+		}
+		if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "iam:") && a != "iam:PassRole" }) {
+			for _, res := range st.Resource {
+				assert.Regexp(t, `^arn:aws:iam::`+testAccount+`:(role|policy|oidc-provider)/\*$`, res, "IAM only on roles, policies and OIDC providers of this account")
+			}
+		}
+		if slices.Contains(st.Action, "iam:PassRole") {
+			assert.ElementsMatch(t, []string{"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}, st.Condition["StringEquals"]["iam:PassedToService"])
+		}
+	}
+	for _, a := range []string{"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile"} {
+		assert.Contains(t, denied, a)
+	}
+}
+
+func TestDeployAccess_rolesGetEKSAccessEntries(t *testing.T) {
+	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
+	assoc := map[string][]map[string]any{}
+	for _, a := range r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation") {
+		principal := a.Str("principalArn")
+		assoc[principal] = append(assoc[principal], map[string]any{"policy": a.Str("policyArn"), "scope": a.In("accessScope")})
+	}
+	deployARN := r.outputs[stacks.OutputDeployRoleARN].Value.(string)
+	previewARN := r.outputs[stacks.OutputPreviewRoleARN].Value.(string)
+	assert.ElementsMatch(t, []map[string]any{
+		{"policy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", "scope": map[string]any{"type": "cluster"}},
+	}, assoc[deployARN])
+	assert.ElementsMatch(t, []map[string]any{
+		{"policy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy", "scope": map[string]any{"type": "cluster"}},
+		{"policy": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy", "scope": map[string]any{"type": "namespace", "namespaces": []any{"argocd"}}},
+	}, assoc[previewARN], "view everywhere; Secrets only in argocd, where Helm keeps its release records")
+	for _, e := range r.all("aws:eks/accessEntry:AccessEntry") {
+		assert.Contains(t, []string{deployARN, previewARN}, e.Str("principalArn"))
+	}
+}
+
+func TestDeployAccess_existingPulumiProviderIsReused(t *testing.T) {
+	existing := "arn:aws:iam::" + testAccount + ":oidc-provider/api.pulumi.com/oidc"
+	cfg := deployConfig(t, "dev")
+	cfg.Set("pulumiOidcProviderArn", existing)
+	r := runStack(t, "dev", cfg).ok()
+	for _, p := range r.all("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
+		assert.NotEqual(t, "https://api.pulumi.com/oidc", p.Str("url"))
+	}
+	assert.Equal(t, []string{existing}, trustStatements(t, r, "deploy-deploy-role")["api.pulumi.com/oidc"].Principal.Federated)
+}
+
+func TestDeployAccess_githubOnlyWithoutPulumiOrganization(t *testing.T) {
+	cfg := loadStackConfig(t, "dev")
+	cfg.Set("infraRepository", "acme/platform-infra")
+	r := runStack(t, "dev", cfg).ok()
+	for _, role := range []string{"deploy-deploy-role", "deploy-preview-role"} {
+		st := trustStatements(t, r, role)
+		assert.Len(t, st, 1)
+		assert.Contains(t, st, "token.actions.githubusercontent.com")
+	}
+	assert.Contains(t, r.outputs, stacks.OutputDeployRoleARN)
+}
