@@ -147,9 +147,9 @@ func TestServiceKit_agreesWithThePlatformDefaults(t *testing.T) {
 	assert.Equal(t, stacks.DefaultServiceName, chart.Name)
 
 	var values struct {
-		APIKeySecret struct{ Name, Key string } `yaml:"apiKeySecret"`
-		ContainerPort int                       `yaml:"containerPort"`
-		Health        struct{ Path string }     `yaml:"health"`
+		APIKeySecret  struct{ Name, Key string } `yaml:"apiKeySecret"`
+		ContainerPort int                        `yaml:"containerPort"`
+		Health        struct{ Path string }      `yaml:"health"`
 		Image         struct{ Repository, Tag string }
 	}
 	b, err = os.ReadFile(filepath.Join(chartDir, "values.yaml"))
