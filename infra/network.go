@@ -34,6 +34,9 @@ type Network struct {
 	VPCID            pulumi.StringOutput      `pulumi:"vpcId"`
 	PublicSubnetIDs  pulumi.StringArrayOutput `pulumi:"publicSubnetIds"`
 	PrivateSubnetIDs pulumi.StringArrayOutput `pulumi:"privateSubnetIds"`
+	// Egress is everything private subnets need to reach the internet (internet gateway, NAT gateways and
+	// their addresses, route tables and associations). Nodes wait for it; on destroy it outlives them.
+	Egress []pulumi.Resource
 }
 
 // SubnetLayout is where the subnets of zone index i sit inside the VPC block. The layout never depends on the
@@ -109,6 +112,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, wrap("create internet gateway", err)
 	}
+	n.Egress = append(n.Egress, igw)
 
 	publicRT, err := ec2.NewRouteTable(ctx, name+"-public-rt", &ec2.RouteTableArgs{
 		VpcId: vpc.ID(),
@@ -121,6 +125,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, wrap("create public route table", err)
 	}
+	n.Egress = append(n.Egress, publicRT)
 
 	clusterTag := "kubernetes.io/cluster/" + args.ClusterName
 	var publicIDs, privateIDs pulumi.StringArray
@@ -162,12 +167,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		publicIDs = append(publicIDs, pub.ID())
 		privateIDs = append(privateIDs, priv.ID())
 
-		if _, err := ec2.NewRouteTableAssociation(ctx, name+"-public-rta-"+az, &ec2.RouteTableAssociationArgs{
+		pubRTA, err := ec2.NewRouteTableAssociation(ctx, name+"-public-rta-"+az, &ec2.RouteTableAssociationArgs{
 			SubnetId:     pub.ID(),
 			RouteTableId: publicRT.ID(),
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, wrap("associate public subnet "+az, err)
 		}
+		n.Egress = append(n.Egress, pubRTA)
 
 		if args.NATGateways == NATPerAZ || i == 0 {
 			eip, err := ec2.NewEip(ctx, name+"-nat-eip-"+az, &ec2.EipArgs{
@@ -186,6 +193,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 				return nil, wrap("create NAT gateway "+az, err)
 			}
 			natIDs = append(natIDs, nat.ID().ToStringOutput())
+			n.Egress = append(n.Egress, eip, nat)
 		}
 		// perAz: each zone routes through its own NAT; single: every zone through the first.
 		natID := natIDs[len(natIDs)-1]
@@ -200,12 +208,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		if err != nil {
 			return nil, wrap("create private route table "+az, err)
 		}
-		if _, err := ec2.NewRouteTableAssociation(ctx, name+"-private-rta-"+az, &ec2.RouteTableAssociationArgs{
+		privRTA, err := ec2.NewRouteTableAssociation(ctx, name+"-private-rta-"+az, &ec2.RouteTableAssociationArgs{
 			SubnetId:     priv.ID(),
 			RouteTableId: privRT.ID(),
-		}, parent); err != nil {
+		}, parent)
+		if err != nil {
 			return nil, wrap("associate private subnet "+az, err)
 		}
+		n.Egress = append(n.Egress, privRT, privRTA)
 	}
 
 	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, parent); err != nil {

@@ -36,8 +36,9 @@ type NodeGroupArgs struct {
 	Labels        map[string]string // Kubernetes node labels; default none
 	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
 	MaxUnavailable int
-	// WaitFor are resources the nodes need before they can join, such as the network whose NAT routes they
-	// reach EKS and ECR through. Default none.
+	// WaitFor are resources the nodes need before they can join, such as the NAT routes they reach EKS and
+	// ECR through. Custom resources only: dependsOn a component sees only the children registered so far.
+	// Default none.
 	WaitFor []pulumi.Resource
 }
 
@@ -46,6 +47,8 @@ type NodeGroup struct {
 	pulumi.ResourceState
 	RoleARN       pulumi.StringOutput `pulumi:"roleArn"`
 	NodeGroupName pulumi.StringOutput `pulumi:"nodeGroupName"`
+	// Group is the nodegroup resource itself, for dependsOn: it exists only once its nodes may pull from ECR.
+	Group pulumi.Resource
 }
 
 var armTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
@@ -154,6 +157,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		return nil, wrap("create nodegroup", err)
 	}
 
+	ng.Group = group
 	ng.RoleARN = role.Arn
 	ng.NodeGroupName = group.NodeGroupName
 	if err := ctx.RegisterResourceOutputs(ng, pulumi.Map{

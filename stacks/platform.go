@@ -182,7 +182,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		Labels:        map[string]string{"platform/nodegroup": "default"},
 		// Private egress first. On destroy this also keeps the whole network (internet gateway, NAT gateways,
 		// routes) until the nodes, and so every Kubernetes object and its load balancer, are gone.
-		WaitFor: []pulumi.Resource{p.Network},
+		WaitFor: p.Network.Egress,
 	})
 	if err != nil {
 		return nil, err
@@ -191,7 +191,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	// One explicit provider for every Kubernetes resource. It waits for the nodes (so ArgoCD pods can schedule
 	// and pull) and for the access entries (so the identity running Pulumi can reach the API). The cluster name
 	// pins its identity, so a refreshed kubeconfig token does not replace everything under it.
-	deps := append([]pulumi.Resource{p.NodeGroup}, p.Cluster.AccessResources...)
+	deps := append([]pulumi.Resource{p.NodeGroup.Group}, p.Cluster.AccessResources...)
 	p.Kubernetes, err = kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
 		Kubeconfig:        p.Cluster.Kubeconfig,
 		ClusterIdentifier: pulumi.String(cfg.ClusterName()),

@@ -130,12 +130,17 @@ func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.
 	for i := 0; i+1 < len(chain); i++ {
 		assert.True(t, r.dependsOnTransitively(chain[i], chain[i+1]), "%s is deleted before %s", chain[i].Name, chain[i+1].Name)
 	}
-	// Load balancers that ArgoCD's workloads created hold public addresses: the internet gateway, NAT gateways
-	// and routes can only go once they are gone, so every network resource outlives the Application.
-	network := r.one("platform:infra:Network", "network")
+	// Load balancers that ArgoCD's workloads created hold public addresses: the internet gateway, NAT gateways,
+	// routes and subnets can only go once they are gone, so all of them outlive the Application. (Flow logs and
+	// the default security group block nothing and may go earlier.)
 	app := r.single(applicationTy)
-	for _, child := range r.children(network) {
-		assert.True(t, r.dependsOnTransitively(app, child), "%s %s is deleted after the Application", child.Type, child.Name)
+	for _, typ := range []string{"aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip",
+		"aws:ec2/routeTable:RouteTable", "aws:ec2/routeTableAssociation:RouteTableAssociation", "aws:ec2/subnet:Subnet"} {
+		all := r.all(typ)
+		require.NotEmpty(t, all, typ)
+		for _, res := range all {
+			assert.True(t, r.dependsOnTransitively(app, res), "%s %s is deleted after the Application", typ, res.Name)
+		}
 	}
 }
 
