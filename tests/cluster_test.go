@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -268,38 +267,5 @@ func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T
 	prov := r.single(k8sProvTy)
 	for _, e := range append(r.all("aws:eks/accessEntry:AccessEntry"), r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation")...) {
 		assert.True(t, r.dependsOn(prov, e), "provider waits for %s", e.Name)
-	}
-}
-
-// TestCluster_routineChangesLeaveClusterInputsUntouched: node sizes, instance types and their order, tags,
-// admins and the ArgoCD chart change nothing the cluster resource sees, so it is never replaced by them.
-func TestCluster_routineChangesLeaveClusterInputsUntouched(t *testing.T) {
-	changes := map[string]func(c stackConfig){
-		"node sizes": func(c stackConfig) {
-			c.Set("nodeMinSize", 4)
-			c.Set("nodeDesiredSize", 5)
-			c.Set("nodeMaxSize", 9)
-			c.Set("nodeDiskSizeGiB", 200)
-		},
-		"instance types and order": func(c stackConfig) { c.Set("nodeInstanceTypes", []string{"m6a.large", "m6i.large", "m5.large"}) },
-		"capacity type":            func(c stackConfig) { c.Set("nodeCapacityType", "SPOT") },
-		"default tags": func(c stackConfig) {
-			c.Values["aws:defaultTags"] = `{"tags":{"environment":"prod","project":"x","cost-center":"42"}}`
-		},
-		"admin added":        func(c stackConfig) { c.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"}) },
-		"chart version bump": func(c stackConfig) { c.Set("argocdChartVersion", "9.1.3") },
-		"deploy roles added": func(c stackConfig) { c.Set("pulumiOrganization", "acme") },
-		"image retention":    func(c stackConfig) { c.Set("imageRetainCount", 10) },
-	}
-	base := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(eksClusterTy)
-	for name, change := range changes {
-		t.Run(name, func(t *testing.T) {
-			cfg := loadStackConfig(t, "prod")
-			change(cfg)
-			changed := runStack(t, "prod", cfg).ok().single(eksClusterTy)
-			a, _ := json.Marshal(plain(resourcePropertyObject(base.Inputs)))
-			b, _ := json.Marshal(plain(resourcePropertyObject(changed.Inputs)))
-			assert.JSONEq(t, string(a), string(b))
-		})
 	}
 }

@@ -39,8 +39,13 @@ func replacementView(r *run) map[string]string {
 
 // TestReplacementGuard_routineChangesReplaceNothing: the changes operators make every week (scaling nodes,
 // tags, admins, an ArgoCD chart bump, image retention, adding the deploy roles) must not replace the VPC,
-// subnets, cluster or nodegroup, in either stack.
+// subnets, cluster or nodegroup, in either stack; changing instance types or capacity replaces the nodegroup
+// (EKS cannot change them in place) but nothing else, the cluster least of all.
 func TestReplacementGuard_routineChangesReplaceNothing(t *testing.T) {
+	nodegroupChanges := map[string]func(c stackConfig){
+		"instance types and order": func(c stackConfig) { c.Set("nodeInstanceTypes", []string{"m6a.large", "m6i.large", "m5.large"}) },
+		"capacity type":            func(c stackConfig) { c.Set("nodeCapacityType", "SPOT") },
+	}
 	changes := map[string]func(c stackConfig){
 		"node sizes": func(c stackConfig) {
 			c.Set("nodeMinSize", 3)
@@ -67,6 +72,18 @@ func TestReplacementGuard_routineChangesReplaceNothing(t *testing.T) {
 				assert.Equal(t, len(base), len(got), "same guarded resources")
 				for res, view := range base {
 					assert.JSONEq(t, view, got[res], "%s would be replaced", res)
+				}
+			})
+		}
+		for name, change := range nodegroupChanges {
+			t.Run(stack+"/"+name, func(t *testing.T) {
+				cfg := loadStackConfig(t, stack)
+				change(cfg)
+				got := replacementView(runStack(t, stack, cfg).ok())
+				for res, view := range base {
+					if res != nodeGroupTy+" nodes" {
+						assert.JSONEq(t, view, got[res], "%s would be replaced", res)
+					}
 				}
 			})
 		}
