@@ -26,6 +26,9 @@ type NetworkArgs struct {
 	ClusterName string   // EKS cluster whose load balancers and nodes use the subnets (required)
 	// FlowLogRetentionDays bounds the flow log group's retention (required, >= 1).
 	FlowLogRetentionDays int
+	// AccountID limits the flow log role's trust to deliveries for this account (confused-deputy guard).
+	// Required.
+	AccountID string
 }
 
 // Network is a VPC with one public and one private subnet per zone.
@@ -69,8 +72,8 @@ func subnet(base netip.Prefix, newBits, num int) (netip.Prefix, error) {
 
 // NewNetwork creates the VPC, its subnets, gateways, routes, flow logs and a rule-less default security group.
 func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" {
-		return nil, fmt.Errorf("network %q: at least two zones and a cluster name are required", name)
+	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || args.AccountID == "" {
+		return nil, fmt.Errorf("network %q: at least two zones, a cluster name and the account are required", name)
 	}
 	vpcCIDR, err := netip.ParsePrefix(args.CIDR)
 	if err != nil {
@@ -218,7 +221,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		n.Egress = append(n.Egress, privRT, privRTA)
 	}
 
-	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, parent); err != nil {
+	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, args.AccountID, parent); err != nil {
 		return nil, wrap("flow logs", err)
 	}
 
@@ -236,15 +239,17 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 }
 
 // newFlowLogs sends all VPC traffic records to a CloudWatch log group with bounded retention.
-func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, parent pulumi.ResourceOption) error {
+func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, account string, parent pulumi.ResourceOption) error {
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
 		RetentionInDays: pulumi.Int(retentionDays),
 	}, parent)
 	if err != nil {
 		return err
 	}
+	trust := serviceTrust("vpc-flow-logs.amazonaws.com")
+	trust.Statement[0].Condition = map[string]map[string][]string{"StringEquals": {"aws:SourceAccount": {account}}}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(mustJSON(serviceTrust("vpc-flow-logs.amazonaws.com"))),
+		AssumeRolePolicy: pulumi.String(mustJSON(trust)),
 	}, parent)
 	if err != nil {
 		return err

@@ -101,6 +101,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		NATGateways:          cfg.NATGateways,
 		ClusterName:          cfg.ClusterName(),
 		FlowLogRetentionDays: cfg.LogRetentionDays,
+		AccountID:            env.AccountID,
 	})
 	if err != nil {
 		return nil, err

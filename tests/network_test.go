@@ -171,6 +171,8 @@ func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 
 		trust := jsonInput[trustDoc](t, role, "assumeRolePolicy")
 		assert.Equal(t, []string{"vpc-flow-logs.amazonaws.com"}, trust.Statement[0].Principal.Service)
+		assert.Equal(t, []string{testAccount}, trust.Statement[0].Condition["StringEquals"]["aws:SourceAccount"],
+			"the service may assume the role only for this account's flow logs")
 		policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "network-flow-logs"), "policy")
 		for _, st := range policy.Statement {
 			for _, res := range st.Resource {
