@@ -50,32 +50,69 @@ func PulumiSubjects(org, project, stack string, operations []string) []string {
 	return subs
 }
 
-// DeployPolicy is what the deploy role may do: manage the services this program uses, and IAM only for roles,
-// policies and OIDC providers. It may never create IAM users or access keys: nothing here needs a long-lived key.
-func DeployPolicy(partition, account string) PolicyDocument {
+// ManagedPoliciesAttached are the only AWS managed policies the deploy role may attach: the node role's three
+// and the EKS cluster policy of the cluster role that pulumi-eks creates.
+func ManagedPoliciesAttached(partition string) []string {
+	var out []string
+	for _, key := range nodePolicyOrder {
+		out = append(out, strings.Replace(string(NodePolicies[key]), "arn:aws:", "arn:"+partition+":", 1))
+	}
+	return append(out, "arn:"+partition+":iam::aws:policy/AmazonEKSClusterPolicy")
+}
+
+// DeployPolicy is what the deploy role may do: manage the services this program uses, and IAM only for roles
+// and OIDC providers of its account, attaching no managed policy but the ones this program uses. It may never
+// create IAM users or access keys (nothing here needs a long-lived key), read instance passwords, or change
+// its own role: changes to the deploy role are applied from a laptop.
+func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 	iamARN := func(kind string) string { return fmt.Sprintf("arn:%s:iam::%s:%s/*", partition, account, kind) }
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
 			// The VPC, EKS, ECR, KMS and log resources of this stack are autonamed, so no name prefix can scope them.
 			Sid:      "ManagePlatformServices",
 			Effect:   "Allow",
-			Action:   []string{"ec2:*", "eks:*", "ecr:*", "kms:*", "logs:*", "sts:GetCallerIdentity", "ssm:GetParameter", "ssm:GetParameters"},
+			Action:   []string{"ec2:*", "eks:*", "ecr:*", "kms:*", "logs:*", "sts:GetCallerIdentity"},
 			Resource: []string{"*"},
 		},
 		{
-			Sid:    "ManageStackIAM",
+			Sid:      "ReadPublicParameters", // EKS AMI and version lookups; never the account's own parameters
+			Effect:   "Allow",
+			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
+			Resource: []string{"arn:" + partition + ":ssm:*::parameter/aws/service/*"},
+		},
+		{
+			Sid:      "ReadIAM",
+			Effect:   "Allow",
+			Action:   []string{"iam:Get*", "iam:List*"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:    "ManageStackRoles",
 			Effect: "Allow",
 			Action: []string{
-				"iam:AttachRolePolicy", "iam:CreateOpenIDConnectProvider", "iam:CreatePolicy", "iam:CreatePolicyVersion",
-				"iam:CreateRole", "iam:CreateServiceLinkedRole", "iam:DeleteOpenIDConnectProvider", "iam:DeletePolicy",
-				"iam:DeletePolicyVersion", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:Get*",
-				"iam:List*", "iam:PutRolePolicy", "iam:TagOpenIDConnectProvider", "iam:TagPolicy", "iam:TagRole",
-				"iam:UntagOpenIDConnectProvider", "iam:UntagPolicy", "iam:UntagRole",
-				"iam:AddClientIDToOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider",
-				"iam:UpdateOpenIDConnectProviderThumbprint", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
-				"iam:UpdateRoleDescription",
+				"iam:CreateRole", "iam:CreateServiceLinkedRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
+				"iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole",
+				"iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription",
 			},
-			Resource: []string{iamARN("role"), iamARN("policy"), iamARN("oidc-provider")},
+			Resource: []string{iamARN("role")},
+		},
+		{
+			Sid:    "ManageOIDCProviders",
+			Effect: "Allow",
+			Action: []string{
+				"iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider",
+				"iam:DeleteOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider",
+				"iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
+				"iam:UpdateOpenIDConnectProviderThumbprint",
+			},
+			Resource: []string{iamARN("oidc-provider")},
+		},
+		{
+			Sid:       "AttachOnlyThePlatformsManagedPolicies",
+			Effect:    "Allow",
+			Action:    []string{"iam:AttachRolePolicy"},
+			Resource:  []string{iamARN("role")},
+			Condition: map[string]map[string][]string{"ArnEquals": {"iam:PolicyARN": ManagedPoliciesAttached(partition)}},
 		},
 		{
 			Sid:       "PassRolesToTheirServices",
@@ -89,29 +126,48 @@ func DeployPolicy(partition, account string) PolicyDocument {
 			Effect: "Deny",
 			Action: []string{
 				"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
-				"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey",
+				"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey", "ec2:GetPasswordData",
 			},
 			Resource: []string{"*"},
+		},
+		{
+			Sid:    "NeverChangeItself",
+			Effect: "Deny",
+			Action: []string{
+				"iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
+				"iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
+				"iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+			},
+			Resource: []string{selfRoleARN},
 		},
 	}}
 }
 
-// PreviewPolicy is read-only: what `pulumi preview` and `pulumi refresh --preview-only` read of this stack.
-func PreviewPolicy() PolicyDocument {
-	return PolicyDocument{Version: policyVersion, Statement: []Statement{{
-		Sid:    "ReadPlatform",
-		Effect: "Allow",
-		Action: []string{
-			"ec2:Describe*", "ec2:Get*",
-			"eks:Describe*", "eks:List*",
-			"ecr:Describe*", "ecr:List*", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
-			"iam:Get*", "iam:List*",
-			"kms:Describe*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:List*",
-			"logs:Describe*", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
-			"ssm:GetParameter", "sts:GetCallerIdentity",
+// PreviewPolicy is read-only: what `pulumi preview` reads of this stack. No Get* on EC2 (instance passwords,
+// console output, launch template user data) and no SSM parameter of the account.
+func PreviewPolicy(partition string) PolicyDocument {
+	return PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:    "ReadPlatform",
+			Effect: "Allow",
+			Action: []string{
+				"ec2:Describe*",
+				"eks:Describe*", "eks:List*",
+				"ecr:Describe*", "ecr:List*", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
+				"iam:Get*", "iam:List*",
+				"kms:Describe*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:List*",
+				"logs:Describe*", "logs:ListTagsForResource", "logs:ListTagsLogGroup",
+				"sts:GetCallerIdentity",
+			},
+			Resource: []string{"*"},
 		},
-		Resource: []string{"*"},
-	}}}
+		{
+			Sid:      "ReadPublicParameters",
+			Effect:   "Allow",
+			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
+			Resource: []string{"arn:" + partition + ":ssm:*::parameter/aws/service/*"},
+		},
+	}}
 }
 
 // NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
@@ -170,13 +226,12 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	if err != nil {
 		return nil, wrap("create deploy role", err)
 	}
-	deployPolicy, err := DeployPolicy(args.Partition, args.AccountID).JSON()
-	if err != nil {
-		return nil, wrap("deploy policy", err)
-	}
+	deployPolicy := deployRole.Arn.ApplyT(func(self string) (string, error) {
+		return DeployPolicy(args.Partition, args.AccountID, self).JSON()
+	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
-		Policy: pulumi.String(deployPolicy),
+		Policy: deployPolicy,
 	}, parent); err != nil {
 		return nil, wrap("attach deploy policy", err)
 	}
@@ -191,7 +246,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	}
 	if _, err := iam.NewRolePolicy(ctx, name+"-preview-policy", &iam.RolePolicyArgs{
 		Role:   previewRole.ID(),
-		Policy: pulumi.String(mustJSON(PreviewPolicy())),
+		Policy: pulumi.String(mustJSON(PreviewPolicy(args.Partition))),
 	}, parent); err != nil {
 		return nil, wrap("attach preview policy", err)
 	}

@@ -92,6 +92,10 @@ func TestDeployAccess_previewRoleIsReadOnly(t *testing.T) {
 		for _, a := range st.Action {
 			_, verb, _ := strings.Cut(a, ":")
 			assert.True(t, slices.ContainsFunc(readVerbs, func(v string) bool { return strings.HasPrefix(verb, v) }), "%s is not a read", a)
+			assert.NotEqual(t, "ec2:Get*", a, "ec2:Get* reads instance passwords and launch template user data")
+			if strings.HasPrefix(a, "ssm:") {
+				assert.Equal(t, []string{"arn:aws:ssm:*::parameter/aws/service/*"}, st.Resource, "never the account's own parameters")
+			}
 		}
 	}
 	for _, att := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
@@ -99,30 +103,49 @@ func TestDeployAccess_previewRoleIsReadOnly(t *testing.T) {
 	}
 }
 
-func TestDeployAccess_deployRoleCannotMintLongLivedCredentials(t *testing.T) {
+func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *testing.T) {
 	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
 	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-deploy-policy"), "policy")
-	var denied []string
+	self := r.outputs[stacks.OutputDeployRoleARN].Value.(string)
+	denied := map[string][]string{}
 	for _, st := range policy.Statement {
 		if st.Effect == "Deny" {
-			denied = append(denied, st.Action...)
+			for _, res := range st.Resource {
+				denied[res] = append(denied[res], st.Action...)
+			}
 			continue
 		}
 		for _, a := range st.Action {
 			assert.NotEqual(t, "*", a, "no full wildcard")
 			assert.NotEqual(t, "iam:*", a, "IAM is limited to named actions")
 		}
-		if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "iam:") && a != "iam:PassRole" }) {
+		writesIAM := slices.ContainsFunc(st.Action, func(a string) bool {
+			return strings.HasPrefix(a, "iam:") && !strings.HasPrefix(a, "iam:Get") && !strings.HasPrefix(a, "iam:List") && a != "iam:PassRole"
+		})
+		if writesIAM {
 			for _, res := range st.Resource {
-				assert.Regexp(t, `^arn:aws:iam::`+testAccount+`:(role|policy|oidc-provider)/\*$`, res, "IAM only on roles, policies and OIDC providers of this account")
+				assert.Regexp(t, `^arn:aws:iam::`+testAccount+`:(role|oidc-provider)/\*$`, res, "IAM writes only on roles and OIDC providers of this account")
 			}
+			assert.NotContains(t, st.Action, "iam:CreatePolicyVersion", "no customer managed policies to rewrite")
+		}
+		if slices.Contains(st.Action, "iam:AttachRolePolicy") {
+			assert.ElementsMatch(t, []string{
+				"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+				"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+			}, st.Condition["ArnEquals"]["iam:PolicyARN"], "no AdministratorAccess or other managed policy can be attached")
 		}
 		if slices.Contains(st.Action, "iam:PassRole") {
 			assert.ElementsMatch(t, []string{"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}, st.Condition["StringEquals"]["iam:PassedToService"])
 		}
+		if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "ssm:") }) {
+			assert.Equal(t, []string{"arn:aws:ssm:*::parameter/aws/service/*"}, st.Resource, "only AWS's public parameters")
+		}
 	}
-	for _, a := range []string{"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile"} {
-		assert.Contains(t, denied, a)
+	for _, a := range []string{"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "ec2:GetPasswordData"} {
+		assert.Contains(t, denied["*"], a)
+	}
+	for _, a := range []string{"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy"} {
+		assert.Contains(t, denied[self], a, "the deploy role cannot rewrite its own permissions or trust")
 	}
 }
 
