@@ -5,7 +5,6 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -45,8 +44,8 @@ type ClusterArgs struct {
 	// PublicAccessCIDRs may reach the public API endpoint. Default (empty): no public endpoint at all; the API is
 	// then reachable from inside the VPC only.
 	PublicAccessCIDRs []string
-	LogRetentionDays  int    // control-plane log retention (required, >= 1)
-	Partition         string // AWS partition, such as aws (required)
+	LogRetentionDays  int     // control-plane log retention (required, >= 1)
+	Account           Account // scopes the key policies and access policy ARNs (required)
 	// Access lists principals given access entries. The identity that creates the cluster gets admin from EKS
 	// itself (bootstrap admin) and must not be listed.
 	Access []AccessGrant
@@ -67,8 +66,8 @@ type Cluster struct {
 
 // NewCluster creates the control plane. It does not create nodes: see NewNodeGroup.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	if args == nil || args.Name == "" || args.Version == "" || args.Partition == "" || args.LogRetentionDays < 1 {
-		return nil, fmt.Errorf("cluster %q: name, version, partition and log retention are required", name)
+	if args == nil || args.Name == "" || args.Version == "" || !args.Account.valid() || args.LogRetentionDays < 1 {
+		return nil, fmt.Errorf("cluster %q: name, version, account and log retention are required", name)
 	}
 	c := &Cluster{}
 	if err := ctx.RegisterComponentResource(clusterType, name, c, opts...); err != nil {
@@ -77,19 +76,20 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	parent := pulumi.Parent(c)
 	wrap := func(what string, err error) error { return fmt.Errorf("cluster %q: %s: %w", name, what, err) }
 
-	key, err := kms.NewKey(ctx, name+"-secrets-key", &kms.KeyArgs{
-		Description:          pulumi.Sprintf("EKS secrets envelope encryption for %s", args.Name),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-	}, parent)
+	key, err := newKey(ctx, name+"-secrets-key", "EKS secrets envelope encryption for "+args.Name, AccountKeyPolicy(args.Account), parent)
 	if err != nil {
 		return nil, wrap("create secrets KMS key", err)
+	}
+	logKey, err := newKey(ctx, name+"-logs-key", "EKS control-plane log encryption for "+args.Name, LogsKeyPolicy(args.Account), parent)
+	if err != nil {
+		return nil, wrap("create log KMS key", err)
 	}
 
 	// EKS writes to this exact group; created first, it gets a retention instead of EKS's never-expire default.
 	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-control-plane-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/eks/" + args.Name + "/cluster"),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
+		KmsKeyId:        logKey.Arn,
 	}, parent)
 	if err != nil {
 		return nil, wrap("create control-plane log group", err)
@@ -145,7 +145,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			assoc, err := awseks.NewAccessPolicyAssociation(ctx, name+"-access-"+g.Key+"-"+p.Policy, &awseks.AccessPolicyAssociationArgs{
 				ClusterName:  clusterName,
 				PrincipalArn: entry.PrincipalArn,
-				PolicyArn:    pulumi.String(AccessPolicyARN(args.Partition, p.Policy)),
+				PolicyArn:    pulumi.String(AccessPolicyARN(args.Account.Partition, p.Policy)),
 				AccessScope:  scope,
 			}, parent, pulumi.Protect(false), pulumi.DependsOn([]pulumi.Resource{entry}))
 			if err != nil {

@@ -30,8 +30,7 @@ type DeployAccessArgs struct {
 	InfraRepository string
 	// GitHubProviderARN is the account's GitHub OIDC provider (required with InfraRepository).
 	GitHubProviderARN pulumi.StringInput
-	Partition         string // AWS partition, such as aws (required)
-	AccountID         string // AWS account the stack deploys to; scopes the IAM permissions (required)
+	Account           Account // where the stack deploys; scopes the IAM permissions (required)
 }
 
 // DeployAccess is the deploy role (update, refresh, destroy) and the read-only preview role.
@@ -172,8 +171,8 @@ func PreviewPolicy(partition string) PolicyDocument {
 
 // NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
-	if args == nil || args.Project == "" || args.Stack == "" || args.Partition == "" || args.AccountID == "" || (args.PulumiOrganization == "" && args.InfraRepository == "") {
-		return nil, fmt.Errorf("deploy access %q: project, stack, partition, account and a Pulumi organization or infrastructure repository are required", name)
+	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || (args.PulumiOrganization == "" && args.InfraRepository == "") {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account and a Pulumi organization or infrastructure repository are required", name)
 	}
 	if args.InfraRepository != "" && args.GitHubProviderARN == nil {
 		return nil, fmt.Errorf("deploy access %q: the GitHub provider ARN is required with an infrastructure repository", name)
@@ -227,7 +226,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		return nil, wrap("create deploy role", err)
 	}
 	deployPolicy := deployRole.Arn.ApplyT(func(self string) (string, error) {
-		return DeployPolicy(args.Partition, args.AccountID, self).JSON()
+		return DeployPolicy(args.Account.Partition, args.Account.ID, self).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
@@ -246,7 +245,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	}
 	if _, err := iam.NewRolePolicy(ctx, name+"-preview-policy", &iam.RolePolicyArgs{
 		Role:   previewRole.ID(),
-		Policy: pulumi.String(mustJSON(PreviewPolicy(args.Partition))),
+		Policy: pulumi.String(mustJSON(PreviewPolicy(args.Account.Partition))),
 	}, parent); err != nil {
 		return nil, wrap("attach preview policy", err)
 	}

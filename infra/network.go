@@ -26,9 +26,8 @@ type NetworkArgs struct {
 	ClusterName string   // EKS cluster whose load balancers and nodes use the subnets (required)
 	// FlowLogRetentionDays bounds the flow log group's retention (required, >= 1).
 	FlowLogRetentionDays int
-	// AccountID limits the flow log role's trust to deliveries for this account (confused-deputy guard).
-	// Required.
-	AccountID string
+	// Account scopes the flow log role's trust (confused-deputy guard) and the log encryption key. Required.
+	Account Account
 }
 
 // Network is a VPC with one public and one private subnet per zone.
@@ -72,7 +71,7 @@ func subnet(base netip.Prefix, newBits, num int) (netip.Prefix, error) {
 
 // NewNetwork creates the VPC, its subnets, gateways, routes, flow logs and a rule-less default security group.
 func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || args.AccountID == "" {
+	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || !args.Account.valid() {
 		return nil, fmt.Errorf("network %q: at least two zones, a cluster name and the account are required", name)
 	}
 	vpcCIDR, err := netip.ParsePrefix(args.CIDR)
@@ -221,7 +220,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		n.Egress = append(n.Egress, privRT, privRTA)
 	}
 
-	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, args.AccountID, parent); err != nil {
+	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, args.Account, parent); err != nil {
 		return nil, wrap("flow logs", err)
 	}
 
@@ -239,15 +238,20 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 }
 
 // newFlowLogs sends all VPC traffic records to a CloudWatch log group with bounded retention.
-func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, account string, parent pulumi.ResourceOption) error {
+func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, account Account, parent pulumi.ResourceOption) error {
+	key, err := newKey(ctx, name+"-flow-logs-key", "VPC flow log encryption", LogsKeyPolicy(account), parent)
+	if err != nil {
+		return err
+	}
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
 		RetentionInDays: pulumi.Int(retentionDays),
+		KmsKeyId:        key.Arn,
 	}, parent)
 	if err != nil {
 		return err
 	}
 	trust := serviceTrust("vpc-flow-logs.amazonaws.com")
-	trust.Statement[0].Condition = map[string]map[string][]string{"StringEquals": {"aws:SourceAccount": {account}}}
+	trust.Statement[0].Condition = map[string]map[string][]string{"StringEquals": {"aws:SourceAccount": {account.ID}}}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
 		AssumeRolePolicy: pulumi.String(mustJSON(trust)),
 	}, parent)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -20,6 +19,7 @@ type RegistryArgs struct {
 	// Protected keeps the repository when it still holds images: no force delete. Default false (dev), where
 	// `pulumi destroy` deletes the repository with its images.
 	Protected bool
+	Account   Account // the key policy's account (required)
 }
 
 // Registry is an ECR repository with scan on push, immutable tags, KMS encryption and a lifecycle policy.
@@ -59,8 +59,8 @@ type LifecyclePolicy struct {
 
 // NewRegistry creates the repository, its KMS key and lifecycle policy.
 func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...pulumi.ResourceOption) (*Registry, error) {
-	if args == nil || args.RepositoryName == "" || args.KeepTaggedImages < 1 {
-		return nil, fmt.Errorf("registry %q: a repository name and KeepTaggedImages >= 1 are required", name)
+	if args == nil || args.RepositoryName == "" || args.KeepTaggedImages < 1 || !args.Account.valid() {
+		return nil, fmt.Errorf("registry %q: a repository name, the account and KeepTaggedImages >= 1 are required", name)
 	}
 	r := &Registry{}
 	if err := ctx.RegisterComponentResource(registryType, name, r, opts...); err != nil {
@@ -69,11 +69,7 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 	parent := pulumi.Parent(r)
 	wrap := func(what string, err error) error { return fmt.Errorf("registry %q: %s: %w", name, what, err) }
 
-	key, err := kms.NewKey(ctx, name+"-key", &kms.KeyArgs{
-		Description:          pulumi.Sprintf("ECR encryption for %s", args.RepositoryName),
-		EnableKeyRotation:    pulumi.Bool(true),
-		DeletionWindowInDays: pulumi.Int(30),
-	}, parent)
+	key, err := newKey(ctx, name+"-key", "ECR encryption for "+args.RepositoryName, AccountKeyPolicy(args.Account), parent)
 	if err != nil {
 		return nil, wrap("create KMS key", err)
 	}

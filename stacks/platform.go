@@ -16,9 +16,8 @@ import (
 
 // Env is what the program learns from AWS before it registers anything.
 type Env struct {
-	AZs       []string // available zones of the region, sorted
-	Partition string   // aws, aws-cn, aws-us-gov
-	AccountID string
+	AZs     []string // available zones of the region, sorted
+	Account infra.Account
 }
 
 // Platform holds the components of one environment.
@@ -79,9 +78,13 @@ func lookupEnv(ctx *pulumi.Context) (Env, error) {
 	if err != nil {
 		return Env{}, fmt.Errorf("look up account: %w", err)
 	}
+	region, err := aws.GetRegion(ctx, nil)
+	if err != nil {
+		return Env{}, fmt.Errorf("look up region: %w", err)
+	}
 	azs := slices.Clone(zones.Names)
 	slices.Sort(azs)
-	return Env{AZs: azs, Partition: partition.Partition, AccountID: caller.AccountId}, nil
+	return Env{AZs: azs, Account: infra.Account{Partition: partition.Partition, Region: region.Name, ID: caller.AccountId}}, nil
 }
 
 // Deploy registers every component for a validated configuration.
@@ -101,7 +104,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		NATGateways:          cfg.NATGateways,
 		ClusterName:          cfg.ClusterName(),
 		FlowLogRetentionDays: cfg.LogRetentionDays,
-		AccountID:            env.AccountID,
+		Account:              env.Account,
 	})
 	if err != nil {
 		return nil, err
@@ -111,6 +114,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		RepositoryName:   cfg.ECRRepositoryName,
 		KeepTaggedImages: cfg.ImageRetainCount,
 		Protected:        cfg.Protect,
+		Account:          env.Account,
 	}, protect)
 	if err != nil {
 		return nil, err
@@ -137,8 +141,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 			ExistingPulumiProviderARN: cfg.PulumiOIDCProviderARN,
 			InfraRepository:           cfg.InfraRepository,
 			GitHubProviderARN:         p.GitHub.ProviderARN,
-			Partition:                 env.Partition,
-			AccountID:                 env.AccountID,
+			Account:                   env.Account,
 		})
 		if err != nil {
 			return nil, err
@@ -164,7 +167,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		PublicSubnetIDs:   p.Network.PublicSubnetIDs,
 		PublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs,
 		LogRetentionDays:  cfg.LogRetentionDays,
-		Partition:         env.Partition,
+		Account:           env.Account,
 		Access:            access,
 	}, protect)
 	if err != nil {
