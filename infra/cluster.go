@@ -5,6 +5,7 @@ import (
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -46,6 +47,8 @@ type ClusterArgs struct {
 	PublicAccessCIDRs []string
 	LogRetentionDays  int     // control-plane log retention (required, >= 1)
 	Account           Account // scopes the key policies and access policy ARNs (required)
+	// Roles sets the path and permissions boundary of the roles created here (required).
+	Roles RoleSettings
 	// Access lists principals given access entries. The identity that creates the cluster gets admin from EKS
 	// itself (bootstrap admin) and must not be listed.
 	Access []AccessGrant
@@ -66,8 +69,8 @@ type Cluster struct {
 
 // NewCluster creates the control plane. It does not create nodes: see NewNodeGroup.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
-	if args == nil || args.Name == "" || args.Version == "" || !args.Account.valid() || args.LogRetentionDays < 1 {
-		return nil, fmt.Errorf("cluster %q: name, version, account and log retention are required", name)
+	if args == nil || args.Name == "" || args.Version == "" || !args.Account.valid() || args.LogRetentionDays < 1 || !args.Roles.valid() {
+		return nil, fmt.Errorf("cluster %q: name, version, account, log retention and boundary are required", name)
 	}
 	c := &Cluster{}
 	if err := ctx.RegisterComponentResource(clusterType, name, c, opts...); err != nil {
@@ -95,7 +98,27 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, wrap("create control-plane log group", err)
 	}
 
+	// The cluster's service role is created here rather than inside pulumi-eks, so that it carries the
+	// platform's permissions boundary like every other role the deploy role manages.
+	serviceRole, err := iam.NewRole(ctx, name+"-service-role", &iam.RoleArgs{
+		Description:         pulumi.String("Lets EKS manage the cluster " + args.Name),
+		AssumeRolePolicy:    pulumi.String(mustJSON(serviceTrust("eks.amazonaws.com"))),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
+	}, parent)
+	if err != nil {
+		return nil, wrap("create service role", err)
+	}
+	servicePolicy, err := iam.NewRolePolicyAttachment(ctx, name+"-service-role-cluster-policy", &iam.RolePolicyAttachmentArgs{
+		Role:      serviceRole.Name,
+		PolicyArn: iam.ManagedPolicyAmazonEKSClusterPolicy,
+	}, parent)
+	if err != nil {
+		return nil, wrap("attach cluster policy", err)
+	}
+
 	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
+		ServiceRole:      serviceRole,
 		Name:             pulumi.String(args.Name),
 		Version:          pulumi.String(args.Version),
 		VpcId:            args.VPCID,
@@ -114,8 +137,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		AuthenticationMode: authModeRef(eks.AuthenticationModeApi),
 		// An input that resolves only once the log group exists: a remote component's construction starts after
 		// its inputs resolve, so EKS never creates the group first (dependsOn alone does not reach its children).
-		ClusterTags: pulumi.StringMap{"platform/control-plane-log-group": logGroup.Name},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup}))
+		// The same for the service role's policy: EKS must never run the cluster with a role lacking it.
+		ClusterTags: pulumi.StringMap{
+			"platform/control-plane-log-group": logGroup.Name,
+			"platform/service-role-policy":     servicePolicy.PolicyArn,
+		},
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup, servicePolicy}))
 	if err != nil {
 		return nil, wrap("create EKS cluster", err)
 	}

@@ -31,6 +31,9 @@ type DeployAccessArgs struct {
 	// GitHubProviderARN is the account's GitHub OIDC provider (required with InfraRepository).
 	GitHubProviderARN pulumi.StringInput
 	Account           Account // where the stack deploys; scopes the IAM permissions (required)
+	// Roles are the stack's role path and boundary: both roles live under the path, the preview role carries
+	// the boundary, and the deploy role may manage only roles under the path that carry it (required).
+	Roles RoleSettings
 }
 
 // DeployAccess is the deploy role (update, refresh, destroy) and the read-only preview role.
@@ -59,12 +62,17 @@ func ManagedPoliciesAttached(partition string) []string {
 	return append(out, "arn:"+partition+":iam::aws:policy/AmazonEKSClusterPolicy")
 }
 
-// DeployPolicy is what the deploy role may do: manage the services this program uses, and IAM only for roles
-// and OIDC providers of its account, attaching no managed policy but the ones this program uses. It may never
-// create IAM users or access keys (nothing here needs a long-lived key), read instance passwords, or change
-// its own role: changes to the deploy role are applied from a laptop.
-func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
-	iamARN := func(kind string) string { return fmt.Sprintf("arn:%s:iam::%s:%s/*", partition, account, kind) }
+// DeployPolicy is what the deploy role may do. It manages the services this program uses; it manages IAM roles
+// only under the stack's role path, creates or changes their permissions only while they carry the platform's
+// boundary, and attaches no managed policy but the platform's own four; so no role it touches can do more than
+// the boundary allows. It may never create IAM users or access keys (nothing here needs a long-lived key), read
+// instance passwords, change its own role, or change the boundary: those changes are applied from a laptop.
+func DeployPolicy(account Account, rolePath, selfRoleARN, boundaryARN string) PolicyDocument {
+	iamARN := func(resource string) string {
+		return fmt.Sprintf("arn:%s:iam::%s:%s", account.Partition, account.ID, resource)
+	}
+	stackRoles := iamARN("role" + rolePath + "*")
+	bounded := map[string][]string{"iam:PermissionsBoundary": {boundaryARN}}
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
 			// The VPC, EKS, ECR, KMS and log resources of this stack are autonamed, so no name prefix can scope them.
@@ -77,7 +85,7 @@ func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 			Sid:      "ReadPublicParameters", // EKS AMI and version lookups; never the account's own parameters
 			Effect:   "Allow",
 			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
-			Resource: []string{"arn:" + partition + ":ssm:*::parameter/aws/service/*"},
+			Resource: []string{"arn:" + account.Partition + ":ssm:*::parameter/aws/service/*"},
 		},
 		{
 			Sid:      "ReadIAM",
@@ -86,14 +94,39 @@ func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 			Resource: []string{"*"},
 		},
 		{
-			Sid:    "ManageStackRoles",
+			Sid:    "ChangeRolePermissionsOnlyUnderTheBoundary",
 			Effect: "Allow",
 			Action: []string{
-				"iam:CreateRole", "iam:CreateServiceLinkedRole", "iam:DeleteRole", "iam:DeleteRolePolicy",
-				"iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:TagRole", "iam:UntagRole",
-				"iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription",
+				"iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
+				"iam:PutRolePolicy",
 			},
-			Resource: []string{iamARN("role")},
+			Resource:  []string{stackRoles},
+			Condition: map[string]map[string][]string{"StringEquals": bounded},
+		},
+		{
+			Sid:      "AttachOnlyThePlatformsManagedPolicies",
+			Effect:   "Allow",
+			Action:   []string{"iam:AttachRolePolicy"},
+			Resource: []string{stackRoles},
+			Condition: map[string]map[string][]string{
+				"StringEquals": bounded,
+				"ArnEquals":    {"iam:PolicyARN": ManagedPoliciesAttached(account.Partition)},
+			},
+		},
+		{
+			Sid:    "ManageTheStacksRoles",
+			Effect: "Allow",
+			Action: []string{
+				"iam:DeleteRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+				"iam:UpdateRoleDescription",
+			},
+			Resource: []string{stackRoles},
+		},
+		{
+			Sid:      "ServiceLinkedRoles", // EKS, its nodegroups and load balancers create their own on first use
+			Effect:   "Allow",
+			Action:   []string{"iam:CreateServiceLinkedRole"},
+			Resource: []string{iamARN("role/aws-service-role/*")},
 		},
 		{
 			Sid:    "ManageOIDCProviders",
@@ -104,20 +137,13 @@ func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 				"iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
 				"iam:UpdateOpenIDConnectProviderThumbprint",
 			},
-			Resource: []string{iamARN("oidc-provider")},
+			Resource: []string{iamARN("oidc-provider/*")},
 		},
 		{
-			Sid:       "AttachOnlyThePlatformsManagedPolicies",
-			Effect:    "Allow",
-			Action:    []string{"iam:AttachRolePolicy"},
-			Resource:  []string{iamARN("role")},
-			Condition: map[string]map[string][]string{"ArnEquals": {"iam:PolicyARN": ManagedPoliciesAttached(partition)}},
-		},
-		{
-			Sid:       "PassRolesToTheirServices",
+			Sid:       "PassTheStacksRolesToTheirServices",
 			Effect:    "Allow",
 			Action:    []string{"iam:PassRole"},
-			Resource:  []string{iamARN("role")},
+			Resource:  []string{stackRoles},
 			Condition: map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}}},
 		},
 		{
@@ -126,6 +152,7 @@ func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 			Action: []string{
 				"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
 				"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey", "ec2:GetPasswordData",
+				"iam:DeleteRolePermissionsBoundary",
 			},
 			Resource: []string{"*"},
 		},
@@ -133,11 +160,16 @@ func DeployPolicy(partition, account, selfRoleARN string) PolicyDocument {
 			Sid:    "NeverChangeItself",
 			Effect: "Deny",
 			Action: []string{
-				"iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
-				"iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy",
-				"iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
+				"iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
+				"iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
 			},
 			Resource: []string{selfRoleARN},
+		},
+		{
+			Sid:      "NeverChangeTheBoundary",
+			Effect:   "Deny",
+			Action:   []string{"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"},
+			Resource: []string{boundaryARN},
 		},
 	}}
 }
@@ -171,8 +203,8 @@ func PreviewPolicy(partition string) PolicyDocument {
 
 // NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
-	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || (args.PulumiOrganization == "" && args.InfraRepository == "") {
-		return nil, fmt.Errorf("deploy access %q: project, stack, account and a Pulumi organization or infrastructure repository are required", name)
+	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || (args.PulumiOrganization == "" && args.InfraRepository == "") {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account, role settings and a Pulumi organization or infrastructure repository are required", name)
 	}
 	if args.InfraRepository != "" && args.GitHubProviderARN == nil {
 		return nil, fmt.Errorf("deploy access %q: the GitHub provider ARN is required with an infrastructure repository", name)
@@ -221,12 +253,14 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		Description:        pulumi.Sprintf("Runs pulumi up/refresh/destroy of %s/%s", args.Project, args.Stack),
 		AssumeRolePolicy:   trust(DeployOperations, "environment:"+args.Stack),
 		MaxSessionDuration: pulumi.Int(4 * 3600), // a first EKS + ArgoCD update takes longer than one hour
+		Path:               pulumi.String(args.Roles.Path),
+		// No boundary: this role manages the boundary-carrying roles, and may not change itself.
 	}, parent)
 	if err != nil {
 		return nil, wrap("create deploy role", err)
 	}
-	deployPolicy := deployRole.Arn.ApplyT(func(self string) (string, error) {
-		return DeployPolicy(args.Account.Partition, args.Account.ID, self).JSON()
+	deployPolicy := pulumi.All(deployRole.Arn, args.Roles.Boundary).ApplyT(func(arns []any) (string, error) {
+		return DeployPolicy(args.Account, args.Roles.Path, arns[0].(string), arns[1].(string)).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
@@ -236,9 +270,11 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	}
 
 	previewRole, err := iam.NewRole(ctx, name+"-preview-role", &iam.RoleArgs{
-		Description:        pulumi.Sprintf("Runs pulumi preview of %s/%s (read-only)", args.Project, args.Stack),
-		AssumeRolePolicy:   trust(PreviewOperations, "pull_request"),
-		MaxSessionDuration: pulumi.Int(3600),
+		Description:         pulumi.Sprintf("Runs pulumi preview of %s/%s (read-only)", args.Project, args.Stack),
+		AssumeRolePolicy:    trust(PreviewOperations, "pull_request"),
+		MaxSessionDuration:  pulumi.Int(3600),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
 	}, parent)
 	if err != nil {
 		return nil, wrap("create preview role", err)

@@ -28,6 +28,8 @@ type NetworkArgs struct {
 	FlowLogRetentionDays int
 	// Account scopes the flow log role's trust (confused-deputy guard) and the log encryption key. Required.
 	Account Account
+	// Roles sets the path and permissions boundary of the roles created here (required).
+	Roles RoleSettings
 }
 
 // Network is a VPC with one public and one private subnet per zone.
@@ -71,7 +73,7 @@ func subnet(base netip.Prefix, newBits, num int) (netip.Prefix, error) {
 
 // NewNetwork creates the VPC, its subnets, gateways, routes, flow logs and a rule-less default security group.
 func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || !args.Account.valid() {
+	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || !args.Account.valid() || !args.Roles.valid() {
 		return nil, fmt.Errorf("network %q: at least two zones, a cluster name and the account are required", name)
 	}
 	vpcCIDR, err := netip.ParsePrefix(args.CIDR)
@@ -220,7 +222,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		n.Egress = append(n.Egress, privRT, privRTA)
 	}
 
-	if err := newFlowLogs(ctx, name, vpc, args.FlowLogRetentionDays, args.Account, parent); err != nil {
+	if err := newFlowLogs(ctx, name, vpc, args, parent); err != nil {
 		return nil, wrap("flow logs", err)
 	}
 
@@ -238,13 +240,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 }
 
 // newFlowLogs sends all VPC traffic records to a CloudWatch log group with bounded retention.
-func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays int, account Account, parent pulumi.ResourceOption) error {
+func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArgs, parent pulumi.ResourceOption) error {
+	account := args.Account
 	key, err := newKey(ctx, name+"-flow-logs-key", "VPC flow log encryption", LogsKeyPolicy(account), parent)
 	if err != nil {
 		return err
 	}
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
-		RetentionInDays: pulumi.Int(retentionDays),
+		RetentionInDays: pulumi.Int(args.FlowLogRetentionDays),
 		KmsKeyId:        key.Arn,
 	}, parent)
 	if err != nil {
@@ -253,7 +256,9 @@ func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, retentionDays i
 	trust := serviceTrust("vpc-flow-logs.amazonaws.com")
 	trust.Statement[0].Condition = map[string]map[string][]string{"StringEquals": {"aws:SourceAccount": {account.ID}}}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(mustJSON(trust)),
+		AssumeRolePolicy:    pulumi.String(mustJSON(trust)),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
 	}, parent)
 	if err != nil {
 		return err

@@ -40,6 +40,8 @@ type NodeGroupArgs struct {
 	// ECR through. Custom resources only: dependsOn a component sees only the children registered so far.
 	// Default none.
 	WaitFor []pulumi.Resource
+	// Roles sets the path and permissions boundary of the roles created here (required).
+	Roles RoleSettings
 }
 
 // NodeGroup is a managed nodegroup with its IAM role and launch template.
@@ -68,8 +70,8 @@ func AMIType(instanceTypes []string) string {
 // and ignoring autoscaler drift on desired size needs ignoreChanges on the nodegroup resource itself, which
 // a remote component cannot pass down to its child.
 func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
-	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 {
-		return nil, fmt.Errorf("nodegroup %q: cluster, subnets, instance types and disk size are required", name)
+	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 || !args.Roles.valid() {
+		return nil, fmt.Errorf("nodegroup %q: cluster, subnets, instance types, disk size and boundary are required", name)
 	}
 	maxUnavailable := args.MaxUnavailable
 	if maxUnavailable < 1 {
@@ -83,8 +85,10 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	wrap := func(what string, err error) error { return fmt.Errorf("nodegroup %q: %s: %w", name, what, err) }
 
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
-		Description:      pulumi.String("EKS managed nodegroup nodes"),
-		AssumeRolePolicy: pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
+		Description:         pulumi.String("EKS managed nodegroup nodes"),
+		AssumeRolePolicy:    pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
 	}, parent)
 	if err != nil {
 		return nil, wrap("create node role", err)

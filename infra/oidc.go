@@ -87,6 +87,8 @@ type GitHubOIDCArgs struct {
 	AllowedSubjects     []string // subject suffixes such as ref:refs/heads/main (required, non-empty)
 	// ECRRepositoryARN is the one repository the push role may push to (required).
 	ECRRepositoryARN pulumi.StringInput
+	// Roles sets the path and permissions boundary of the roles created here (required).
+	Roles RoleSettings
 }
 
 // GitHubOIDC is GitHub Actions' OIDC provider (created or reused) and the image push role.
@@ -110,8 +112,8 @@ var ECRPushActions = []string{
 
 // NewGitHubOIDC creates (or reuses) the provider and a push role scoped to one repository and ECR repository.
 func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts ...pulumi.ResourceOption) (*GitHubOIDC, error) {
-	if args == nil || args.Repository == "" || len(args.AllowedSubjects) == 0 || args.ECRRepositoryARN == nil {
-		return nil, fmt.Errorf("github oidc %q: repository, allowed subjects and ECR repository ARN are required", name)
+	if args == nil || args.Repository == "" || len(args.AllowedSubjects) == 0 || args.ECRRepositoryARN == nil || !args.Roles.valid() {
+		return nil, fmt.Errorf("github oidc %q: repository, allowed subjects, ECR repository ARN and boundary are required", name)
 	}
 	g := &GitHubOIDC{}
 	if err := ctx.RegisterComponentResource(githubOIDCType, name, g, opts...); err != nil {
@@ -134,9 +136,11 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		return WebIdentityTrust(arn, GitHubIssuerHost, GitHubAudience, subjects).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name+"-push-role", &iam.RoleArgs{
-		Description:        pulumi.Sprintf("GitHub Actions of %s push images", args.Repository),
-		AssumeRolePolicy:   trust,
-		MaxSessionDuration: pulumi.Int(3600),
+		Description:         pulumi.Sprintf("GitHub Actions of %s push images", args.Repository),
+		AssumeRolePolicy:    trust,
+		MaxSessionDuration:  pulumi.Int(3600),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
 	}, parent)
 	if err != nil {
 		return nil, wrap("create push role", err)

@@ -101,6 +101,9 @@ func (c *Config) ClusterName() string {
 	return truncate(sanitize(c.Project+"-"+c.Stack), 100)
 }
 
+// RolePath is the IAM path of every role this stack creates; the deploy role may manage roles under it only.
+func (c *Config) RolePath() string { return "/" + sanitize(c.Project) + "/" + sanitize(c.Stack) + "/" }
+
 // ServiceNamespace is the Kubernetes namespace of the service.
 func (c *Config) ServiceNamespace() string { return c.ServiceName }
 

@@ -22,6 +22,7 @@ type Env struct {
 
 // Platform holds the components of one environment.
 type Platform struct {
+	Boundary     *infra.RoleBoundary
 	Network      *infra.Network
 	Registry     *infra.Registry
 	GitHub       *infra.GitHubOIDC
@@ -96,6 +97,13 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	var err error
 	protect := pulumi.Protect(cfg.Protect)
 
+	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
+	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath()})
+	if err != nil {
+		return nil, err
+	}
+	roles := infra.RoleSettings{Path: cfg.RolePath(), Boundary: p.Boundary.PolicyARN}
+
 	// Critical path: Network -> Cluster -> NodeGroup -> Kubernetes provider -> GitOps. Registry, GitHub OIDC and
 	// the deploy roles depend on none of it and are created in parallel.
 	p.Network, err = infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
@@ -105,6 +113,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		ClusterName:          cfg.ClusterName(),
 		FlowLogRetentionDays: cfg.LogRetentionDays,
 		Account:              env.Account,
+		Roles:                roles,
 	})
 	if err != nil {
 		return nil, err
@@ -127,6 +136,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		RepositoryID:        cfg.GitHubRepositoryID,
 		AllowedSubjects:     cfg.GitHubAllowedSubjects,
 		ECRRepositoryARN:    p.Registry.RepositoryARN,
+		Roles:               roles,
 	})
 	if err != nil {
 		return nil, err
@@ -142,6 +152,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 			InfraRepository:           cfg.InfraRepository,
 			GitHubProviderARN:         p.GitHub.ProviderARN,
 			Account:                   env.Account,
+			Roles:                     roles,
 		})
 		if err != nil {
 			return nil, err
@@ -168,6 +179,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		PublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs,
 		LogRetentionDays:  cfg.LogRetentionDays,
 		Account:           env.Account,
+		Roles:             roles,
 		Access:            access,
 	}, protect)
 	if err != nil {
@@ -187,6 +199,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		// Private egress first. On destroy this also keeps the whole network (internet gateway, NAT gateways,
 		// routes) until the nodes, and so every Kubernetes object and its load balancer, are gone.
 		WaitFor: p.Network.Egress,
+		Roles:   roles,
 	})
 	if err != nil {
 		return nil, err

@@ -135,7 +135,7 @@ func TestCluster_kubeconfigOutputIsSecretAndUsesAWSGetToken(t *testing.T) {
 		assert.False(t, r.outputs[stacks.OutputClusterName].Secret)
 		assert.Equal(t, "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE", r.outputs[stacks.OutputClusterOIDCIssuerURL].Value)
 		assert.Contains(t, r.outputs[stacks.OutputClusterOIDCProvider].Value, ":oidc-provider/")
-		assert.Contains(t, r.outputs[stacks.OutputNodeRoleARN].Value, ":role/nodes-role-")
+		assert.Contains(t, r.outputs[stacks.OutputNodeRoleARN].Value, ":role/"+projectName+"/"+stack+"/nodes-role-")
 	}
 }
 

@@ -107,6 +107,12 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
 	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-deploy-policy"), "policy")
 	self := r.outputs[stacks.OutputDeployRoleARN].Value.(string)
+	boundary := r.one("aws:iam/policy:Policy", "roles-policy")
+	require.Equal(t, "/"+projectName+"/prod/", boundary.Str("path"))
+	boundaryARN := "arn:aws:iam::" + testAccount + ":policy/" + projectName + "/prod/roles-policy-1a2b3c4"
+	stackRoles := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/*"
+	oidcProviders := "arn:aws:iam::" + testAccount + ":oidc-provider/*"
+	serviceLinked := "arn:aws:iam::" + testAccount + ":role/aws-service-role/*"
 	denied := map[string][]string{}
 	for _, st := range policy.Statement {
 		if st.Effect == "Deny" {
@@ -120,19 +126,20 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 			assert.NotEqual(t, "iam:*", a, "IAM is limited to named actions")
 		}
 		writesIAM := slices.ContainsFunc(st.Action, func(a string) bool {
-			return strings.HasPrefix(a, "iam:") && !strings.HasPrefix(a, "iam:Get") && !strings.HasPrefix(a, "iam:List") && a != "iam:PassRole"
+			return strings.HasPrefix(a, "iam:") && !strings.HasPrefix(a, "iam:Get") && !strings.HasPrefix(a, "iam:List")
 		})
 		if writesIAM {
 			for _, res := range st.Resource {
-				assert.Regexp(t, `^arn:aws:iam::`+testAccount+`:(role|oidc-provider)/\*$`, res, "IAM writes only on roles and OIDC providers of this account")
+				assert.Contains(t, []string{stackRoles, oidcProviders, serviceLinked}, res,
+					"IAM writes only on the stack's roles, OIDC providers and service-linked roles")
 			}
 			assert.NotContains(t, st.Action, "iam:CreatePolicyVersion", "no customer managed policies to rewrite")
 		}
-		if slices.Contains(st.Action, "iam:AttachRolePolicy") {
-			assert.ElementsMatch(t, []string{
-				"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
-				"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
-			}, st.Condition["ArnEquals"]["iam:PolicyARN"], "no AdministratorAccess or other managed policy can be attached")
+		for _, a := range []string{"iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"} {
+			if slices.Contains(st.Action, a) {
+				assert.Equal(t, []string{boundaryARN}, st.Condition["StringEquals"]["iam:PermissionsBoundary"],
+					"%s only on roles that carry the platform's boundary", a)
+			}
 		}
 		if slices.Contains(st.Action, "iam:PassRole") {
 			assert.ElementsMatch(t, []string{"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}, st.Condition["StringEquals"]["iam:PassedToService"])
@@ -147,6 +154,52 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 	for _, a := range []string{"iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:DeleteRolePolicy"} {
 		assert.Contains(t, denied[self], a, "the deploy role cannot rewrite its own permissions or trust")
 	}
+	for _, a := range []string{"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:SetDefaultPolicyVersion"} {
+		assert.Contains(t, denied[boundaryARN], a, "the deploy role cannot loosen the boundary")
+	}
+	assert.Contains(t, denied["*"], "iam:DeleteRolePermissionsBoundary")
+}
+
+// TestRoles_liveUnderTheStackPathAndCarryTheBoundary: every role is under /<project>/<stack>/, and every role
+// but the deploy role (which manages them) is capped by the boundary, which allows no IAM writes.
+func TestRoles_liveUnderTheStackPathAndCarryTheBoundary(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, deployConfig(t, stack)).ok()
+		boundary := r.one("aws:iam/policy:Policy", "roles-policy")
+		roles := r.all("aws:iam/role:Role")
+		require.Len(t, roles, 6, "flow logs, push, node, cluster service, deploy and preview roles")
+		for _, role := range roles {
+			assert.Equal(t, "/"+projectName+"/"+stack+"/", role.Str("path"), role.Name)
+			if role.Name == "deploy-deploy-role" {
+				assert.Empty(t, role.Str("permissionsBoundary"), "the deploy role manages the boundary's roles")
+				continue
+			}
+			assert.Contains(t, role.PropertyDeps["permissionsBoundary"], boundary.URN, "%s carries the boundary", role.Name)
+		}
+		doc := jsonInput[trustDoc](t, boundary, "policy")
+		for _, st := range doc.Statement {
+			for _, a := range st.Action {
+				if strings.HasPrefix(a, "iam:") && st.Effect == "Allow" {
+					assert.True(t, strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List") || a == "iam:CreateServiceLinkedRole",
+						"the boundary allows %s", a)
+				}
+			}
+		}
+	}
+}
+
+// TestCluster_serviceRoleIsOursWithTheClusterPolicy: pulumi-eks gets the service role instead of creating one,
+// so it carries the boundary; the cluster waits for its policy through an input.
+func TestCluster_serviceRoleIsOursWithTheClusterPolicy(t *testing.T) {
+	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	role := r.one("aws:iam/role:Role", "cluster-service-role")
+	trust := jsonInput[trustDoc](t, role, "assumeRolePolicy")
+	assert.Equal(t, []string{"eks.amazonaws.com"}, trust.Statement[0].Principal.Service)
+	att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-service-role-cluster-policy")
+	assert.Equal(t, "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy", att.Str("policyArn"))
+	c := r.single(eksClusterTy)
+	assert.Equal(t, role.URN, c.In("serviceRole"), "a reference to our role")
+	assert.Contains(t, c.PropertyDeps["clusterTags"], att.URN, "construction waits for the policy attachment")
 }
 
 func TestDeployAccess_rolesGetEKSAccessEntries(t *testing.T) {

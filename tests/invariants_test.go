@@ -87,10 +87,10 @@ func TestOutputs_coverTheContractAndKeepKubeconfigSecret(t *testing.T) {
 		}
 		assert.Equal(t, "network-vpc-id", r.outputs["vpcId"].Value)
 		assert.Equal(t, ecrURLOf(stack), r.outputs["ecrRepositoryUrl"].Value)
-		assert.Contains(t, r.outputs["githubActionsRoleArn"].Value, ":role/github-push-role-")
+		assert.Contains(t, r.outputs["githubActionsRoleArn"].Value, ":role/"+projectName+"/"+stack+"/github-push-role-")
 		r = runStack(t, stack, deployConfig(t, stack)).ok()
-		assert.Contains(t, r.outputs[stacks.OutputDeployRoleARN].Value, ":role/deploy-deploy-role-")
-		assert.Contains(t, r.outputs[stacks.OutputPreviewRoleARN].Value, ":role/deploy-preview-role-")
+		assert.Contains(t, r.outputs[stacks.OutputDeployRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-deploy-role-")
+		assert.Contains(t, r.outputs[stacks.OutputPreviewRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-preview-role-")
 	}
 }
 

@@ -231,6 +231,12 @@ var policies = []policy{
 		check: checkNoSecretReadingOnStar,
 	},
 	{
+		id:    "PLAT-IAM-BOUNDARY",
+		title: "Every role but the deploy role carries a permissions boundary that allows no IAM writes",
+		also:  "no scanner rule: it needs the roles, their boundary and the boundary's document together",
+		check: checkRoleBoundaries,
+	},
+	{
 		id:    "CKV_AWS_40/AVD-AWS-0143",
 		title: "No IAM users, user or group policies, access keys or login profiles",
 		also:  "KICS b4378389-a9aa-44ee-91e7-ef183f11079e (IAM Policies Attached To User)",
@@ -323,9 +329,9 @@ var deployAccessFindings = map[string]map[string]string{
 		"deploy-preview-policy": "`pulumi preview` reads the same autonamed resources (Describe*/Get*/List* on *)",
 	},
 	"CKV_AWS_286/AVD-AWS-0342": {
-		"deploy-deploy-policy": "the deploy role may not change its own role, attach any managed policy but the four " +
-			"the platform uses, or write customer managed policies; it can still put an inline policy on a role it " +
-			"creates, which only a permissions boundary on every role (pulumi-eks's internal cluster role included) closes",
+		"deploy-deploy-policy": "iam:UpdateAssumeRolePolicy supports no permissions-boundary condition; it is limited to " +
+			"roles under the stack's path, which can only be created with the boundary (and the deploy role's own, which " +
+			"it may not change), so a rewritten trust yields at most what the boundary allows",
 	},
 }
 
@@ -743,6 +749,15 @@ var policyFixtures = []policyFixture{
 	}},
 	{policy: "CKV_AWS_287/CKV_AWS_288", name: "ssm:Get* on *", mutate: func(t *testing.T, g *plan.Result) {
 		fxSet(fxOne(t, g, polTypeRolePolicy, "github-push-policy"), "policy", fxSSMGetPolicy)
+	}},
+	{policy: "PLAT-IAM-BOUNDARY", name: "node role without boundary", mutate: func(t *testing.T, g *plan.Result) {
+		r := fxOne(t, g, polTypeRole, "nodes-role")
+		fxDelete(r, "permissionsBoundary")
+		delete(r.PropertyDeps, "permissionsBoundary")
+	}},
+	{policy: "PLAT-IAM-BOUNDARY", name: "boundary allows iam:PutRolePolicy", mutate: func(t *testing.T, g *plan.Result) {
+		fxSet(fxOne(t, g, polTypeManagedPolicy, "roles-policy"), "policy",
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["ecr:*","iam:PutRolePolicy"],"Resource":"*"}]}`)
 	}},
 	{policy: "CKV_AWS_40/AVD-AWS-0143", name: "an access key", mutate: func(t *testing.T, g *plan.Result) {
 		fxAdd(g, "aws:iam/accessKey:AccessKey", "ci-key", map[string]any{"user": "ci"})
@@ -1501,7 +1516,7 @@ func (d *polDoc) UnmarshalJSON(b []byte) error {
 type polDocument struct {
 	res   *plan.Resource
 	field string // the input that holds it
-	kind  string // trust, identity or resource
+	kind  string // trust, identity, boundary or resource
 	raw   string
 	doc   polDoc
 	err   error
@@ -1522,7 +1537,11 @@ var polDocumentSources = []struct{ typ, field, kind string }{
 
 func polDocuments(g *plan.Result) []polDocument {
 	var out []polDocument
+	boundaries := polBoundaryPolicies(g)
 	add := func(r *plan.Resource, field, kind string, v any, required bool) {
+		if kind == "identity" && boundaries[r.URN] {
+			kind = "boundary" // caps the roles that carry it; grants nothing
+		}
 		raw, ok := v.(string)
 		if v != nil && !ok { // a document given as an object
 			b, _ := json.Marshal(v)
@@ -1548,6 +1567,64 @@ func polDocuments(g *plan.Result) []polDocument {
 		if r.Type == polTypeRole {
 			for i, p := range polObjects(r.In("inlinePolicies")) {
 				add(r, fmt.Sprintf("inlinePolicies[%d]", i), "identity", p["policy"], true)
+			}
+		}
+	}
+	return out
+}
+
+// polBoundaryPolicies are the managed policies used only as permissions boundaries: some role names one in
+// permissionsBoundary and no attachment grants it.
+func polBoundaryPolicies(g *plan.Result) map[string]bool {
+	out := map[string]bool{}
+	for _, r := range g.Find(polTypeRole) {
+		for _, u := range r.PropertyDeps["permissionsBoundary"] {
+			out[u] = true
+		}
+	}
+	for _, a := range g.Resources {
+		for _, u := range a.PropertyDeps["policyArn"] {
+			delete(out, u)
+		}
+	}
+	return out
+}
+
+// boundaryExempt are the roles that may lack the permissions boundary, with the reason.
+var boundaryExempt = map[string]string{
+	"deploy-deploy-role": "it manages the bounded roles (so the boundary cannot cap it), may manage only roles " +
+		"under the stack's path that carry the boundary, and its own policy denies changing itself or the boundary",
+}
+
+// checkRoleBoundaries: every role carries a permissions boundary that grants no IAM write but service-linked
+// roles, so no role (and no role the deploy role creates) can ever change IAM.
+func checkRoleBoundaries(g *plan.Result) []string {
+	var out []string
+	for _, r := range g.Find(polTypeRole) {
+		if _, ok := boundaryExempt[r.Name]; ok {
+			continue
+		}
+		if len(r.PropertyDeps["permissionsBoundary"]) == 0 && r.Str("permissionsBoundary") == "" {
+			out = append(out, polViolation(r, "no permissions boundary"))
+		}
+	}
+	for _, d := range polDocuments(g) {
+		if d.kind != "boundary" {
+			continue
+		}
+		if d.err != nil {
+			out = append(out, polViolation(d.res, "boundary cannot be read: %v", d.err))
+			continue
+		}
+		for _, st := range d.doc.Statement {
+			if st.Effect != "Allow" {
+				continue
+			}
+			for _, a := range st.Action {
+				read := strings.HasPrefix(a, "iam:Get") || strings.HasPrefix(a, "iam:List")
+				if a == "*" || (strings.HasPrefix(a, "iam:") && !read && a != "iam:CreateServiceLinkedRole") {
+					out = append(out, polViolation(d.res, "boundary allows %s: roles under it could change IAM", a))
+				}
 			}
 		}
 	}

@@ -112,9 +112,17 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 	physical := args.Name + "-1a2b3c4" // what autonaming would make of the logical name
 
 	switch args.TypeToken {
-	case "aws:iam/role:Role":
+	case "aws:iam/role:Role", "aws:iam/policy:Policy":
+		path := "/"
+		if p, ok := args.Inputs["path"]; ok && p.IsString() {
+			path = p.StringValue()
+		}
+		kind := "role"
+		if args.TypeToken == "aws:iam/policy:Policy" {
+			kind = "policy"
+		}
 		set("name", physical)
-		set("arn", "arn:aws:iam::"+Account+":role/"+physical)
+		set("arn", "arn:aws:iam::"+Account+":"+kind+path+physical)
 	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
 		set("arn", "arn:aws:iam::"+Account+":oidc-provider/"+strings.TrimPrefix(args.Inputs["url"].StringValue(), "https://"))
 	case "aws:kms/key:Key":
