@@ -65,6 +65,8 @@ type Cluster struct {
 	// AccessResources are the access entries and policy associations; whatever talks to the Kubernetes API as
 	// one of those principals waits for them.
 	AccessResources []pulumi.Resource
+	// NetworkAddon is the VPC CNI addon; nodes wait for it to get pod networking.
+	NetworkAddon pulumi.Resource
 }
 
 // NewCluster creates the control plane. It does not create nodes: see NewNodeGroup.
@@ -125,10 +127,13 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		PrivateSubnetIds: args.PrivateSubnetIDs,
 		PublicSubnetIds:  args.PublicSubnetIDs,
 		// The default node group uses launch configurations, which new AWS accounts cannot create.
-		SkipDefaultNodeGroup:   pulumi.BoolRef(true),
-		EndpointPrivateAccess:  pulumi.Bool(true),
-		EndpointPublicAccess:   pulumi.Bool(len(args.PublicAccessCIDRs) > 0),
-		PublicAccessCidrs:      pulumi.ToStringArray(args.PublicAccessCIDRs),
+		SkipDefaultNodeGroup:  pulumi.BoolRef(true),
+		EndpointPrivateAccess: pulumi.Bool(true),
+		EndpointPublicAccess:  pulumi.Bool(len(args.PublicAccessCIDRs) > 0),
+		PublicAccessCidrs:     publicCIDRs(args.PublicAccessCIDRs),
+		// EKS's own VPC CNI, kept current by the managed addon below, instead of pulumi-eks v2's kubectl-applied
+		// copy (pinned to an older release than these Kubernetes versions ship).
+		UseDefaultVpcCni:       pulumi.BoolRef(true),
 		EncryptionConfigKeyArn: key.Arn,
 		EnabledClusterLogTypes: pulumi.ToStringArray(ControlPlaneLogTypes),
 		CreateOidcProvider:     pulumi.Bool(true),
@@ -148,6 +153,17 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 
 	clusterName := cluster.EksCluster.Name()
+
+	cni, err := awseks.NewAddon(ctx, name+"-vpc-cni", &awseks.AddonArgs{
+		ClusterName:              clusterName,
+		AddonName:                pulumi.String("vpc-cni"),
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), // adopt the aws-node EKS installed at creation
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("manage VPC CNI addon", err)
+	}
+	c.NetworkAddon = cni
 	for _, g := range args.Access {
 		if g.Key == "" || g.PrincipalARN == nil || len(g.Policies) == 0 {
 			return nil, wrap("access grant", fmt.Errorf("grant %q needs a key, a principal and a policy", g.Key))
@@ -201,6 +217,14 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 // AccessPolicyARN is the ARN of an EKS access policy in a partition.
 func AccessPolicyARN(partition, policy string) string {
 	return "arn:" + partition + ":eks::aws:cluster-access-policy/" + policy
+}
+
+// publicCIDRs is nil for no CIDRs: pulumi-eks refuses a (truthy) empty list once the public endpoint is off.
+func publicCIDRs(cidrs []string) pulumi.StringArrayInput {
+	if len(cidrs) == 0 {
+		return nil
+	}
+	return pulumi.ToStringArray(cidrs)
 }
 
 func authModeRef(m eks.AuthenticationMode) *eks.AuthenticationMode { return &m }

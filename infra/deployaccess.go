@@ -166,6 +166,12 @@ func DeployPolicy(account Account, rolePath, selfRoleARN, boundaryARN string) Po
 			Resource: []string{selfRoleARN},
 		},
 		{
+			Sid:      "TagTheBoundary", // aws:defaultTags changes; tags grant nothing
+			Effect:   "Allow",
+			Action:   []string{"iam:TagPolicy", "iam:UntagPolicy"},
+			Resource: []string{boundaryARN},
+		},
+		{
 			Sid:      "NeverChangeTheBoundary",
 			Effect:   "Deny",
 			Action:   []string{"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"},

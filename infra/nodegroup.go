@@ -28,12 +28,15 @@ type NodeGroupArgs struct {
 	ClusterName   pulumi.StringInput      // (required)
 	SubnetIDs     pulumi.StringArrayInput // private subnets only (required)
 	InstanceTypes []string                // (required, non-empty; all x86_64 or all arm64)
-	CapacityType  string                  // ON_DEMAND or SPOT (required)
-	MinSize       int
-	DesiredSize   int // initial size only: later changes by an autoscaler are not reverted
-	MaxSize       int
-	DiskSizeGiB   int               // encrypted gp3 root volume (required)
-	Labels        map[string]string // Kubernetes node labels; default none
+	// Version is the cluster's Kubernetes version; nodes follow it, so a version bump upgrades them after the
+	// control plane (EKS refuses the next bump while nodegroups lag behind). Required.
+	Version      string
+	CapacityType string // ON_DEMAND or SPOT (required)
+	MinSize      int
+	DesiredSize  int // initial size only: later changes by an autoscaler are not reverted
+	MaxSize      int
+	DiskSizeGiB  int               // encrypted gp3 root volume (required)
+	Labels       map[string]string // Kubernetes node labels; default none
 	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
 	MaxUnavailable int
 	// WaitFor are resources the nodes need before they can join, such as the NAT routes they reach EKS and
@@ -53,7 +56,7 @@ type NodeGroup struct {
 	Group pulumi.Resource
 }
 
-var armTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
+var armTypeRe = regexp.MustCompile(`^(a1|[a-z]+[0-9]+g[a-z]*)\.`)
 
 // AMIType is the EKS-optimized Amazon Linux 2023 AMI matching the instance types' architecture.
 func AMIType(instanceTypes []string) string {
@@ -70,8 +73,8 @@ func AMIType(instanceTypes []string) string {
 // and ignoring autoscaler drift on desired size needs ignoreChanges on the nodegroup resource itself, which
 // a remote component cannot pass down to its child.
 func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
-	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 || !args.Roles.valid() {
-		return nil, fmt.Errorf("nodegroup %q: cluster, subnets, instance types, disk size and boundary are required", name)
+	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 || args.Version == "" || !args.Roles.valid() {
+		return nil, fmt.Errorf("nodegroup %q: cluster, version, subnets, instance types, disk size and roles are required", name)
 	}
 	maxUnavailable := args.MaxUnavailable
 	if maxUnavailable < 1 {
@@ -133,6 +136,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 
 	group, err := awseks.NewNodeGroup(ctx, name, &awseks.NodeGroupArgs{
 		ClusterName:   args.ClusterName,
+		Version:       pulumi.String(args.Version),
 		NodeRoleArn:   role.Arn,
 		SubnetIds:     args.SubnetIDs,
 		AmiType:       pulumi.String(AMIType(args.InstanceTypes)),

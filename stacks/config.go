@@ -256,7 +256,7 @@ var (
 	dnsLabelRe      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$`)
 	ecrNameRe       = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	instanceTypeRe  = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-	gravitonRe      = regexp.MustCompile(`^[a-z]+[0-9]+g[a-z]*\.`)
+	gravitonRe      = regexp.MustCompile(`^(a1|[a-z]+[0-9]+g[a-z]*)\.`)
 	chartVersionRe  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 	numericIDRe     = regexp.MustCompile(`^[0-9]+$`)
 	pulumiOrgRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)

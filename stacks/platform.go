@@ -67,6 +67,8 @@ func lookupEnv(ctx *pulumi.Context) (Env, error) {
 		State: pulumi.StringRef("available"),
 		// Local Zones and Wavelength Zones cannot host EKS control-plane subnets.
 		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
+		// Zones where EKS cannot place a control plane (EKS user guide, cluster creation).
+		ExcludeZoneIds: []string{"use1-az3", "usw1-az2", "cac1-az3"},
 	})
 	if err != nil {
 		return Env{}, fmt.Errorf("look up availability zones: %w", err)
@@ -160,13 +162,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		access = append(access,
 			infra.AccessGrant{Key: "deploy", PrincipalARN: p.DeployAccess.DeployRoleARN,
 				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}}},
-			// View everywhere; in the ArgoCD namespace also Secrets, where Helm stores its releases and reads them
-			// to preview the ArgoCD release.
+			// View only: no Secrets anywhere (ArgoCD's hold its signing key and the repository token). Helm keeps its
+			// release records in ConfigMaps (see the provider below), which View can read to preview the release.
 			infra.AccessGrant{Key: "preview", PrincipalARN: p.DeployAccess.PreviewRoleARN,
-				Policies: []infra.AccessPolicy{
-					{Policy: infra.AccessPolicyView},
-					{Policy: infra.AccessPolicyAdminView, Namespaces: []string{infra.ArgoCDNamespace}},
-				}},
+				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyView}}},
 		)
 	}
 
@@ -189,6 +188,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	p.NodeGroup, err = infra.NewNodeGroup(ctx, "nodes", &infra.NodeGroupArgs{
 		ClusterName:   p.Cluster.Name,
 		SubnetIDs:     p.Network.PrivateSubnetIDs,
+		Version:       cfg.KubernetesVersion,
 		InstanceTypes: cfg.NodeInstanceTypes,
 		CapacityType:  cfg.NodeCapacityType,
 		MinSize:       cfg.NodeMinSize,
@@ -198,7 +198,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		Labels:        map[string]string{"platform/nodegroup": "default"},
 		// Private egress first. On destroy this also keeps the whole network (internet gateway, NAT gateways,
 		// routes) until the nodes, and so every Kubernetes object and its load balancer, are gone.
-		WaitFor: p.Network.Egress,
+		WaitFor: append(append([]pulumi.Resource{}, p.Network.Egress...), p.Cluster.NetworkAddon),
 		Roles:   roles,
 	})
 	if err != nil {
@@ -212,6 +212,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	p.Kubernetes, err = kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
 		Kubeconfig:        p.Cluster.Kubeconfig,
 		ClusterIdentifier: pulumi.String(cfg.ClusterName()),
+		// Release records in ConfigMaps: the read-only preview role can then preview the ArgoCD release without
+		// reading Secrets. The chart values hold no secret.
+		HelmReleaseSettings: &kubernetes.HelmReleaseSettingsArgs{Driver: pulumi.String("configmap")},
 	}, pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes provider: %w", err)

@@ -269,3 +269,40 @@ func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T
 		assert.True(t, r.dependsOn(prov, e), "provider waits for %s", e.Name)
 	}
 }
+
+func TestCluster_vpcCNIIsTheManagedAddonNotPulumiEKSsCopy(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		c := r.single(eksClusterTy)
+		assert.Equal(t, true, c.In("useDefaultVpcCni"), "no kubectl-applied CNI pinned to an older release")
+		addon := r.one("aws:eks/addon:Addon", "cluster-vpc-cni")
+		assert.Equal(t, "vpc-cni", addon.Str("addonName"))
+		assert.Equal(t, projectName+"-"+stack, addon.Str("clusterName"))
+		assert.Equal(t, "OVERWRITE", addon.Str("resolveConflictsOnCreate"), "adopts the aws-node EKS installed")
+		assert.Contains(t, r.single(nodeGroupTy).Dependencies, addon.URN, "nodes join with pod networking in place")
+	}
+}
+
+func TestNodeGroup_followsTheClusterVersion(t *testing.T) {
+	cfg := loadStackConfig(t, "prod")
+	cfg.Set("kubernetesVersion", "1.34")
+	r := runStack(t, "prod", cfg).ok()
+	assert.Equal(t, "1.34", r.single(nodeGroupTy).Str("version"), "EKS refuses the next control-plane bump while nodes lag")
+	assert.Equal(t, "1.34", r.single(eksClusterTy).Str("version"))
+}
+
+func TestCluster_zonesEKSCannotUseAreExcluded(t *testing.T) {
+	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	args := r.result.InvokeArgs["aws:index/getAvailabilityZones:getAvailabilityZones"]
+	require.NotNil(t, args)
+	assert.ElementsMatch(t, []any{"use1-az3", "usw1-az2", "cac1-az3"}, plain(args["excludeZoneIds"]))
+	assert.Equal(t, "available", args["state"].StringValue())
+}
+
+func TestCluster_noPublicCIDRListWithoutAPublicEndpoint(t *testing.T) {
+	cfg := loadStackConfig(t, "prod")
+	cfg.Set("endpointPublicAccessCidrs", []string{})
+	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)
+	_, present := c.Inputs["publicAccessCidrs"]
+	assert.False(t, present, "pulumi-eks rejects a CIDR list, even empty, when the public endpoint is off")
+}

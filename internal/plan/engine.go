@@ -53,12 +53,13 @@ type Resource struct {
 // Engine is the mock engine. It records every registration, fakes the outputs the program reads, and fails on
 // any invoke it does not know.
 type Engine struct {
-	mu        sync.Mutex
-	project   string
-	stack     string
-	resources []*Resource
-	invokes   []string
-	standins  map[string]resource.PropertyValue // resource type -> reference to its stand-in
+	mu         sync.Mutex
+	project    string
+	stack      string
+	resources  []*Resource
+	invokes    []string
+	invokeArgs map[string]resource.PropertyMap
+	standins   map[string]resource.PropertyValue // resource type -> reference to its stand-in
 	// Zones is what getAvailabilityZones answers.
 	Zones []string
 }
@@ -83,6 +84,10 @@ func (e *Engine) URN(parent, typ, name string) string {
 func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	e.mu.Lock()
 	e.invokes = append(e.invokes, args.Token)
+	if e.invokeArgs == nil {
+		e.invokeArgs = map[string]resource.PropertyMap{}
+	}
+	e.invokeArgs[args.Token] = args.Args
 	e.mu.Unlock()
 	switch args.Token {
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -222,7 +227,9 @@ type Result struct {
 	Err       error
 	Resources []*Resource // sorted by URN
 	Invokes   []string
-	Outputs   map[string]Output
+	// InvokeArgs are the arguments of the last call of each invoke.
+	InvokeArgs map[string]resource.PropertyMap
+	Outputs    map[string]Output
 }
 
 // Build is the program under plan: it registers resources and returns the stack outputs.
@@ -255,6 +262,7 @@ func Run(project, stack string, cfg Config, build Build, change func(*Engine)) *
 	res.Resources = slices.Clone(e.resources)
 	sort.Slice(res.Resources, func(i, j int) bool { return res.Resources[i].URN < res.Resources[j].URN })
 	res.Invokes = slices.Clone(e.invokes)
+	res.InvokeArgs = e.invokeArgs
 	return res
 }
 
