@@ -31,6 +31,8 @@ type DeployAccessArgs struct {
 	// GitHubProviderARN is the account's GitHub OIDC provider (required with InfraRepository).
 	GitHubProviderARN pulumi.StringInput
 	Account           Account // where the stack deploys; scopes the IAM permissions (required)
+	ClusterName       string  // the stack's EKS cluster: the only cluster the deploy role may change (required)
+	ECRRepositoryName string  // the stack's repository: the only one the deploy role may change (required)
 	// Roles are the stack's role path and boundary: both roles live under the path, the preview role carries
 	// the boundary, and the deploy role may manage only roles under the path that carry it (required).
 	Roles RoleSettings
@@ -62,23 +64,61 @@ func ManagedPoliciesAttached(partition string) []string {
 	return append(out, "arn:"+partition+":iam::aws:policy/AmazonEKSClusterPolicy")
 }
 
+// DeployTarget is what one stack's deploy role manages.
+type DeployTarget struct {
+	RolePath          string // IAM path of the stack's roles
+	ClusterName       string // the stack's EKS cluster
+	ECRRepositoryName string // the stack's ECR repository
+}
+
 // DeployPolicy is what the deploy role may do. It manages the services this program uses; it manages IAM roles
 // only under the stack's role path, creates or changes their permissions only while they carry the platform's
 // boundary, and attaches no managed policy but the platform's own four; so no role it touches can do more than
 // the boundary allows. It may never create IAM users or access keys (nothing here needs a long-lived key), read
 // instance passwords, change its own role, or change the boundary: those changes are applied from a laptop.
-func DeployPolicy(account Account, rolePath, selfRoleARN, boundaryARN string) PolicyDocument {
+func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN string) PolicyDocument {
 	iamARN := func(resource string) string {
 		return fmt.Sprintf("arn:%s:iam::%s:%s", account.Partition, account.ID, resource)
 	}
+	arn := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", account.Partition, service, account.Region, account.ID, resource)
+	}
+	rolePath, cluster := target.RolePath, target.ClusterName
 	stackRoles := iamARN("role" + rolePath + "*")
 	bounded := map[string][]string{"iam:PermissionsBoundary": {boundaryARN}}
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
-			// The VPC, EKS, ECR, KMS and log resources of this stack are autonamed, so no name prefix can scope them.
+			// The VPC, KMS and log resources of this stack are autonamed, so no name prefix can scope them.
 			Sid:      "ManagePlatformServices",
 			Effect:   "Allow",
-			Action:   []string{"ec2:*", "eks:*", "ecr:*", "kms:*", "logs:*", "sts:GetCallerIdentity"},
+			Action:   []string{"ec2:*", "kms:*", "logs:*", "sts:GetCallerIdentity"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:    "ManageThisCluster", // and no other cluster of the account
+			Effect: "Allow",
+			Action: []string{"eks:*"},
+			Resource: []string{
+				arn("eks", "cluster/"+cluster), arn("eks", "nodegroup/"+cluster+"/*"), arn("eks", "addon/"+cluster+"/*"),
+				arn("eks", "access-entry/"+cluster+"/*"), "arn:" + account.Partition + ":eks::aws:cluster-access-policy/*",
+			},
+		},
+		{
+			Sid:      "ReadEKS", // versions, addon versions, access policies: no resource-level permissions
+			Effect:   "Allow",
+			Action:   []string{"eks:Describe*", "eks:List*"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:      "ManageThisRepository", // and no other repository of the account
+			Effect:   "Allow",
+			Action:   []string{"ecr:*"},
+			Resource: []string{arn("ecr", "repository/"+target.ECRRepositoryName)},
+		},
+		{
+			Sid:      "ReadECR",
+			Effect:   "Allow",
+			Action:   []string{"ecr:GetAuthorizationToken", "ecr:DescribeRegistry", "ecr:DescribeRepositories"},
 			Resource: []string{"*"},
 		},
 		{
@@ -137,7 +177,11 @@ func DeployPolicy(account Account, rolePath, selfRoleARN, boundaryARN string) Po
 				"iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
 				"iam:UpdateOpenIDConnectProviderThumbprint",
 			},
-			Resource: []string{iamARN("oidc-provider/*")},
+			// Only the issuers this program trusts: GitHub, Pulumi, and EKS clusters' IRSA issuers in this region.
+			Resource: []string{
+				iamARN("oidc-provider/" + GitHubIssuerHost), iamARN("oidc-provider/" + PulumiIssuerHost),
+				iamARN("oidc-provider/oidc.eks." + account.Region + ".amazonaws.com/id/*"),
+			},
 		},
 		{
 			Sid:       "PassTheStacksRolesToTheirServices",
@@ -209,8 +253,8 @@ func PreviewPolicy(partition string) PolicyDocument {
 
 // NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
-	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || (args.PulumiOrganization == "" && args.InfraRepository == "") {
-		return nil, fmt.Errorf("deploy access %q: project, stack, account, role settings and a Pulumi organization or infrastructure repository are required", name)
+	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" || args.ECRRepositoryName == "" || (args.PulumiOrganization == "" && args.InfraRepository == "") {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository and a Pulumi organization or infrastructure repository are required", name)
 	}
 	if args.InfraRepository != "" && args.GitHubProviderARN == nil {
 		return nil, fmt.Errorf("deploy access %q: the GitHub provider ARN is required with an infrastructure repository", name)
@@ -265,8 +309,9 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	if err != nil {
 		return nil, wrap("create deploy role", err)
 	}
+	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName}
 	deployPolicy := pulumi.All(deployRole.Arn, args.Roles.Boundary).ApplyT(func(arns []any) (string, error) {
-		return DeployPolicy(args.Account, args.Roles.Path, arns[0].(string), arns[1].(string)).JSON()
+		return DeployPolicy(args.Account, target, arns[0].(string), arns[1].(string)).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),

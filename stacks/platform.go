@@ -155,6 +155,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 			GitHubProviderARN:         p.GitHub.ProviderARN,
 			Account:                   env.Account,
 			Roles:                     roles,
+			ClusterName:               cfg.ClusterName(),
+			ECRRepositoryName:         cfg.ECRRepositoryName,
 		})
 		if err != nil {
 			return nil, err

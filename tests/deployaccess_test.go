@@ -111,7 +111,11 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 	require.Equal(t, "/"+projectName+"/prod/", boundary.Str("path"))
 	boundaryARN := "arn:aws:iam::" + testAccount + ":policy/" + projectName + "/prod/roles-policy-1a2b3c4"
 	stackRoles := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/*"
-	oidcProviders := "arn:aws:iam::" + testAccount + ":oidc-provider/*"
+	oidcProviders := []string{
+		"arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com",
+		"arn:aws:iam::" + testAccount + ":oidc-provider/api.pulumi.com/oidc",
+		"arn:aws:iam::" + testAccount + ":oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/*",
+	}
 	serviceLinked := "arn:aws:iam::" + testAccount + ":role/aws-service-role/*"
 	denied := map[string][]string{}
 	for _, st := range policy.Statement {
@@ -133,7 +137,7 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 			assert.Equal(t, []string{boundaryARN}, st.Resource, "policy tags only on the boundary (aws:defaultTags)")
 		} else if writesIAM {
 			for _, res := range st.Resource {
-				assert.Contains(t, []string{stackRoles, oidcProviders, serviceLinked}, res,
+				assert.Contains(t, append([]string{stackRoles, serviceLinked}, oidcProviders...), res,
 					"IAM writes only on the stack's roles, OIDC providers and service-linked roles")
 			}
 			assert.NotContains(t, st.Action, "iam:CreatePolicyVersion", "no customer managed policies to rewrite")
@@ -146,6 +150,18 @@ func TestDeployAccess_deployRoleCannotMintLongLivedCredentialsOrChangeItself(t *
 		}
 		if slices.Contains(st.Action, "iam:PassRole") {
 			assert.ElementsMatch(t, []string{"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}, st.Condition["StringEquals"]["iam:PassedToService"])
+		}
+		if slices.Contains(st.Action, "eks:*") {
+			cluster := "arn:aws:eks:us-east-1:" + testAccount + ":"
+			assert.ElementsMatch(t, []string{
+				cluster + "cluster/" + projectName + "-prod", cluster + "nodegroup/" + projectName + "-prod/*",
+				cluster + "addon/" + projectName + "-prod/*", cluster + "access-entry/" + projectName + "-prod/*",
+				"arn:aws:eks::aws:cluster-access-policy/*",
+			}, st.Resource, "eks changes only to this stack's cluster, never another cluster in the account")
+		}
+		if slices.Contains(st.Action, "ecr:*") {
+			assert.Equal(t, []string{"arn:aws:ecr:us-east-1:" + testAccount + ":repository/prod/your-service"}, st.Resource,
+				"ecr changes only to this stack's repository")
 		}
 		if slices.ContainsFunc(st.Action, func(a string) bool { return strings.HasPrefix(a, "ssm:") }) {
 			assert.Equal(t, []string{"arn:aws:ssm:*::parameter/aws/service/*"}, st.Resource, "only AWS's public parameters")

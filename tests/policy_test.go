@@ -324,8 +324,9 @@ var knownGaps = map[string]string{}
 // anything else those roles violate fails the suite.
 var deployAccessFindings = map[string]map[string]string{
 	"CKV_AWS_355/CKV_AWS_356/AVD-AWS-0057": {
-		"deploy-deploy-policy": "`pulumi up` manages autonamed VPC, EKS, ECR, KMS and log resources, which no ARN " +
-			"prefix can scope (ec2:*, eks:*, ecr:*, kms:*, logs:* on *)",
+		"deploy-deploy-policy": "`pulumi up` manages autonamed VPC, KMS and log resources, which no ARN prefix can " +
+			"scope (ec2:*, kms:*, logs:* on *); EKS and ECR are scoped to the stack's cluster and repository, their " +
+			"reads (eks:Describe*/List*, ecr:GetAuthorizationToken) have no resource-level permissions",
 		"deploy-preview-policy": "`pulumi preview` reads the same autonamed resources (Describe*/Get*/List* on *)",
 	},
 	"CKV_AWS_286/AVD-AWS-0342": {
