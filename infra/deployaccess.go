@@ -28,6 +28,9 @@ type DeployAccessArgs struct {
 	// InfraRepository (owner/name) enables trust from that repository's GitHub Actions: pull_request for the
 	// preview role, environment:<Stack> for the deploy role. Default "" (none).
 	InfraRepository string
+	// InfraOwnerID and InfraRepositoryID, both numeric, also trust GitHub's immutable subject form
+	// (repo:owner@ID/name@ID:...), which repositories created or renamed since mid-2026 send. Default "".
+	InfraOwnerID, InfraRepositoryID string
 	// GitHubProviderARN is the account's GitHub OIDC provider (required with InfraRepository).
 	GitHubProviderARN pulumi.StringInput
 	Account           Account // where the stack deploys; scopes the IAM permissions (required)
@@ -293,7 +296,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 			}
 			if args.InfraRepository != "" {
 				doc.Statement = append(doc.Statement, WebIdentityTrust(arns[1].(string), GitHubIssuerHost, GitHubAudience,
-					GitHubSubjects(args.InfraRepository, "", "", []string{githubSubject})).Statement...)
+					GitHubSubjects(args.InfraRepository, args.InfraOwnerID, args.InfraRepositoryID, []string{githubSubject})).Statement...)
 			}
 			return doc.JSON()
 		}).(pulumi.StringOutput)

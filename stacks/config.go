@@ -90,6 +90,8 @@ type Config struct {
 	PulumiOrganization    string
 	PulumiOIDCProviderARN string
 	InfraRepository       string
+	InfraOwnerID          string
+	InfraRepositoryID     string
 
 	Protect bool
 }
@@ -232,6 +234,8 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	c.PulumiOrganization = l.str("pulumiOrganization", "")
 	c.PulumiOIDCProviderARN = l.str("pulumiOidcProviderArn", "")
 	c.InfraRepository = l.str("infraRepository", "")
+	c.InfraOwnerID = l.str("infraRepositoryOwnerId", "")
+	c.InfraRepositoryID = l.str("infraRepositoryId", "")
 
 	c.Protect = l.boolean("protect", false)
 
@@ -364,7 +368,14 @@ func (l *loader) validate(c *Config) {
 	if (c.GitHubOwnerID == "") != (c.GitHubRepositoryID == "") {
 		l.fail("githubOwnerId", "and githubRepositoryId must be set together (both numeric) for GitHub's immutable subject form")
 	}
-	for key, v := range map[string]string{"githubOwnerId": c.GitHubOwnerID, "githubRepositoryId": c.GitHubRepositoryID} {
+	if (c.InfraOwnerID == "") != (c.InfraRepositoryID == "") {
+		l.fail("infraRepositoryOwnerId", "and infraRepositoryId must be set together (both numeric) for GitHub's immutable subject form")
+	}
+	if c.InfraOwnerID != "" && c.InfraRepository == "" {
+		l.fail("infraRepositoryOwnerId", "is only used with infraRepository; set infraRepository too")
+	}
+	for key, v := range map[string]string{"githubOwnerId": c.GitHubOwnerID, "githubRepositoryId": c.GitHubRepositoryID,
+		"infraRepositoryOwnerId": c.InfraOwnerID, "infraRepositoryId": c.InfraRepositoryID} {
 		if v != "" && !numericIDRe.MatchString(v) {
 			l.fail(key, "must be GitHub's numeric ID (see `gh api repos/OWNER/NAME --jq .owner.id,.id`), got %q", v)
 		}

@@ -152,6 +152,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 			PulumiOrganization:        cfg.PulumiOrganization,
 			ExistingPulumiProviderARN: cfg.PulumiOIDCProviderARN,
 			InfraRepository:           cfg.InfraRepository,
+			InfraOwnerID:              cfg.InfraOwnerID,
+			InfraRepositoryID:         cfg.InfraRepositoryID,
 			GitHubProviderARN:         p.GitHub.ProviderARN,
 			Account:                   env.Account,
 			Roles:                     roles,

@@ -261,6 +261,8 @@ var invalidConfigs = []invalidCase{
 	{"disk too small", map[string]any{"nodeDiskSizeGiB": 8}, nil, []string{"nodeDiskSizeGiB:", "got 8"}},
 	{"pulumi org malformed", map[string]any{"pulumiOrganization": "acme corp"}, nil, []string{"pulumiOrganization:", `"acme corp"`}},
 	{"infra repository malformed", map[string]any{"infraRepository": "infra"}, nil, []string{"infraRepository:", `"infra"`}},
+	{"infra ids without repository", map[string]any{"infraRepositoryOwnerId": "1", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: is only used with infraRepository"}},
+	{"infra id alone", map[string]any{"infraRepository": "acme/infra", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: and infraRepositoryId must be set together"}},
 	{"token with ssh url", map[string]any{"appRepoUrl": "git@github.com:acme/shop.git", "appRepoToken": "t0ken"}, nil, []string{"appRepoToken: works only with an https:// appRepoUrl"}},
 }
 

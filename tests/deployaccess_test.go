@@ -266,3 +266,16 @@ func TestDeployAccess_githubOnlyWithoutPulumiOrganization(t *testing.T) {
 	}
 	assert.Contains(t, r.outputs, stacks.OutputDeployRoleARN)
 }
+
+func TestDeployAccess_infraRepositoryImmutableSubjectsWhenIDsAreSet(t *testing.T) {
+	cfg := deployConfig(t, "prod")
+	cfg.Set("infraRepositoryOwnerId", "111")
+	cfg.Set("infraRepositoryId", "222")
+	r := runStack(t, "prod", cfg).ok()
+	deploy := trustStatements(t, r, "deploy-deploy-role")["token.actions.githubusercontent.com"]
+	preview := trustStatements(t, r, "deploy-preview-role")["token.actions.githubusercontent.com"]
+	assert.ElementsMatch(t, []string{"repo:acme/platform-infra:environment:prod", "repo:acme@111/platform-infra@222:environment:prod"},
+		deploy.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+	assert.ElementsMatch(t, []string{"repo:acme/platform-infra:pull_request", "repo:acme@111/platform-infra@222:pull_request"},
+		preview.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+}
