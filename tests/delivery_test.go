@@ -135,8 +135,14 @@ func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *te
 			aws := dlvStepUsing(t, job, "aws-actions/configure-aws-credentials")
 			assert.NotEmptyf(t, aws.With["role-to-assume"], "%s job %s assumes a role through OIDC", wf.rel, name)
 			auth := dlvStepUsing(t, job, "pulumi/auth-actions")
-			assert.Equalf(t, "urn:pulumi:token-type:access_token:organization", auth.With["requested-token-type"],
-				"%s job %s exchanges its OIDC token for a Pulumi organization token", wf.rel, name)
+			if wf.rel == dlvPullRequestRel {
+				assert.Equalf(t, "urn:pulumi:token-type:access_token:team", auth.With["requested-token-type"],
+					"%s job %s runs pull request code: a team token with the preview team's rights only", wf.rel, name)
+				assert.Equalf(t, "team:${{ vars.PULUMI_PREVIEW_TEAM }}", auth.With["scope"], "%s job %s", wf.rel, name)
+			} else {
+				assert.Equalf(t, "urn:pulumi:token-type:access_token:organization", auth.With["requested-token-type"],
+					"%s job %s exchanges its OIDC token for a Pulumi organization token", wf.rel, name)
+			}
 			assert.Equalf(t, "${{ vars.PULUMI_ORGANIZATION }}", auth.With["organization"], "%s job %s", wf.rel, name)
 			assert.Regexpf(t, `^v2\.([1-9]\d*)\.\d+$`, dlvVersion(auth.Uses),
 				"%s job %s: pulumi/auth-actions v2.0.0 fails to load; v2.1.0 or later", wf.rel, name)
