@@ -48,6 +48,8 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 		require.Len(t, argoNS, 1)
 		assert.True(t, r.dependsOn(rel, argoNS[0]))
 		assert.Equal(t, "ClusterIP", rel.Str("values.server.service.type"), "no public ArgoCD endpoint; port-forward")
+		assert.Equal(t, true, rel.In("values.createAggregateRoles"), "view-only identities can read Applications")
+		assert.Equal(t, false, rel.In("values.dex.enabled"), "no SSO configured: no Dex")
 	}
 }
 
