@@ -24,12 +24,7 @@ func BoundaryPolicy() PolicyDocument {
 			},
 			Resource: []string{"*"},
 		},
-		{
-			Sid:      "PublicParametersOnly",
-			Effect:   "Allow",
-			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
-			Resource: []string{"arn:*:ssm:*::parameter/aws/service/*"},
-		},
+		publicParameters("*"),
 		{
 			Sid:      "NoCredentialReads",
 			Effect:   "Deny",

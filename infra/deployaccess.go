@@ -124,12 +124,7 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Action:   []string{"ecr:GetAuthorizationToken", "ecr:DescribeRegistry", "ecr:DescribeRepositories"},
 			Resource: []string{"*"},
 		},
-		{
-			Sid:      "ReadPublicParameters", // EKS AMI and version lookups; never the account's own parameters
-			Effect:   "Allow",
-			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
-			Resource: []string{"arn:" + account.Partition + ":ssm:*::parameter/aws/service/*"},
-		},
+		publicParameters(account.Partition),
 		{
 			Sid:      "ReadIAM",
 			Effect:   "Allow",
@@ -245,12 +240,7 @@ func PreviewPolicy(partition string) PolicyDocument {
 			},
 			Resource: []string{"*"},
 		},
-		{
-			Sid:      "ReadPublicParameters",
-			Effect:   "Allow",
-			Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
-			Resource: []string{"arn:" + partition + ":ssm:*::parameter/aws/service/*"},
-		},
+		publicParameters(partition),
 	}}
 }
 

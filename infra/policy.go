@@ -53,6 +53,17 @@ func serviceTrust(service string) PolicyDocument {
 	}}}
 }
 
+// publicParameters lets a principal read AWS's public SSM parameters (EKS AMI and version lookups) and never the
+// account's own. partition may be "*" where the document names none.
+func publicParameters(partition string) Statement {
+	return Statement{
+		Sid:      "ReadPublicParameters",
+		Effect:   "Allow",
+		Action:   []string{"ssm:GetParameter", "ssm:GetParameters"},
+		Resource: []string{"arn:" + partition + ":ssm:*::parameter/aws/service/*"},
+	}
+}
+
 // mustJSON renders a document built from constants only; it cannot fail at run time.
 func mustJSON(d PolicyDocument) string {
 	s, err := d.JSON()
