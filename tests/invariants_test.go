@@ -53,12 +53,12 @@ func TestGraph_logicalNamesNeverUseListIndexes(t *testing.T) {
 	}
 }
 
-func TestGraph_componentsRegisterTheirOutputs(t *testing.T) {
-	// A component that registered its children but failed before RegisterResourceOutputs would have made
-	// Build fail; here every component type of the contract is present in both stacks.
+// TestGraph_everyComponentIsRegisteredOnceInBothStacks: each component of the design exists exactly once in
+// both stacks (with deploy access on).
+func TestGraph_everyComponentIsRegisteredOnceInBothStacks(t *testing.T) {
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
-		for _, typ := range []string{"Network", "Registry", "GitHubOIDC", "DeployAccess", "Cluster", "NodeGroup", "GitOps"} {
+		for _, typ := range []string{"Network", "Registry", "GitHubOIDC", "DeployAccess", "Cluster", "NodeGroup", "GitOps", "RoleBoundary"} {
 			assert.Len(t, r.all("platform:infra:"+typ), 1, typ)
 		}
 	}
