@@ -27,7 +27,7 @@ const (
 
 func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		rel := r.single(releaseTy)
 		assert.Equal(t, "argo-cd", rel.Str("chart"))
@@ -54,8 +54,8 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 }
 
 func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
-	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok().single(releaseTy)
-	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(releaseTy)
+	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().single(releaseTy)
+	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single(releaseTy)
 	assert.Equal(t, false, dev.In("values.redis-ha.enabled"))
 	assert.Equal(t, true, dev.In("values.redis.enabled"))
 	assert.Equal(t, true, prod.In("values.redis-ha.enabled"))
@@ -69,7 +69,7 @@ func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
 
 func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		p := r.single(appProjectTy)
 		assert.Equal(t, "argoproj.io/v1alpha1", p.Str("apiVersion"))
@@ -85,7 +85,7 @@ func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 
 func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		app := r.single(applicationTy)
 		assert.Equal(t, "your-service", app.Str("metadata.name"))
@@ -111,7 +111,7 @@ func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
 
 func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		app := r.single(applicationTy)
 		for _, dep := range []*record{r.single(releaseTy), r.single(secretTy), r.single(appProjectTy), r.one(namespaceTy, "gitops-service-ns")} {
 			assert.True(t, r.dependsOn(app, dep), "the Application waits for %s", dep.Name)
@@ -124,7 +124,7 @@ func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
 // TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC: Pulumi deletes in reverse dependency
 // order, so this chain of edges is the destroy order.
 func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.T) {
-	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	chain := []*record{
 		r.single(applicationTy), r.single(releaseTy), r.single(k8sProvTy), r.single(nodeGroupTy),
 		r.single(eksClusterTy), r.single("aws:ec2/vpc:Vpc"),
@@ -148,7 +148,7 @@ func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.
 
 func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		s := r.single(secretTy)
 		assert.Equal(t, "your-service-secret", s.Str("metadata.name"))
 		assert.Equal(t, "your-service", s.Str("metadata.namespace"))
@@ -165,7 +165,7 @@ func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
 }
 
 func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	ns := r.one(namespaceTy, "gitops-service-ns")
 	assert.Equal(t, "your-service", ns.Str("metadata.name"))
 	assert.Len(t, r.all(namespaceTy), 2)
@@ -174,10 +174,10 @@ func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
 }
 
 func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	assert.Len(t, r.all(secretTy), 1, "public repository: no credentials")
 
-	cfg := loadStackConfig(t, "dev")
+	cfg := fixtureConfig(t, "dev")
 	cfg.SetSecret("appRepoToken", "ghp_exampletoken")
 	r = runStack(t, "dev", cfg).ok()
 	repo := r.one(secretTy, "gitops-repo-credentials")
@@ -192,7 +192,7 @@ func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
 
 func TestKubernetesResources_allUseTheExplicitProvider(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		prov := r.single(k8sProvTy)
 		var n int
 		for _, rec := range r.records {
@@ -286,7 +286,7 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 	appSchema := argoCRDSchema(t, "application-crd.yaml")
 	projSchema := argoCRDSchema(t, "appproject-crd.yaml")
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		require.Equal(t, stacks.DefaultArgoCDChartVersion, cfg.Get("argocdChartVersion"),
 			"the stack's chart must ship Argo CD %s, whose CRDs these tests use", stacks.ArgoCDAppVersion)
 		r := runStack(t, stack, cfg).ok()
@@ -297,7 +297,7 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 
 func TestArgoCDObjects_schemaCheckRejectsAMisspeltField(t *testing.T) {
 	appSchema := argoCRDSchema(t, "application-crd.yaml")
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	obj := asObject(t, r.single(applicationTy)).(map[string]any)
 	policy := obj["spec"].(map[string]any)["syncPolicy"].(map[string]any)
 	policy["automatic"] = policy["automated"]

@@ -60,11 +60,17 @@ func loadProject(t testing.TB) *workspace.Project {
 	return proj
 }
 
-// loadStackConfig is the real stack file's configuration over Pulumi.yaml's defaults, with test values for
-// the secrets a user sets on the command line.
-func loadStackConfig(t testing.TB, stack string) stackConfig {
+// fixtureDir holds the stack files the tests own: the template's values, copied from the shipped
+// Pulumi.dev.yaml and Pulumi.prod.yaml. Tests of the program run on these, so they never depend on what a user
+// puts in their own stack files; tests of the user's stack files (userstacks_test.go) check only rules that hold
+// for any valid configuration.
+const fixtureDir = "testdata/stacks"
+
+// fixtureConfig is a fixture stack's configuration over Pulumi.yaml's defaults, as the CLI would hand it to
+// the program, with test values for the secrets a user sets on the command line.
+func fixtureConfig(t testing.TB, stack string) stackConfig {
 	t.Helper()
-	cfg, err := plan.LoadConfig(repoRoot(t), stack)
+	cfg, err := plan.LoadConfigFiles(filepath.Join(repoRoot(t), "Pulumi.yaml"), plan.StackFile(fixtureDir, stack))
 	require.NoError(t, err)
 	cfg.SetSecret("apiKey", testAPIKey)
 	return cfg

@@ -66,7 +66,7 @@ func TestGraph_everyComponentIsRegisteredOnceInBothStacks(t *testing.T) {
 
 func TestProgram_mainRunsThroughStacksRun(t *testing.T) {
 	for _, stack := range stackNames {
-		require.NoError(t, runProgram(t, stack, loadStackConfig(t, stack)))
+		require.NoError(t, runProgram(t, stack, fixtureConfig(t, stack)))
 	}
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "main.go"))
 	require.NoError(t, err)
@@ -77,7 +77,7 @@ func TestOutputs_coverTheContractAndKeepKubeconfigSecret(t *testing.T) {
 	contract := []string{"vpcId", "privateSubnetIds", "publicSubnetIds", "clusterName", "kubeconfig", "ecrRepositoryUrl",
 		"githubActionsRoleArn", "argocdNamespace", "serviceNamespace"}
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		for _, name := range contract {
 			out, ok := r.outputs[name]
 			if assert.True(t, ok, "output %s", name) {
@@ -101,7 +101,7 @@ func ecrURLOf(stack string) string {
 // TestStackFiles_everyDevProdDifferenceIsDeliberate lists the keys that differ between the two stack files;
 // a new difference must be added here (and so reviewed), and each listed one is asserted in the tests.
 func TestStackFiles_everyDevProdDifferenceIsDeliberate(t *testing.T) {
-	dev, prod := loadStackConfig(t, "dev"), loadStackConfig(t, "prod")
+	dev, prod := fixtureConfig(t, "dev"), fixtureConfig(t, "prod")
 	want := map[string]string{
 		"aws:defaultTags": "environment tag", projectName + ":vpcCidr": "disjoint ranges so the VPCs can be peered",
 		projectName + ":azCount": "prod spans 3 zones", projectName + ":natGateways": "prod has no zonal single point of failure",
@@ -136,7 +136,7 @@ func TestStackFiles_everyDevProdDifferenceIsDeliberate(t *testing.T) {
 // TestServiceKit_agreesWithThePlatformDefaults: the chart in examples/service is what the Application
 // deploys by default, and it reads the Secret the platform creates.
 func TestServiceKit_agreesWithThePlatformDefaults(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	app, secret := r.single(applicationTy), r.single(secretTy)
 
 	chartDir := filepath.Join(repoRoot(t), "examples", "service", app.Str("spec.source.path"))

@@ -11,7 +11,7 @@ import (
 
 func TestNetwork_vpcHasDNSForEKS(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		vpc := r.single("aws:ec2/vpc:Vpc")
 		assert.Equal(t, cfg.Get("vpcCidr"), vpc.Str("cidrBlock"))
@@ -25,7 +25,7 @@ func TestNetwork_vpcHasDNSForEKS(t *testing.T) {
 func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
-			cfg := loadStackConfig(t, stack)
+			cfg := fixtureConfig(t, stack)
 			azCount := mustAtoi(t, cfg.Get("azCount"))
 			r := runStack(t, stack, cfg).ok()
 			vpcID := r.single("aws:ec2/vpc:Vpc").Name + "-id"
@@ -57,7 +57,7 @@ func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
 
 func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		clusterTag := "tags.kubernetes.io/cluster/" + projectName + "-" + stack
 		for _, s := range r.all("aws:ec2/subnet:Subnet") {
 			tags, _ := s.In("tags").(map[string]any)
@@ -75,7 +75,7 @@ func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
 
 func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
 	cidrs := func(azCount int) map[string]string {
-		cfg := loadStackConfig(t, "dev")
+		cfg := fixtureConfig(t, "dev")
 		cfg.Set("azCount", azCount)
 		r := runStack(t, "dev", cfg).ok()
 		out := map[string]string{}
@@ -92,7 +92,7 @@ func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
 }
 
 func TestNetwork_smallestVPCStillCarvesValidSubnets(t *testing.T) {
-	cfg := loadStackConfig(t, "dev")
+	cfg := fixtureConfig(t, "dev")
 	cfg.Set("vpcCidr", "10.1.2.0/24")
 	cfg.Set("azCount", 4)
 	r := runStack(t, "dev", cfg).ok()
@@ -103,7 +103,7 @@ func TestNetwork_smallestVPCStillCarvesValidSubnets(t *testing.T) {
 }
 
 func TestNetwork_publicRoutesGoToTheInternetGateway(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	igw := r.single("aws:ec2/internetGateway:InternetGateway")
 	rt := r.one("aws:ec2/routeTable:RouteTable", "network-public-rt")
 	routes := asSlice(rt.In("routes"))
@@ -123,7 +123,7 @@ func TestNetwork_publicRoutesGoToTheInternetGateway(t *testing.T) {
 func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
-			cfg := loadStackConfig(t, stack)
+			cfg := fixtureConfig(t, stack)
 			azCount := mustAtoi(t, cfg.Get("azCount"))
 			r := runStack(t, stack, cfg).ok()
 			nats := r.all("aws:ec2/natGateway:NatGateway")
@@ -157,7 +157,7 @@ func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 
 func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		fl := r.single("aws:ec2/flowLog:FlowLog")
 		group := r.one("aws:cloudwatch/logGroup:LogGroup", "network-flow-logs")
@@ -183,7 +183,7 @@ func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 }
 
 func TestNetwork_defaultSecurityGroupHasNoRules(t *testing.T) {
-	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	sg := r.single("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
 	assert.Equal(t, "network-vpc-id", sg.Str("vpcId"))
 	assert.Empty(t, sg.In("ingress"))

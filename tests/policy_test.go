@@ -305,10 +305,14 @@ var policies = []policy{
 	},
 }
 
-// exceptions are policies a stack deliberately does not meet, keyed by stack then policy ID. Dev only: prod
-// takes no exceptions (TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd).
+// unprotected names the stacks that exceptions apply to: those with protect false. A stack in production mode
+// (protect true) takes no exceptions (TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd), whatever it is
+// called, and so does any stack of a user's.
+const unprotected = "protect: false"
+
+// exceptions are policies an unprotected stack (dev) deliberately does not meet, keyed by mode then policy ID.
 var exceptions = map[string]map[string]string{
-	"dev": {
+	unprotected: {
 		"CKV_AWS_38/AVD-AWS-0041": "Pulumi.dev.yaml opens the public endpoint to 0.0.0.0/0 so a laptop can run the first " +
 			"`pulumi up` from anywhere; prod lists its egress range only, and the program refuses 0.0.0.0/0 when protect is true",
 		"CKV_AWS_338": "dev keeps flow and control-plane logs 14 days to keep a throwaway environment cheap; prod keeps them a year",
@@ -341,6 +345,8 @@ var deployAccessFindings = map[string]map[string]string{
 type policyGraph struct {
 	name, stack  string
 	deployAccess bool // with pulumiOrganization and infraRepository set: the optional deploy and preview roles
+	// userFile, when set, is a user's stack file at the repository root instead of the fixture.
+	userFile bool
 }
 
 var policyGraphs = []policyGraph{
@@ -351,12 +357,23 @@ var policyGraphs = []policyGraph{
 }
 
 func (pg policyGraph) config(t testing.TB) stackConfig {
-	cfg := loadStackConfig(t, pg.stack)
+	cfg := fixtureConfig(t, pg.stack)
+	if pg.userFile {
+		cfg = userConfig(t, pg.stack)
+	}
 	if pg.deployAccess {
 		cfg.Set("pulumiOrganization", "acme")
 		cfg.Set("infraRepository", "acme/platform-infra")
 	}
 	return cfg
+}
+
+// mode is the key of the exceptions a configuration may take.
+func mode(cfg stackConfig) string {
+	if cfg.Get("protect") == "true" {
+		return "protect: true"
+	}
+	return unprotected
 }
 
 // policyRun runs the real program for a stack configuration and returns its graph; every call is a fresh run,
@@ -375,9 +392,9 @@ func policyByID(id string) (policy, bool) {
 	return policy{}, false
 }
 
-// tolerated returns why a violation is accepted on a graph, or "".
-func (pg policyGraph) tolerated(policyID, v string) string {
-	if why := exceptions[pg.stack][policyID]; why != "" {
+// tolerated returns why a violation is accepted on a graph of a configuration, or "".
+func (pg policyGraph) tolerated(cfg stackConfig, policyID, v string) string {
+	if why := exceptions[mode(cfg)][policyID]; why != "" {
 		return why
 	}
 	if why := knownGaps[policyID]; why != "" {
@@ -411,28 +428,32 @@ func polViolationNames(v, resourceName string) bool {
 
 func TestPolicies_holdForEveryStack(t *testing.T) {
 	for _, pg := range policyGraphs {
-		t.Run(pg.name, func(t *testing.T) {
-			g := policyRun(t, pg.stack, pg.config(t))
-			for _, p := range policies {
-				var left []string
-				for _, v := range p.check(g) {
-					if pg.tolerated(p.id, v) == "" {
-						left = append(left, v)
-					}
-				}
-				assert.Emptyf(t, left, "%s: %s", p.id, p.title)
+		t.Run(pg.name, func(t *testing.T) { checkPolicies(t, pg) })
+	}
+}
+
+// checkPolicies runs the whole suite over one graph.
+func checkPolicies(t *testing.T, pg policyGraph) {
+	cfg := pg.config(t)
+	g := policyRun(t, pg.stack, cfg)
+	for _, p := range policies {
+		var left []string
+		for _, v := range p.check(g) {
+			if pg.tolerated(cfg, p.id, v) == "" {
+				left = append(left, v)
 			}
-		})
+		}
+		assert.Emptyf(t, left, "%s: %s", p.id, p.title)
 	}
 }
 
 func TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd(t *testing.T) {
-	for stack := range exceptions {
-		assert.Equal(t, "dev", stack, "only dev may deviate; prod meets every policy or the gap is reported in knownGaps")
+	for m := range exceptions {
+		assert.Equal(t, unprotected, m, "only unprotected stacks may deviate; prod meets every policy or the gap is reported in knownGaps")
 	}
-	dev := policyRun(t, "dev", loadStackConfig(t, "dev"))
-	prod := policyRun(t, "prod", loadStackConfig(t, "prod"))
-	for id, why := range exceptions["dev"] {
+	dev := policyRun(t, "dev", fixtureConfig(t, "dev"))
+	prod := policyRun(t, "prod", fixtureConfig(t, "prod"))
+	for id, why := range exceptions[unprotected] {
 		p, ok := policyByID(id)
 		require.Truef(t, ok, "exception for unknown policy %s", id)
 		assert.NotEmpty(t, why, "%s: an exception states its reason", id)
@@ -443,7 +464,7 @@ func TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd(t *testing.T) {
 
 func TestPolicies_knownGapsStillFail(t *testing.T) {
 	for _, stack := range stackNames {
-		g := policyRun(t, stack, loadStackConfig(t, stack))
+		g := policyRun(t, stack, fixtureConfig(t, stack))
 		for id := range knownGaps {
 			p, ok := policyByID(id)
 			require.Truef(t, ok, "gap for unknown policy %s", id)
@@ -477,7 +498,7 @@ func TestPolicies_tableIsWellFormed(t *testing.T) {
 	}
 	for id := range knownGaps {
 		assert.Truef(t, seen[id], "knownGaps names unknown policy %s", id)
-		assert.Emptyf(t, exceptions["dev"][id], "%s is a gap for every stack, not a dev exception", id)
+		assert.Emptyf(t, exceptions[unprotected][id], "%s is a gap for every stack, not a dev exception", id)
 	}
 	for id := range deployAccessFindings {
 		assert.Truef(t, seen[id], "deployAccessFindings names unknown policy %s", id)
@@ -500,13 +521,13 @@ func TestPolicies_everyCheckCanFail(t *testing.T) {
 			p, ok := policyByID(f.policy)
 			require.True(t, ok, "unknown policy %s", f.policy)
 
-			good := policyRun(t, "prod", loadStackConfig(t, "prod"))
+			good := policyRun(t, "prod", fixtureConfig(t, "prod"))
 			if f.compliant != nil {
 				f.compliant(t, good)
 			}
 			require.Emptyf(t, p.check(good), "%s must pass before the fixture is applied", p.id)
 
-			cfg := loadStackConfig(t, "prod")
+			cfg := fixtureConfig(t, "prod")
 			if f.config != nil {
 				f.config(cfg)
 			}
@@ -716,7 +737,7 @@ var policyFixtures = []policyFixture{
 	// IAM
 	{policy: "CKV_AWS_274", name: "AdministratorAccess attached", mutate: func(t *testing.T, g *plan.Result) {
 		fxAdd(g, polTypeRolePolicyAttachment, "nodes-role-admin", map[string]any{
-			"role": "nodes-role-1a2b3c4", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
+			"role": "cluster-node-role-1a2b3c4", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess",
 		})
 	}},
 	{policy: "CKV_AWS_274", name: "PowerUserAccess in managedPolicyArns", mutate: func(t *testing.T, g *plan.Result) {
@@ -724,7 +745,7 @@ var policyFixtures = []policyFixture{
 	}},
 	{policy: "CKV_AWS_274", name: "IAMFullAccess attached", mutate: func(t *testing.T, g *plan.Result) {
 		fxAdd(g, polTypePolicyAttachment, "iam-admins", map[string]any{
-			"roles": []any{"nodes-role-1a2b3c4"}, "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess",
+			"roles": []any{"cluster-node-role-1a2b3c4"}, "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess",
 		})
 	}},
 	{policy: "CKV_AWS_62/CKV_AWS_63/CKV_AWS_1/CKV_AWS_49", name: "* on *", mutate: func(t *testing.T, g *plan.Result) {
@@ -740,19 +761,19 @@ var policyFixtures = []policyFixture{
 		fxSet(fxOne(t, g, polTypeRolePolicy, "github-push-policy"), "policy", fxUnscopedPolicy)
 	}},
 	{policy: "CKV_AWS_286/AVD-AWS-0342", name: "PassRole on * without iam:PassedToService", mutate: func(t *testing.T, g *plan.Result) {
-		fxAdd(g, polTypeRolePolicy, "nodes-passrole", map[string]any{"role": "nodes-role-id", "policy": fxPassRolePolicy})
+		fxAdd(g, polTypeRolePolicy, "nodes-passrole", map[string]any{"role": "cluster-node-role-id", "policy": fxPassRolePolicy})
 	}},
 	{policy: "CKV_AWS_286/AVD-AWS-0342", name: "AttachRolePolicy on role/*", mutate: func(t *testing.T, g *plan.Result) {
-		fxAdd(g, polTypeRolePolicy, "nodes-attach", map[string]any{"role": "nodes-role-id", "policy": fxPutRolePolicy})
+		fxAdd(g, polTypeRolePolicy, "nodes-attach", map[string]any{"role": "cluster-node-role-id", "policy": fxPutRolePolicy})
 	}},
 	{policy: "CKV_AWS_287/CKV_AWS_288", name: "GetSecretValue on *", mutate: func(t *testing.T, g *plan.Result) {
-		fxAdd(g, polTypeRolePolicy, "nodes-secrets", map[string]any{"role": "nodes-role-id", "policy": fxSecretsPolicy})
+		fxAdd(g, polTypeRolePolicy, "nodes-secrets", map[string]any{"role": "cluster-node-role-id", "policy": fxSecretsPolicy})
 	}},
 	{policy: "CKV_AWS_287/CKV_AWS_288", name: "ssm:Get* on *", mutate: func(t *testing.T, g *plan.Result) {
 		fxSet(fxOne(t, g, polTypeRolePolicy, "github-push-policy"), "policy", fxSSMGetPolicy)
 	}},
 	{policy: "PLAT-IAM-BOUNDARY", name: "node role without boundary", mutate: func(t *testing.T, g *plan.Result) {
-		r := fxOne(t, g, polTypeRole, "nodes-role")
+		r := fxOne(t, g, polTypeRole, "cluster-node-role")
 		fxDelete(r, "permissionsBoundary")
 		delete(r.PropertyDeps, "permissionsBoundary")
 	}},
@@ -769,20 +790,20 @@ var policyFixtures = []policyFixture{
 		})
 	}},
 	{policy: "awsguard:iam-role-no-policy-management-conflicts", name: "managedPolicyArns beside attachments", mutate: func(t *testing.T, g *plan.Result) {
-		fxSet(fxOne(t, g, polTypeRole, "nodes-role"), "managedPolicyArns",
+		fxSet(fxOne(t, g, polTypeRole, "cluster-node-role"), "managedPolicyArns",
 			[]any{"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"})
 	}},
 	{policy: "CKV_AWS_60/CKV_AWS_61/CKV_AWS_283", name: "AWS * may assume", mutate: func(t *testing.T, g *plan.Result) {
-		fxSet(fxOne(t, g, polTypeRole, "nodes-role"), "assumeRolePolicy", fxAnyoneTrust)
+		fxSet(fxOne(t, g, polTypeRole, "cluster-node-role"), "assumeRolePolicy", fxAnyoneTrust)
 	}},
 	{policy: "CKV_AWS_60/CKV_AWS_61/CKV_AWS_283", name: "bare * principal", mutate: func(t *testing.T, g *plan.Result) {
 		fxSet(fxOne(t, g, polTypeRole, "network-flow-logs"), "assumeRolePolicy", fxBareStarTrust)
 	}},
 	{policy: "CKV_AWS_60/CKV_AWS_61/CKV_AWS_283", name: "whole account without condition", mutate: func(t *testing.T, g *plan.Result) {
-		fxSet(fxOne(t, g, polTypeRole, "nodes-role"), "assumeRolePolicy", fxAccountTrust)
+		fxSet(fxOne(t, g, polTypeRole, "cluster-node-role"), "assumeRolePolicy", fxAccountTrust)
 	}},
 	{policy: "CKV_AWS_60/CKV_AWS_61/CKV_AWS_283", name: "Allow with NotPrincipal", mutate: func(t *testing.T, g *plan.Result) {
-		fxSet(fxOne(t, g, polTypeRole, "nodes-role"), "assumeRolePolicy", fxNotPrincipalTr)
+		fxSet(fxOne(t, g, polTypeRole, "cluster-node-role"), "assumeRolePolicy", fxNotPrincipalTr)
 	}},
 	{policy: "CKV_AWS_358", name: "no sub condition", mutate: func(t *testing.T, g *plan.Result) {
 		fxSet(fxOne(t, g, polTypeRole, "github-push-role"), "assumeRolePolicy",

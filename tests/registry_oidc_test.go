@@ -15,7 +15,7 @@ import (
 
 func TestRegistry_isImmutableScannedAndKMSEncrypted(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		repo := r.single("aws:ecr/repository:Repository")
 		assert.Equal(t, stack+"/your-service", repo.Str("name"))
 		assert.Equal(t, "IMMUTABLE", repo.Str("imageTagMutability"))
@@ -31,7 +31,7 @@ func TestRegistry_isImmutableScannedAndKMSEncrypted(t *testing.T) {
 
 func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		lp := r.single("aws:ecr/lifecyclePolicy:LifecyclePolicy")
 		assert.True(t, r.dependsOn(lp, r.single("aws:ecr/repository:Repository")))
@@ -48,8 +48,8 @@ func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
 }
 
 func TestRegistry_prodIsProtectedAndNeverForceDeleted(t *testing.T) {
-	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok().single("aws:ecr/repository:Repository")
-	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single("aws:ecr/repository:Repository")
+	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().single("aws:ecr/repository:Repository")
+	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single("aws:ecr/repository:Repository")
 	assert.Equal(t, true, dev.In("forceDelete"), "dev's destroy removes images with the repository")
 	assert.False(t, dev.Protect)
 	assert.Equal(t, false, prod.In("forceDelete"))
@@ -57,7 +57,7 @@ func TestRegistry_prodIsProtectedAndNeverForceDeleted(t *testing.T) {
 }
 
 func TestGitHubOIDC_providerTrustsGitHubsIssuerForSTS(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	p := r.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-provider")
 	assert.Equal(t, "https://token.actions.githubusercontent.com", p.Str("url"))
 	assert.Equal(t, []string{"sts.amazonaws.com"}, p.Strs("clientIdLists"))
@@ -76,7 +76,7 @@ func pushTrust(t *testing.T, r *run) (infra.Statement, map[string][]string) {
 
 func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		st, eq := pushTrust(t, r)
 		assert.Equal(t, "Allow", st.Effect)
@@ -96,7 +96,7 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 }
 
 func TestGitHubOIDC_immutableSubjectFormWhenIDsAreConfigured(t *testing.T) {
-	cfg := loadStackConfig(t, "dev")
+	cfg := fixtureConfig(t, "dev")
 	cfg.Set("githubOwnerId", "1234")
 	cfg.Set("githubRepositoryId", "98765")
 	cfg.Set("githubAllowedSubjects", []string{"ref:refs/heads/main", "environment:prod"})
@@ -111,7 +111,7 @@ func TestGitHubOIDC_immutableSubjectFormWhenIDsAreConfigured(t *testing.T) {
 
 func TestGitHubOIDC_existingProviderIsReusedNotCreated(t *testing.T) {
 	existing := "arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com"
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("githubOidcProviderArn", existing)
 	r := runStack(t, "prod", cfg).ok()
 	for _, p := range r.all("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
@@ -124,7 +124,7 @@ func TestGitHubOIDC_existingProviderIsReusedNotCreated(t *testing.T) {
 
 func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		repoARN := "arn:aws:ecr:us-east-1:" + testAccount + ":repository/" + stack + "/your-service"
 		rp := r.one("aws:iam/rolePolicy:RolePolicy", "github-push-policy")
 		assert.Equal(t, "github-push-role-id", rp.Str("role"))
@@ -153,7 +153,7 @@ func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
 }
 
 func TestGitHubOIDC_doesNotWaitForTheCluster(t *testing.T) {
-	r := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	cluster := r.single(eksClusterTy)
 	network := r.one("platform:infra:Network", "network")
 	for _, rec := range r.records {

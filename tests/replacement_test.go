@@ -63,10 +63,10 @@ func TestReplacementGuard_routineChangesReplaceNothing(t *testing.T) {
 		"log retention":      func(c stackConfig) { c.Set("logRetentionDays", 365) },
 	}
 	for _, stack := range stackNames {
-		base := replacementView(runStack(t, stack, loadStackConfig(t, stack)).ok())
+		base := replacementView(runStack(t, stack, fixtureConfig(t, stack)).ok())
 		for name, change := range changes {
 			t.Run(stack+"/"+name, func(t *testing.T) {
-				cfg := loadStackConfig(t, stack)
+				cfg := fixtureConfig(t, stack)
 				change(cfg)
 				got := replacementView(runStack(t, stack, cfg).ok())
 				assert.Equal(t, len(base), len(got), "same guarded resources")
@@ -77,7 +77,7 @@ func TestReplacementGuard_routineChangesReplaceNothing(t *testing.T) {
 		}
 		for name, change := range nodegroupChanges {
 			t.Run(stack+"/"+name, func(t *testing.T) {
-				cfg := loadStackConfig(t, stack)
+				cfg := fixtureConfig(t, stack)
 				change(cfg)
 				got := replacementView(runStack(t, stack, cfg).ok())
 				for res, view := range base {
@@ -93,8 +93,8 @@ func TestReplacementGuard_routineChangesReplaceNothing(t *testing.T) {
 // TestReplacementGuard_detectsAReplacingChange proves the guard can fail: changing the VPC range replaces
 // the VPC and subnets, and changing instance types replaces the nodegroup.
 func TestReplacementGuard_detectsAReplacingChange(t *testing.T) {
-	base := replacementView(runStack(t, "dev", loadStackConfig(t, "dev")).ok())
-	cfg := loadStackConfig(t, "dev")
+	base := replacementView(runStack(t, "dev", fixtureConfig(t, "dev")).ok())
+	cfg := fixtureConfig(t, "dev")
 	cfg.Set("vpcCidr", "10.99.0.0/16")
 	cfg.Set("nodeInstanceTypes", []string{"m6i.xlarge"})
 	got := replacementView(runStack(t, "dev", cfg).ok())

@@ -5,14 +5,17 @@
 //	go run ./cmd/plan -stack prod -format mermaid > plan.mmd
 //	go run ./cmd/plan -format dot | dot -Tsvg > plan.svg
 //	go run ./cmd/plan -format snapshot     # the reviewable snapshot the tests compare against
+//	go run ./cmd/plan -set pulumiOrganization=acme -set 'clusterAdminArns=[arn:aws:iam::123456789012:role/admins]'
 //
-// Secrets the stack file lacks (apiKey) get placeholders; physical names and IDs are placeholders too.
+// -set overrides a key for this plan only (repeatable; values are YAML), to preview an optional feature
+// without editing a stack file. Secrets get placeholders; physical names and IDs are placeholders too.
 package main
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -24,9 +27,11 @@ func main() {
 	stack := flag.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to plan")
 	format := flag.String("format", "tree", "tree, mermaid, dot or snapshot")
 	dir := flag.String("dir", ".", "project directory (holding Pulumi.yaml)")
+	var sets setFlags
+	flag.Var(&sets, "set", "key=value to override for this plan (repeatable), such as -set nodeMaxSize=6")
 	flag.Parse()
 
-	out, err := run(*dir, *stack, *format)
+	out, err := run(*dir, *stack, *format, sets)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "plan:", err)
 		os.Exit(1)
@@ -34,7 +39,12 @@ func main() {
 	fmt.Print(out)
 }
 
-func run(dir, stack, format string) (string, error) {
+type setFlags []string
+
+func (s *setFlags) String() string     { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+func run(dir, stack, format string, sets []string) (string, error) {
 	render := map[string]func(*plan.Result) string{
 		"tree": plan.Tree, "mermaid": plan.Mermaid, "dot": plan.DOT, "snapshot": plan.Snapshot,
 	}[format]
@@ -44,6 +54,11 @@ func run(dir, stack, format string) (string, error) {
 	cfg, err := plan.LoadConfig(dir, stack)
 	if err != nil {
 		return "", fmt.Errorf("load stack %s: %w", stack, err)
+	}
+	for _, kv := range sets {
+		if err := cfg.SetFromFlag(kv); err != nil {
+			return "", err
+		}
 	}
 	res := plan.Run(cfg.Project, stack, cfg, Build, nil)
 	if res.Err != nil {

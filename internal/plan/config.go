@@ -3,9 +3,12 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -22,37 +25,53 @@ type Config struct {
 // PlaceholderSecret is what every secret a user sets on the command line holds offline.
 func PlaceholderSecret(key string) string { return "offline-placeholder-for-" + key }
 
-// LoadConfig reads Pulumi.yaml and Pulumi.<stack>.yaml in dir with Pulumi's own loaders, applies the
-// project's declared defaults as the CLI does, and fills every declared secret that the stack file lacks
-// with a placeholder (a user sets those with `pulumi config set --secret`).
+// StackFile is the stack file of a stack in a project directory.
+func StackFile(dir, stack string) string { return filepath.Join(dir, "Pulumi."+stack+".yaml") }
+
+// Stacks are the stacks a project directory configures (its Pulumi.<stack>.yaml files), sorted.
+func Stacks(dir string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range matches {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".yaml")
+		if name != "" && !strings.Contains(name, ".") {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// LoadConfig reads the project file in dir and the stack's Pulumi.<stack>.yaml there.
 func LoadConfig(dir, stack string) (Config, error) {
-	proj, err := workspace.LoadProject(filepath.Join(dir, "Pulumi.yaml"))
+	return LoadConfigFiles(filepath.Join(dir, "Pulumi.yaml"), StackFile(dir, stack))
+}
+
+// LoadConfigFiles reads a project file and a stack file with Pulumi's own loaders and gives every secret a
+// placeholder: the stack file's encrypted values (which only their secrets provider can decrypt) and the declared
+// secrets without a default that the stack file lacks (a user sets those with `pulumi config set --secret`). It
+// does not apply Pulumi.yaml's defaults: the program applies the same ones itself (a test keeps them equal), and
+// what the real CLI does with the project file is tested with the real CLI (tests/engine). A missing stack file
+// is an error: the CLI would have no stack to run.
+func LoadConfigFiles(projectFile, stackFile string) (Config, error) {
+	proj, err := workspace.LoadProject(projectFile)
 	if err != nil {
 		return Config{}, err
 	}
-	ps, err := workspace.LoadProjectStack(nil, proj, filepath.Join(dir, "Pulumi."+stack+".yaml"))
+	if _, err := os.Stat(stackFile); err != nil {
+		known, _ := Stacks(filepath.Dir(stackFile))
+		return Config{}, fmt.Errorf("no stack file %s (stacks here: %s); create one with `pulumi stack init <name>` and `pulumi config set`",
+			stackFile, strings.Join(known, ", "))
+	}
+	ps, err := workspace.LoadProjectStack(nil, proj, stackFile)
 	if err != nil {
 		return Config{}, err
 	}
 	project := string(proj.Name)
 	cfg := Config{Project: project, Values: map[string]string{}}
-	for key, decl := range proj.Config {
-		if decl.Default == nil || strings.Contains(key, ":") {
-			continue
-		}
-		switch d := decl.Default.(type) {
-		case string:
-			cfg.Values[project+":"+key] = d
-		case []any, map[string]any:
-			b, err := json.Marshal(d)
-			if err != nil {
-				return Config{}, err
-			}
-			cfg.Values[project+":"+key] = string(b)
-		default:
-			cfg.Values[project+":"+key] = fmt.Sprint(d)
-		}
-	}
 	for k, v := range ps.Config {
 		full := k.Namespace() + ":" + k.Name()
 		if v.Secure() {
@@ -68,7 +87,7 @@ func LoadConfig(dir, stack string) (Config, error) {
 	}
 	for key, decl := range proj.Config {
 		full := project + ":" + key
-		if _, ok := cfg.Values[full]; !ok && decl.Secret && requiredSecret(decl.Description) {
+		if _, ok := cfg.Values[full]; !ok && decl.Secret && decl.Default == nil {
 			cfg.Values[full] = PlaceholderSecret(key)
 			cfg.Secrets = append(cfg.Secrets, full)
 		}
@@ -77,9 +96,43 @@ func LoadConfig(dir, stack string) (Config, error) {
 	return cfg, nil
 }
 
-// requiredSecret: declared secrets whose description says they are required get a placeholder offline;
-// optional ones stay unset, as on a fresh stack.
-func requiredSecret(description string) bool { return strings.Contains(description, "(required)") }
+// encode is a config value in the string form the engine passes: lists and maps as JSON.
+func encode(v any) (string, error) {
+	switch d := v.(type) {
+	case string:
+		return d, nil
+	case []any, map[string]any:
+		b, err := json.Marshal(d)
+		return string(b), err
+	default:
+		return fmt.Sprint(d), nil
+	}
+}
+
+// SetFromFlag applies one `key=value` of the plan command's -set flag: a project key (or namespace:key), its
+// value parsed as YAML so that lists, numbers and booleans work as in a stack file.
+func (c Config) SetFromFlag(kv string) error {
+	key, raw, ok := strings.Cut(kv, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("-set %q: use key=value, such as -set nodeMaxSize=6 or -set 'clusterAdminArns=[arn:aws:iam::123456789012:role/admins]'", kv)
+	}
+	var v any
+	if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
+		return fmt.Errorf("-set %s: %w", key, err)
+	}
+	if v == nil {
+		v = ""
+	}
+	if !strings.Contains(key, ":") {
+		key = c.Project + ":" + key
+	}
+	s, err := encode(v)
+	if err != nil {
+		return fmt.Errorf("-set %s: %w", key, err)
+	}
+	c.Values[key] = s
+	return nil
+}
 
 // Clone copies the configuration.
 func (c Config) Clone() Config {

@@ -61,8 +61,11 @@ func (r *Resource) flags() []string {
 // Tree renders the plan as the component tree with each resource's key properties and a resource count.
 func Tree(res *Result) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "stack %s: %d resources (%d components)\n", res.Stack, len(res.Resources), countComponents(res))
-	b.WriteString("offline plan: IDs, ARNs, account and secrets are placeholders; nothing was sent to AWS\n")
+	fmt.Fprintf(&b, "stack %s: %d resources (%d components)", res.Stack, len(res.Resources), countComponents(res))
+	if n := len(res.Find(EKSClusterType)); n > 0 {
+		fmt.Fprintf(&b, "; not counted: the %d resources pulumi-eks's Cluster creates inside itself (%s)", n*EKSClusterChildren, EKSClusterChildrenText)
+	}
+	b.WriteString("\noffline plan: IDs, ARNs, account and secrets are placeholders; nothing was sent to AWS\n")
 	byParent := map[string][]*Resource{}
 	for _, r := range res.Resources {
 		byParent[r.Parent] = append(byParent[r.Parent], r)
