@@ -1,7 +1,9 @@
 package infra
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -62,6 +64,12 @@ type Cluster struct {
 	Kubeconfig      pulumi.StringOutput `pulumi:"kubeconfig"` // secret
 	OIDCProviderARN pulumi.StringOutput `pulumi:"oidcProviderArn"`
 	OIDCProviderURL pulumi.StringOutput `pulumi:"oidcProviderUrl"`
+	// Endpoint is the API server URL. It identifies this cluster: a replacement cluster gets another one.
+	Endpoint pulumi.StringOutput `pulumi:"endpoint"` // secret, like everything pulumi-eks builds from it
+	// NodeRole is the role of the cluster's nodes, with exactly the NodePolicies; NodeRolePolicies are its
+	// attachments, which nodes wait for.
+	NodeRole         *iam.Role
+	NodeRolePolicies []pulumi.Resource
 	// AccessResources are the access entries and policy associations; whatever talks to the Kubernetes API as
 	// one of those principals waits for them.
 	AccessResources []pulumi.Resource
@@ -69,7 +77,18 @@ type Cluster struct {
 	NetworkAddon pulumi.Resource
 }
 
-// NewCluster creates the control plane. It does not create nodes: see NewNodeGroup.
+// NodePolicies are the managed policies of the node role, keyed by the name used in logical names. ECR read
+// access is here so nodes can pull the service image before anything is deployed.
+var NodePolicies = map[string]iam.ManagedPolicy{
+	"worker":   iam.ManagedPolicyAmazonEKSWorkerNodePolicy,
+	"cni":      iam.ManagedPolicy_AmazonEKS_CNI_Policy,
+	"ecr-read": iam.ManagedPolicyAmazonEC2ContainerRegistryReadOnly,
+}
+
+// nodePolicyOrder fixes the creation order of the attachments (map order is random).
+var nodePolicyOrder = []string{"worker", "cni", "ecr-read"}
+
+// NewCluster creates the control plane and the nodes' role. It does not create nodes: see NewNodeGroup.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	if args == nil || args.Name == "" || args.Version == "" || !args.Account.valid() || args.LogRetentionDays < 1 || !args.Roles.valid() {
 		return nil, fmt.Errorf("cluster %q: name, version, account, log retention and boundary are required", name)
@@ -119,8 +138,34 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, wrap("attach cluster policy", err)
 	}
 
+	// The nodes' role is created here and handed to pulumi-eks as the cluster's instance role: without one,
+	// pulumi-eks v2.8.1 creates a role of its own (path "/", no permissions boundary) even with
+	// skipDefaultNodeGroup (nodejs/eks/cluster.ts:767-819; fixed only in v3.0.0). It then gives this role the
+	// EC2_LINUX access entry nodes join with, which the managed nodegroup reuses.
+	nodeRole, err := iam.NewRole(ctx, name+"-node-role", &iam.RoleArgs{
+		Description:         pulumi.String("Nodes of the EKS cluster " + args.Name),
+		AssumeRolePolicy:    pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
+		Path:                pulumi.String(args.Roles.Path),
+		PermissionsBoundary: args.Roles.Boundary,
+	}, parent)
+	if err != nil {
+		return nil, wrap("create node role", err)
+	}
+	c.NodeRole = nodeRole
+	for _, key := range nodePolicyOrder {
+		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-role-"+key, &iam.RolePolicyAttachmentArgs{
+			Role:      nodeRole.Name,
+			PolicyArn: NodePolicies[key],
+		}, parent)
+		if err != nil {
+			return nil, wrap("attach node "+key+" policy", err)
+		}
+		c.NodeRolePolicies = append(c.NodeRolePolicies, a)
+	}
+
 	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
 		ServiceRole:      serviceRole,
+		InstanceRole:     nodeRole,
 		Name:             pulumi.String(args.Name),
 		Version:          pulumi.String(args.Version),
 		VpcId:            args.VPCID,
@@ -147,7 +192,11 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 			"platform/control-plane-log-group": logGroup.Name,
 			"platform/service-role-policy":     servicePolicy.PolicyArn,
 		},
-	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup, servicePolicy}))
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup, servicePolicy}),
+		// pulumi-eks v2.8.1 returns its kubeconfig in plain text and stores it in two Kubernetes providers of its
+		// own. It builds the kubeconfig from the cluster's endpoint and certificate: marked secret at the source,
+		// every value built from them is secret too, in the state as in the outputs.
+		pulumi.Transforms([]pulumi.ResourceTransform{secretClusterEndpoint}))
 	if err != nil {
 		return nil, wrap("create EKS cluster", err)
 	}
@@ -198,13 +247,25 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		}
 	}
 
-	oidc := cluster.Core.OidcProvider()
+	// Nothing is read from cluster.Core: in API mode pulumi-eks v2.8.1 returns access entries there that the Go
+	// SDK cannot decode, which fails the whole update (pulumi-eks issue #1435, fixed in v3.0.2). The IRSA
+	// provider's URL is the cluster's issuer, and its ARN follows from it.
+	issuer := cluster.EksCluster.Identities().ApplyT(func(ids []awseks.ClusterIdentity) (string, error) {
+		if len(ids) == 0 || len(ids[0].Oidcs) == 0 || ids[0].Oidcs[0].Issuer == nil {
+			return "", fmt.Errorf("cluster %q: EKS reported no OIDC issuer", args.Name)
+		}
+		return *ids[0].Oidcs[0].Issuer, nil
+	}).(pulumi.StringOutput)
 	c.Name = clusterName
+	c.Endpoint = pulumi.ToSecret(cluster.EksCluster.Endpoint()).(pulumi.StringOutput)
 	c.Kubeconfig = pulumi.ToSecret(cluster.KubeconfigJson).(pulumi.StringOutput)
-	c.OIDCProviderARN = oidc.Arn()
-	c.OIDCProviderURL = oidc.Url()
+	c.OIDCProviderURL = issuer
+	c.OIDCProviderARN = issuer.ApplyT(func(url string) string {
+		return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", args.Account.Partition, args.Account.ID, strings.TrimPrefix(url, "https://"))
+	}).(pulumi.StringOutput)
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"name":            c.Name,
+		"endpoint":        c.Endpoint,
 		"kubeconfig":      c.Kubeconfig,
 		"oidcProviderArn": c.OIDCProviderARN,
 		"oidcProviderUrl": c.OIDCProviderURL,
@@ -228,3 +289,13 @@ func publicCIDRs(cidrs []string) pulumi.StringArrayInput {
 }
 
 func authModeRef(m eks.AuthenticationMode) *eks.AuthenticationMode { return &m }
+
+// secretClusterEndpoint marks the endpoint and certificate of pulumi-eks's aws:eks/cluster:Cluster child secret.
+func secretClusterEndpoint(_ context.Context, args *pulumi.ResourceTransformArgs) *pulumi.ResourceTransformResult {
+	if args.Type != "aws:eks/cluster:Cluster" {
+		return nil
+	}
+	opts := args.Opts
+	opts.AdditionalSecretOutputs = append(opts.AdditionalSecretOutputs, "endpoint", "certificateAuthority")
+	return &pulumi.ResourceTransformResult{Props: args.Props, Opts: opts}
+}

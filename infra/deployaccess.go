@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -12,7 +13,7 @@ const deployAccessType = "platform:infra:DeployAccess" // frozen; renaming needs
 
 // Pulumi Deployments operations, as they appear in the OIDC subject.
 var (
-	DeployOperations  = []string{"update", "refresh", "destroy"}
+	DeployOperations  = []string{"update", "refresh"} // plus "destroy" where AllowDestroy
 	PreviewOperations = []string{"preview"}
 )
 
@@ -39,6 +40,9 @@ type DeployAccessArgs struct {
 	// Roles are the stack's role path and boundary: both roles live under the path, the preview role carries
 	// the boundary, and the deploy role may manage only roles under the path that carry it (required).
 	Roles RoleSettings
+	// AllowDestroy lets Pulumi Deployments run `destroy` with the deploy role. Default false: a stack is torn
+	// down from a laptop.
+	AllowDestroy bool
 }
 
 // DeployAccess is the deploy role (update, refresh, destroy) and the read-only preview role.
@@ -88,6 +92,7 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 	}
 	rolePath, cluster := target.RolePath, target.ClusterName
 	stackRoles := iamARN("role" + rolePath + "*")
+	sharedIssuers := []string{iamARN("oidc-provider/" + GitHubIssuerHost), iamARN("oidc-provider/" + PulumiIssuerHost)}
 	bounded := map[string][]string{"iam:PermissionsBoundary": {boundaryARN}}
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
@@ -167,7 +172,7 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Resource: []string{iamARN("role/aws-service-role/*")},
 		},
 		{
-			Sid:    "ManageOIDCProviders",
+			Sid:    "ManageClusterOIDCProviders", // EKS clusters' IRSA issuers in this region
 			Effect: "Allow",
 			Action: []string{
 				"iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider",
@@ -175,11 +180,24 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 				"iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
 				"iam:UpdateOpenIDConnectProviderThumbprint",
 			},
-			// Only the issuers this program trusts: GitHub, Pulumi, and EKS clusters' IRSA issuers in this region.
-			Resource: []string{
-				iamARN("oidc-provider/" + GitHubIssuerHost), iamARN("oidc-provider/" + PulumiIssuerHost),
-				iamARN("oidc-provider/oidc.eks." + account.Region + ".amazonaws.com/id/*"),
+			Resource: []string{iamARN("oidc-provider/oidc.eks." + account.Region + ".amazonaws.com/id/*")},
+		},
+		{
+			// The account's GitHub and Pulumi issuers are shared by every stack: the deploy role may create one in a
+			// fresh account, never delete or re-point it (the program retains them on delete).
+			Sid:      "CreateSharedOIDCProviders",
+			Effect:   "Allow",
+			Action:   []string{"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider"},
+			Resource: sharedIssuers,
+		},
+		{
+			Sid:    "NeverDeleteOrRepointSharedOIDCProviders",
+			Effect: "Deny",
+			Action: []string{
+				"iam:AddClientIDToOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+				"iam:RemoveClientIDFromOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
 			},
+			Resource: sharedIssuers,
 		},
 		{
 			Sid:       "PassTheStacksRolesToTheirServices",
@@ -244,6 +262,13 @@ func PreviewPolicy(partition string) PolicyDocument {
 	}}
 }
 
+func deployOperations(allowDestroy bool) []string {
+	if allowDestroy {
+		return append(slices.Clone(DeployOperations), "destroy")
+	}
+	return DeployOperations
+}
+
 // NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
 	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" || args.ECRRepositoryName == "" || (args.PulumiOrganization == "" && args.InfraRepository == "") {
@@ -294,7 +319,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 
 	deployRole, err := iam.NewRole(ctx, name+"-deploy-role", &iam.RoleArgs{
 		Description:        pulumi.Sprintf("Runs pulumi up/refresh/destroy of %s/%s", args.Project, args.Stack),
-		AssumeRolePolicy:   trust(DeployOperations, "environment:"+args.Stack),
+		AssumeRolePolicy:   trust(deployOperations(args.AllowDestroy), "environment:"+args.Stack),
 		MaxSessionDuration: pulumi.Int(4 * 3600), // a first EKS + ArgoCD update takes longer than one hour
 		Path:               pulumi.String(args.Roles.Path),
 		// No boundary: this role manages the boundary-carrying roles, and may not change itself.

@@ -233,7 +233,8 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 				"username": pulumi.String("x-access-token"),
 				"password": pulumi.ToSecret(args.RepoToken).(pulumi.StringOutput),
 			},
-		}, with(pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}), pulumi.DependsOn([]pulumi.Resource{release}))...)
+		}, with(pulumi.AdditionalSecretOutputs([]string{"data", "stringData"}), pulumi.DependsOn([]pulumi.Resource{release}),
+			pulumi.Protect(false))...) // follows appRepoToken, even in a protected stack
 		if err != nil {
 			return nil, wrap("create repository credentials", err)
 		}

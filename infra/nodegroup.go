@@ -12,20 +12,10 @@ import (
 
 const nodeGroupType = "platform:infra:NodeGroup" // frozen; renaming needs an alias
 
-// NodePolicies are the managed policies of the node role, keyed by the name used in logical names. ECR read
-// access is here so nodes can pull the service image before anything is deployed.
-var NodePolicies = map[string]iam.ManagedPolicy{
-	"worker":   iam.ManagedPolicyAmazonEKSWorkerNodePolicy,
-	"cni":      iam.ManagedPolicy_AmazonEKS_CNI_Policy,
-	"ecr-read": iam.ManagedPolicyAmazonEC2ContainerRegistryReadOnly,
-}
-
-// nodePolicyOrder fixes the creation order of the attachments (map order is random).
-var nodePolicyOrder = []string{"worker", "cni", "ecr-read"}
-
 // NodeGroupArgs configures the managed nodegroup.
 type NodeGroupArgs struct {
 	ClusterName   pulumi.StringInput      // (required)
+	Role          *iam.Role               // the nodes' role, Cluster.NodeRole (required)
 	SubnetIDs     pulumi.StringArrayInput // private subnets only (required)
 	InstanceTypes []string                // (required, non-empty; all x86_64 or all arm64)
 	// Version is the cluster's Kubernetes version; nodes follow it, so a version bump upgrades them after the
@@ -39,18 +29,15 @@ type NodeGroupArgs struct {
 	Labels       map[string]string // Kubernetes node labels; default none
 	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
 	MaxUnavailable int
-	// WaitFor are resources the nodes need before they can join, such as the NAT routes they reach EKS and
-	// ECR through. Custom resources only: dependsOn a component sees only the children registered so far.
-	// Default none.
+	// WaitFor are resources the nodes need before they can join: the node role's policy attachments, and the
+	// NAT routes they reach EKS and ECR through. Custom resources only: dependsOn a component sees only the
+	// children registered so far. Default none.
 	WaitFor []pulumi.Resource
-	// Roles sets the path and permissions boundary of the roles created here (required).
-	Roles RoleSettings
 }
 
-// NodeGroup is a managed nodegroup with its IAM role and launch template.
+// NodeGroup is a managed nodegroup with its launch template.
 type NodeGroup struct {
 	pulumi.ResourceState
-	RoleARN       pulumi.StringOutput `pulumi:"roleArn"`
 	NodeGroupName pulumi.StringOutput `pulumi:"nodeGroupName"`
 	// Group is the nodegroup resource itself, for dependsOn: it exists only once its nodes may pull from ECR.
 	Group pulumi.Resource
@@ -66,15 +53,15 @@ func AMIType(instanceTypes []string) string {
 	return "AL2023_x86_64_STANDARD"
 }
 
-// NewNodeGroup creates the node role with exactly the worker, CNI and ECR read policies, a launch template that
-// requires IMDSv2 and encrypts the root volume, and the nodegroup, which waits for all three attachments.
+// NewNodeGroup creates a launch template that requires IMDSv2 and encrypts the root volume, and the nodegroup,
+// which waits for what it is told to (the node role's policies among them).
 //
 // aws.eks.NodeGroup is used rather than pulumi-eks's ManagedNodeGroup: that one (v2.8.1) has no updateConfig,
 // and ignoring autoscaler drift on desired size needs ignoreChanges on the nodegroup resource itself, which
 // a remote component cannot pass down to its child.
 func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ...pulumi.ResourceOption) (*NodeGroup, error) {
-	if args == nil || args.ClusterName == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 || args.Version == "" || !args.Roles.valid() {
-		return nil, fmt.Errorf("nodegroup %q: cluster, version, subnets, instance types, disk size and roles are required", name)
+	if args == nil || args.ClusterName == nil || args.Role == nil || args.SubnetIDs == nil || len(args.InstanceTypes) == 0 || args.DiskSizeGiB < 1 || args.Version == "" {
+		return nil, fmt.Errorf("nodegroup %q: cluster, role, version, subnets, instance types and disk size are required", name)
 	}
 	maxUnavailable := args.MaxUnavailable
 	if maxUnavailable < 1 {
@@ -86,27 +73,6 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	}
 	parent := pulumi.Parent(ng)
 	wrap := func(what string, err error) error { return fmt.Errorf("nodegroup %q: %s: %w", name, what, err) }
-
-	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
-		Description:         pulumi.String("EKS managed nodegroup nodes"),
-		AssumeRolePolicy:    pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
-		Path:                pulumi.String(args.Roles.Path),
-		PermissionsBoundary: args.Roles.Boundary,
-	}, parent)
-	if err != nil {
-		return nil, wrap("create node role", err)
-	}
-	var attachments []pulumi.Resource
-	for _, key := range nodePolicyOrder {
-		a, err := iam.NewRolePolicyAttachment(ctx, name+"-role-"+key, &iam.RolePolicyAttachmentArgs{
-			Role:      role.Name,
-			PolicyArn: NodePolicies[key],
-		}, parent)
-		if err != nil {
-			return nil, wrap("attach "+key+" policy", err)
-		}
-		attachments = append(attachments, a)
-	}
 
 	lt, err := ec2.NewLaunchTemplate(ctx, name+"-lt", &ec2.LaunchTemplateArgs{
 		Description: pulumi.String("EKS nodes: IMDSv2 only, encrypted gp3 root volume, no SSH key"),
@@ -137,7 +103,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	group, err := awseks.NewNodeGroup(ctx, name, &awseks.NodeGroupArgs{
 		ClusterName:   args.ClusterName,
 		Version:       pulumi.String(args.Version),
-		NodeRoleArn:   role.Arn,
+		NodeRoleArn:   args.Role.Arn,
 		SubnetIds:     args.SubnetIDs,
 		AmiType:       pulumi.String(AMIType(args.InstanceTypes)),
 		InstanceTypes: pulumi.ToStringArray(args.InstanceTypes),
@@ -153,11 +119,11 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 			Version: lt.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput),
 		},
 		Labels: pulumi.ToStringMap(args.Labels),
-		// No RemoteAccess: no SSH. Node shells go through SSM Session Manager if ever needed.
+		// No RemoteAccess and no key pair: nodes accept no SSH.
 	}, parent,
 		// Nodes must never start without ECR pull rights (ImagePullBackOff) or CNI rights (NotReady), nor
 		// before their subnets can reach EKS and ECR (NodeCreationFailure).
-		pulumi.DependsOn(append(attachments, args.WaitFor...)),
+		pulumi.DependsOn(args.WaitFor),
 		// An autoscaler owns the desired size after creation; `pulumi up` must not reset it.
 		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}),
 	)
@@ -166,10 +132,8 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	}
 
 	ng.Group = group
-	ng.RoleARN = role.Arn
 	ng.NodeGroupName = group.NodeGroupName
 	if err := ctx.RegisterResourceOutputs(ng, pulumi.Map{
-		"roleArn":       ng.RoleARN,
 		"nodeGroupName": ng.NodeGroupName,
 	}); err != nil {
 		return nil, wrap("register outputs", err)

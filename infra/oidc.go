@@ -66,10 +66,12 @@ func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, paren
 		return pulumi.String(args.ExistingARN).ToStringOutput(), nil
 	}
 	// No thumbprint: IAM verifies these issuers against its trusted root CAs and the field is optional in the API.
+	// Retained on delete: the provider is the account's only one for its issuer, and other stacks' roles trust it,
+	// so destroying this stack must not take their trust with it. Deleting it is an account decision.
 	p, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
 		Url:           pulumi.String("https://" + args.IssuerHost),
 		ClientIdLists: pulumi.ToStringArray(args.ClientIDs),
-	}, parent)
+	}, parent, pulumi.RetainOnDelete(true))
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

@@ -97,10 +97,14 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	}
 	p := &Platform{}
 	var err error
+	// Production mode protects every resource of the stack: no delete and no replacement, so a `pulumi destroy`
+	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
+	// protection would still take down what is not protected. The exceptions are the cluster's access entries
+	// and the repository credentials, which follow their configuration (infra sets those).
 	protect := pulumi.Protect(cfg.Protect)
 
 	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
-	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath()})
+	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath()}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +120,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		FlowLogRetentionDays: cfg.LogRetentionDays,
 		Account:              env.Account,
 		Roles:                roles,
-	})
+	}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +143,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		AllowedSubjects:     cfg.GitHubAllowedSubjects,
 		ECRRepositoryARN:    p.Registry.RepositoryARN,
 		Roles:               roles,
-	})
+	}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -159,15 +163,17 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 			Roles:                     roles,
 			ClusterName:               cfg.ClusterName(),
 			ECRRepositoryName:         cfg.ECRRepositoryName,
-		})
+			// A protected stack is never destroyed by automation; its teardown is a deliberate laptop step.
+			AllowDestroy: !cfg.Protect,
+		}, protect)
 		if err != nil {
 			return nil, err
 		}
 		access = append(access,
 			infra.AccessGrant{Key: "deploy", PrincipalARN: p.DeployAccess.DeployRoleARN,
 				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}}},
-			// View only: no Secrets anywhere (ArgoCD's hold its signing key and the repository token). Helm keeps its
-			// release records in ConfigMaps (see the provider below), which View can read to preview the release.
+			// View only: no Secrets anywhere (ArgoCD's hold its signing key and the repository token). Previews
+			// of Kubernetes objects it may not dry-run fall back to their inputs.
 			infra.AccessGrant{Key: "preview", PrincipalARN: p.DeployAccess.PreviewRoleARN,
 				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyView}}},
 		)
@@ -191,6 +197,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 
 	p.NodeGroup, err = infra.NewNodeGroup(ctx, "nodes", &infra.NodeGroupArgs{
 		ClusterName:   p.Cluster.Name,
+		Role:          p.Cluster.NodeRole,
 		SubnetIDs:     p.Network.PrivateSubnetIDs,
 		Version:       cfg.KubernetesVersion,
 		InstanceTypes: cfg.NodeInstanceTypes,
@@ -200,26 +207,26 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		MaxSize:       cfg.NodeMaxSize,
 		DiskSizeGiB:   cfg.NodeDiskSizeGiB,
 		Labels:        map[string]string{"platform/nodegroup": "default"},
-		// Private egress first. On destroy this also keeps the whole network (internet gateway, NAT gateways,
-		// routes) until the nodes, and so every Kubernetes object and its load balancer, are gone.
-		WaitFor: append(append([]pulumi.Resource{}, p.Network.Egress...), p.Cluster.NetworkAddon),
-		Roles:   roles,
-	})
+		// The node role's policies and private egress first. On destroy this also keeps the whole network
+		// (internet gateway, NAT gateways, routes) until the nodes, and so every Kubernetes object and its load
+		// balancer, are gone.
+		WaitFor: slices.Concat(p.Cluster.NodeRolePolicies, p.Network.Egress, []pulumi.Resource{p.Cluster.NetworkAddon}),
+	}, protect)
 	if err != nil {
 		return nil, err
 	}
 
 	// One explicit provider for every Kubernetes resource. It waits for the nodes (so ArgoCD pods can schedule
-	// and pull) and for the access entries (so the identity running Pulumi can reach the API). The cluster name
-	// pins its identity, so a refreshed kubeconfig token does not replace everything under it.
+	// and pull) and for the access entries (so the identity running Pulumi can reach the API). Its cluster
+	// identifier is the API endpoint, which only a new cluster changes: a refreshed kubeconfig token replaces
+	// nothing, and a replaced cluster replaces the provider and so everything deployed through it.
+	// Helm keeps its release records in Secrets (its default): previews never read them, and `helm` commands
+	// work without a driver setting.
 	deps := append([]pulumi.Resource{p.NodeGroup.Group}, p.Cluster.AccessResources...)
 	p.Kubernetes, err = kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
 		Kubeconfig:        p.Cluster.Kubeconfig,
-		ClusterIdentifier: pulumi.String(cfg.ClusterName()),
-		// Release records in ConfigMaps: the read-only preview role can then preview the ArgoCD release without
-		// reading Secrets. The chart values hold no secret.
-		HelmReleaseSettings: &kubernetes.HelmReleaseSettingsArgs{Driver: pulumi.String("configmap")},
-	}, pulumi.DependsOn(deps))
+		ClusterIdentifier: p.Cluster.Endpoint,
+	}, pulumi.DependsOn(deps), protect)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes provider: %w", err)
 	}
@@ -239,7 +246,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	if cfg.HasAppRepoToken {
 		gitops.RepoToken = cfg.AppRepoToken
 	}
-	p.GitOps, err = infra.NewGitOps(ctx, "gitops", gitops)
+	p.GitOps, err = infra.NewGitOps(ctx, "gitops", gitops, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -279,7 +286,7 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 		OutputKubeconfig:            p.Cluster.Kubeconfig,
 		OutputClusterOIDCProvider:   p.Cluster.OIDCProviderARN,
 		OutputClusterOIDCIssuerURL:  p.Cluster.OIDCProviderURL,
-		OutputNodeRoleARN:           p.NodeGroup.RoleARN,
+		OutputNodeRoleARN:           p.Cluster.NodeRole.Arn,
 		OutputECRRepositoryURL:      p.Registry.RepositoryURL,
 		OutputGitHubActionsRoleARN:  p.GitHub.PushRoleARN,
 		OutputGitHubOIDCProviderARN: p.GitHub.ProviderARN,

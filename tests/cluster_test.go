@@ -18,7 +18,7 @@ const (
 
 func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		azCount := mustAtoi(t, cfg.Get("azCount"))
 		r := runStack(t, stack, cfg).ok()
 		c := r.single(eksClusterTy)
@@ -42,7 +42,7 @@ func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
 
 func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		c := runStack(t, stack, cfg).ok().single(eksClusterTy)
 		assert.Equal(t, true, c.In("endpointPrivateAccess"))
 		assert.Equal(t, true, c.In("endpointPublicAccess"))
@@ -51,7 +51,7 @@ func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) 
 			assert.NotContains(t, c.Strs("publicAccessCidrs"), "0.0.0.0/0")
 		}
 	}
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("endpointPublicAccessCidrs", []string{})
 	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)
 	assert.Equal(t, false, c.In("endpointPublicAccess"), "an empty list means no public endpoint at all")
@@ -59,7 +59,7 @@ func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) 
 }
 
 func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
-	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	c := r.single(eksClusterTy)
 	key := r.one("aws:kms/key:Key", "cluster-secrets-key")
 	assert.Equal(t, true, key.In("enableKeyRotation"))
@@ -69,7 +69,7 @@ func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
 
 func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
 		c := r.single(eksClusterTy)
 		assert.ElementsMatch(t, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}, c.Strs("enabledClusterLogTypes"))
@@ -83,7 +83,7 @@ func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testi
 
 func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
 	admins := []string{"arn:aws:iam::111122223333:role/platform-admins", "arn:aws:iam::111122223333:user/alice"}
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("clusterAdminArns", admins)
 	r := runStack(t, "prod", cfg).ok()
 	entries := r.all("aws:eks/accessEntry:AccessEntry")
@@ -115,18 +115,30 @@ func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
 	assert.Contains(t, entries[0].Name, "cluster-access-admin-111122223333-", "keyed by principal, not list position")
 }
 
-func TestCluster_prodIsProtectedDevIsNot(t *testing.T) {
-	dev := runStack(t, "dev", loadStackConfig(t, "dev")).ok()
-	prod := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
-	assert.False(t, dev.single(eksClusterTy).Protect)
-	assert.True(t, prod.single(eksClusterTy).Protect)
-	assert.True(t, prod.one("aws:kms/key:Key", "cluster-secrets-key").Protect, "losing the key loses every Secret")
-	assert.False(t, prod.single(nodeGroupTy).Protect, "nodes are cattle")
+// TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration: the engine goes on deleting whatever it can
+// after it refuses a protected resource (tests/engine shows it), so production mode protects every resource of
+// the stack, custom resources and components alike; only the access entries (the admin list) and the repository
+// credentials (appRepoToken) follow their configuration. Dev protects nothing.
+func TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration(t *testing.T) {
+	follows := map[string]bool{
+		"aws:eks/accessEntry:AccessEntry": true, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": true,
+	}
+	for _, stack := range stackNames {
+		cfg := deployConfig(t, stack)
+		cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"})
+		cfg.SetSecret("appRepoToken", "t0ken")
+		r := runStack(t, stack, cfg).ok()
+		for _, rec := range r.records {
+			exempt := follows[rec.Type] || rec.Name == "gitops-repo-credentials"
+			want := stack == "prod" && !exempt
+			assert.Equalf(t, want, rec.Protect, "%s: %s %s protected", stack, rec.Type, rec.Name)
+		}
+	}
 }
 
 func TestCluster_kubeconfigOutputIsSecretAndUsesAWSGetToken(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		kc := r.outputs[stacks.OutputKubeconfig]
 		assert.True(t, kc.Secret, "kubeconfig output is secret")
 		assert.Contains(t, kc.Value, `"get-token"`)
@@ -134,15 +146,20 @@ func TestCluster_kubeconfigOutputIsSecretAndUsesAWSGetToken(t *testing.T) {
 		assert.Equal(t, projectName+"-"+stack, r.outputs[stacks.OutputClusterName].Value)
 		assert.False(t, r.outputs[stacks.OutputClusterName].Secret)
 		assert.Equal(t, "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE", r.outputs[stacks.OutputClusterOIDCIssuerURL].Value)
-		assert.Contains(t, r.outputs[stacks.OutputClusterOIDCProvider].Value, ":oidc-provider/")
-		assert.Contains(t, r.outputs[stacks.OutputNodeRoleARN].Value, ":role/"+projectName+"/"+stack+"/nodes-role-")
+		assert.Equal(t, "arn:aws:iam::"+testAccount+":oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLE",
+			r.outputs[stacks.OutputClusterOIDCProvider].Value, "the ARN follows from the issuer")
+		assert.Contains(t, r.outputs[stacks.OutputNodeRoleARN].Value, ":role/"+projectName+"/"+stack+"/cluster-node-role-")
 	}
 }
 
-func TestNodeGroup_roleHasExactlyWorkerCNIAndECRReadPolicies(t *testing.T) {
+// TestNodeGroup_roleIsTheClustersInstanceRoleWithExactlyWorkerCNIAndECRRead: the node role is handed to
+// pulumi-eks as the cluster's instance role, so pulumi-eks v2.8.1 creates no role of its own (one without the
+// stack's path and boundary; tests/engine shows it does when none is passed) and gives this role the nodes'
+// access entry; the nodegroup runs with the same role.
+func TestNodeGroup_roleIsTheClustersInstanceRoleWithExactlyWorkerCNIAndECRRead(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
-		role := r.one("aws:iam/role:Role", "nodes-role")
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
+		role := r.one("aws:iam/role:Role", "cluster-node-role")
 		trust := jsonInput[trustDoc](t, role, "assumeRolePolicy")
 		assert.Equal(t, []string{"ec2.amazonaws.com"}, trust.Statement[0].Principal.Service)
 		var attached []string
@@ -156,15 +173,19 @@ func TestNodeGroup_roleHasExactlyWorkerCNIAndECRReadPolicies(t *testing.T) {
 			"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 			"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 		}, attached)
+		cluster := r.single(eksClusterTy)
+		assert.Equal(t, role.URN, cluster.In("instanceRole"), "pulumi-eks gets the node role as its instance role")
+		assert.Nil(t, cluster.In("instanceRoles"))
+		assert.Contains(t, r.single(nodeGroupTy).PropertyDeps["nodeRoleArn"], role.URN, "the nodes run with it")
 	}
 }
 
 func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		ng := r.single(nodeGroupTy)
 		for _, key := range []string{"worker", "cni", "ecr-read"} {
-			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "nodes-role-"+key)
+			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-node-role-"+key)
 			assert.Contains(t, ng.Dependencies, att.URN, "nodes start only with %s attached", key)
 		}
 	}
@@ -174,7 +195,7 @@ func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
 // nodegroup is created only once every NAT gateway and private route exists.
 func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		ng := r.single(nodeGroupTy)
 		egress := append(r.all("aws:ec2/natGateway:NatGateway"), r.all("aws:ec2/routeTableAssociation:RouteTableAssociation")...)
 		egress = append(egress, r.all("aws:ec2/routeTable:RouteTable")...)
@@ -186,7 +207,7 @@ func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
 
 func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		azCount := mustAtoi(t, cfg.Get("azCount"))
 		r := runStack(t, stack, cfg).ok()
 		ng := r.single(nodeGroupTy)
@@ -211,7 +232,7 @@ func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
 }
 
 func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
-	cfg := loadStackConfig(t, "dev")
+	cfg := fixtureConfig(t, "dev")
 	cfg.Set("nodeInstanceTypes", []string{"m7g.large", "c7g.large"})
 	ng := runStack(t, "dev", cfg).ok().single(nodeGroupTy)
 	assert.Equal(t, "AL2023_ARM_64_STANDARD", ng.Str("amiType"))
@@ -220,13 +241,13 @@ func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
 }
 
 func TestNodeGroup_autoscalerDesiredSizeIsNotReverted(t *testing.T) {
-	ng := runStack(t, "prod", loadStackConfig(t, "prod")).ok().single(nodeGroupTy)
+	ng := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single(nodeGroupTy)
 	assert.Equal(t, []string{"scalingConfig.desiredSize"}, ng.IgnoreChanges)
 }
 
 func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testing.T) {
 	for _, stack := range stackNames {
-		cfg := loadStackConfig(t, stack)
+		cfg := fixtureConfig(t, stack)
 		lt := runStack(t, stack, cfg).ok().single("aws:ec2/launchTemplate:LaunchTemplate")
 		assert.Equal(t, "required", lt.Str("metadataOptions.httpTokens"))
 		assert.Equal(t, float64(1), lt.In("metadataOptions.httpPutResponseHopLimit"), "pods cannot reach node credentials")
@@ -244,23 +265,25 @@ func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testi
 
 func TestKubernetesProvider_waitsForNodesAndUsesTheClusterKubeconfig(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		prov := r.single(k8sProvTy)
 		ng := r.single(nodeGroupTy)
 		assert.True(t, r.dependsOn(prov, ng), "nothing is deployed before nodes that can pull from ECR exist")
 		for _, key := range []string{"worker", "cni", "ecr-read"} {
-			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "nodes-role-"+key)
+			att := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-node-role-"+key)
 			assert.True(t, r.dependsOnTransitively(prov, att))
 		}
 		assert.True(t, prov.Raw("kubeconfig").IsSecret(), "the kubeconfig input stays secret")
 		assert.Contains(t, prov.Str("kubeconfig"), "get-token")
-		assert.Equal(t, projectName+"-"+stack, prov.Str("clusterIdentifier"),
-			"a pinned identity: a refreshed token must not replace every Kubernetes resource")
+		assert.Equal(t, "https://EXAMPLE.gr7.us-east-1.eks.amazonaws.com", prov.Str("clusterIdentifier"),
+			"the cluster's endpoint: a refreshed token replaces nothing, a replaced cluster replaces the provider")
+		assert.True(t, prov.Raw("clusterIdentifier").IsSecret(), "the endpoint stays secret like the kubeconfig")
+		assert.Nil(t, prov.In("helmReleaseSettings"), "Helm's default driver: previews never read release records")
 	}
 }
 
 func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T) {
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("pulumiOrganization", "acme")
 	cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/platform-admins"})
 	r := runStack(t, "prod", cfg).ok()
@@ -272,7 +295,7 @@ func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T
 
 func TestCluster_vpcCNIIsTheManagedAddonNotPulumiEKSsCopy(t *testing.T) {
 	for _, stack := range stackNames {
-		r := runStack(t, stack, loadStackConfig(t, stack)).ok()
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		c := r.single(eksClusterTy)
 		assert.Equal(t, true, c.In("useDefaultVpcCni"), "no kubectl-applied CNI pinned to an older release")
 		addon := r.one("aws:eks/addon:Addon", "cluster-vpc-cni")
@@ -284,7 +307,7 @@ func TestCluster_vpcCNIIsTheManagedAddonNotPulumiEKSsCopy(t *testing.T) {
 }
 
 func TestNodeGroup_followsTheClusterVersion(t *testing.T) {
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("kubernetesVersion", "1.34")
 	r := runStack(t, "prod", cfg).ok()
 	assert.Equal(t, "1.34", r.single(nodeGroupTy).Str("version"), "EKS refuses the next control-plane bump while nodes lag")
@@ -292,7 +315,7 @@ func TestNodeGroup_followsTheClusterVersion(t *testing.T) {
 }
 
 func TestCluster_zonesEKSCannotUseAreExcluded(t *testing.T) {
-	r := runStack(t, "prod", loadStackConfig(t, "prod")).ok()
+	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	args := r.result.InvokeArgs["aws:index/getAvailabilityZones:getAvailabilityZones"]
 	require.NotNil(t, args)
 	assert.ElementsMatch(t, []any{"use1-az3", "usw1-az2", "cac1-az3"}, plain(args["excludeZoneIds"]))
@@ -300,7 +323,7 @@ func TestCluster_zonesEKSCannotUseAreExcluded(t *testing.T) {
 }
 
 func TestCluster_noPublicCIDRListWithoutAPublicEndpoint(t *testing.T) {
-	cfg := loadStackConfig(t, "prod")
+	cfg := fixtureConfig(t, "prod")
 	cfg.Set("endpointPublicAccessCidrs", []string{})
 	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)
 	_, present := c.Inputs["publicAccessCidrs"]

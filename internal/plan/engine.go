@@ -28,6 +28,14 @@ const (
 	EKSClusterType = "eks:index:Cluster"
 )
 
+// EKSClusterChildren counts the resources pulumi-eks v2.8.1's remote Cluster registers inside itself in this
+// program's configuration (nodejs/eks/cluster.ts and securitygroup.ts at v2.8.1), which EKSClusterChildrenText
+// names. The offline engine cannot see them: a remote component's children are registered by its provider.
+const (
+	EKSClusterChildren     = 13
+	EKSClusterChildrenText = "the EKS cluster, its OIDC provider, the nodes' access entry, 2 security groups with 6 rules, 2 Kubernetes providers"
+)
+
 // Zones is what getAvailabilityZones answers by default.
 var Zones = []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
 
@@ -148,6 +156,8 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 	case "aws:eks/cluster:Cluster": // the stand-in behind the pulumi-eks component's eksCluster output
 		set("name", e.clusterName())
 		set("arn", "arn:aws:eks:"+Region+":"+Account+":cluster/"+e.clusterName())
+		set("endpoint", "https://EXAMPLE.gr7."+Region+".eks.amazonaws.com")
+		set("identities", []any{map[string]any{"oidcs": []any{map[string]any{"issuer": "https://oidc.eks." + Region + ".amazonaws.com/id/EXAMPLE"}}}})
 	case EKSClusterType:
 		if len(e.standins) < 2 {
 			return "", nil, fmt.Errorf("stand-ins for %s are not registered", EKSClusterType)
