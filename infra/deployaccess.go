@@ -4,12 +4,23 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 const deployAccessType = "platform:infra:DeployAccess" // frozen; renaming needs an alias
+
+// How long automation runs. The slowest routine update is a prod Kubernetes version bump: EKS upgrades the control
+// plane (up to about 30 minutes), then the add-ons, then rolls every node (the AWS provider waits up to 60 minutes
+// for a nodegroup update), then ArgoCD's chart. Pulumi Deployments and GitHub Actions ask for DeploySession, which
+// outlives it; the deploy role allows sessions up to DeployRoleMaxSession; GitHub jobs time out within the session.
+const (
+	LongestUpdate        = 150 * time.Minute
+	DeploySession        = 3 * time.Hour
+	DeployRoleMaxSession = 4 * time.Hour
+)
 
 // Pulumi Deployments operations, as they appear in the OIDC subject.
 var (
@@ -320,7 +331,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	deployRole, err := iam.NewRole(ctx, name+"-deploy-role", &iam.RoleArgs{
 		Description:        pulumi.Sprintf("Runs pulumi up/refresh/destroy of %s/%s", args.Project, args.Stack),
 		AssumeRolePolicy:   trust(deployOperations(args.AllowDestroy), "environment:"+args.Stack),
-		MaxSessionDuration: pulumi.Int(4 * 3600), // a first EKS + ArgoCD update takes longer than one hour
+		MaxSessionDuration: pulumi.Int(int(DeployRoleMaxSession.Seconds())),
 		Path:               pulumi.String(args.Roles.Path),
 		// No boundary: this role manages the boundary-carrying roles, and may not change itself.
 	}, parent)

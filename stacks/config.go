@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/example/eks-gitops-platform/infra"
 )
 
 // Defaults applied by Load. Pulumi.yaml declares the same defaults for the CLI; a test keeps the two in step,
@@ -99,9 +101,9 @@ type Config struct {
 // ClusterName is the EKS cluster's physical name. It is explicit (not autonamed) because the subnet discovery
 // tags and the control-plane log group must name it before the cluster exists; project and stack keep it unique
 // per account and region.
-func (c *Config) ClusterName() string {
-	return truncate(sanitize(c.Project+"-"+c.Stack), 100)
-}
+func (c *Config) ClusterName() string { return sanitize(c.Project + "-" + c.Stack) }
+
+const maxClusterName = 100
 
 // RolePath is the IAM path of every role this stack creates; the deploy role may manage roles under it only.
 func (c *Config) RolePath() string { return "/" + sanitize(c.Project) + "/" + sanitize(c.Stack) + "/" }
@@ -124,6 +126,11 @@ type loader struct {
 
 func (l *loader) fail(key, format string, args ...any) {
 	l.problems = append(l.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+// warn reports a problem that only `pulumi up` refuses.
+func (l *loader) warn(key, format string, args ...any) {
+	_ = l.ctx.Log.Warn(key+": "+fmt.Sprintf(format, args...), nil)
 }
 
 func (l *loader) raw(key string) (string, bool) {
@@ -271,6 +278,10 @@ var (
 )
 
 func (l *loader) validate(c *Config) {
+	if n := len(sanitize(c.Project + "-" + c.Stack)); n > maxClusterName {
+		l.fail("(stack name)", "the cluster is named <project>-<stack>, which EKS allows %d characters, got %d: use a shorter stack name", maxClusterName, n)
+	}
+
 	// Network.
 	if p, err := netip.ParsePrefix(c.VPCCIDR); err != nil || !p.Addr().Is4() {
 		l.fail("vpcCidr", "must be an IPv4 CIDR such as 10.0.0.0/16, got %q", c.VPCCIDR)
@@ -278,6 +289,8 @@ func (l *loader) validate(c *Config) {
 		l.fail("vpcCidr", "must be a /16 to /24 block (AWS allows no larger VPC, smaller leaves no room for nodes), got /%d", p.Bits())
 	} else if p.Masked() != p {
 		l.fail("vpcCidr", "has host bits set; did you mean %s?", p.Masked())
+	} else if !inAny(p, privateRanges) {
+		l.fail("vpcCidr", "must be a private range (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10): AWS refuses loopback, link-local and multicast blocks, and a public block hides the real internet addresses it covers, got %s", p)
 	}
 	if c.AZCount < 2 || c.AZCount > MaxAZCount {
 		l.fail("azCount", "must be between 2 and %d (EKS needs subnets in at least two zones), got %d", MaxAZCount, c.AZCount)
@@ -285,37 +298,61 @@ func (l *loader) validate(c *Config) {
 	if c.NATGateways != NATSingle && c.NATGateways != NATPerAZ {
 		l.fail("natGateways", "must be %q or %q, got %q", NATSingle, NATPerAZ, c.NATGateways)
 	}
-	if c.LogRetentionDays < 1 {
-		l.fail("logRetentionDays", "must be at least 1, got %d", c.LogRetentionDays)
+	if !slices.Contains(LogRetentionDays, c.LogRetentionDays) {
+		l.fail("logRetentionDays", "must be one of CloudWatch Logs' retention periods %s, got %d", joinInts(LogRetentionDays), c.LogRetentionDays)
 	}
 
 	// Cluster.
 	if !slices.Contains(SupportedKubernetesVersions, c.KubernetesVersion) {
 		l.fail("kubernetesVersion", "must be one of %s, got %q", strings.Join(SupportedKubernetesVersions, ", "), c.KubernetesVersion)
 	}
-	for _, cidr := range c.EndpointPublicAccessCIDRs {
+	if n := len(c.EndpointPublicAccessCIDRs); n > MaxPublicAccessCIDRs {
+		l.fail("endpointPublicAccessCidrs", "lists %d ranges; EKS accepts at most %d", n, MaxPublicAccessCIDRs)
+	}
+	for i, cidr := range c.EndpointPublicAccessCIDRs {
 		p, err := netip.ParsePrefix(cidr)
 		if err != nil || !p.Addr().Is4() || p.Masked() != p {
-			l.fail("endpointPublicAccessCidrs", "%q is not an IPv4 CIDR such as 203.0.113.0/24", cidr)
+			l.fail("endpointPublicAccessCidrs", "%q is not an IPv4 CIDR such as 198.51.100.0/24", cidr)
 			continue
 		}
-		if p.Bits() == 0 && c.Protect {
-			l.fail("endpointPublicAccessCidrs", "must not contain 0.0.0.0/0 when protect is true (prod); list your office or VPN ranges, or leave it empty for a private-only endpoint")
+		switch {
+		case slices.Contains(c.EndpointPublicAccessCIDRs[:i], cidr):
+			l.fail("endpointPublicAccessCidrs", "lists %s twice", cidr)
+		case p.Bits() == 0 && c.Protect:
+			l.fail("endpointPublicAccessCidrs", "must not contain 0.0.0.0/0 when protect is true (prod); list your office, VPN or runner egress ranges, or leave it empty for a private-only endpoint")
+		case p.Bits() > 0 && inAny(p, privateRanges):
+			l.fail("endpointPublicAccessCidrs", "%s is a private range, which never reaches the public endpoint; from inside the VPC the private endpoint is always reachable, so leave it out", cidr)
+		case inAny(p, documentationRanges):
+			// The shipped prod file holds one as a placeholder: previews and the offline plan still run, but no
+			// machine has such an address, so `pulumi up` would build the AWS half and then fail minutes later
+			// at the first Kubernetes object.
+			msg := fmt.Sprintf("%s is a documentation range (RFC 5737) that no machine has: set the egress ranges of the machines that run Pulumi (laptop VPN, the prod runner), such as `pulumi config set --path 'endpointPublicAccessCidrs[0]' 198.51.100.0/24`, or [] to run from inside the VPC", cidr)
+			if l.ctx.DryRun() {
+				l.warn("endpointPublicAccessCidrs", "%s; `pulumi up` refuses it", msg)
+			} else {
+				l.fail("endpointPublicAccessCidrs", "%s", msg)
+			}
 		}
 	}
-	for _, arn := range c.ClusterAdminARNs {
-		if !iamPrincipalRe.MatchString(arn) {
+	for i, arn := range c.ClusterAdminARNs {
+		switch {
+		case !iamPrincipalRe.MatchString(arn):
 			l.fail("clusterAdminArns", "%q is not an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins", arn)
+		case slices.Contains(c.ClusterAdminARNs[:i], arn):
+			l.fail("clusterAdminArns", "lists %s twice; EKS holds one access entry per principal", arn)
 		}
 	}
 	if len(c.NodeInstanceTypes) == 0 {
 		l.fail("nodeInstanceTypes", "must list at least one instance type, such as [t3.large]")
 	}
 	arch := map[bool]bool{}
-	for _, it := range c.NodeInstanceTypes {
+	for i, it := range c.NodeInstanceTypes {
 		if !instanceTypeRe.MatchString(it) {
 			l.fail("nodeInstanceTypes", "%q is not an EC2 instance type such as t3.large", it)
 			continue
+		}
+		if slices.Contains(c.NodeInstanceTypes[:i], it) {
+			l.fail("nodeInstanceTypes", "lists %s twice", it)
 		}
 		arch[gravitonRe.MatchString(it)] = true
 	}
@@ -337,13 +374,19 @@ func (l *loader) validate(c *Config) {
 	if c.NodeMaxSize < c.NodeDesiredSize {
 		l.fail("nodeMaxSize", "must be >= nodeDesiredSize (%d), got %d", c.NodeDesiredSize, c.NodeMaxSize)
 	}
+	if c.NodeMaxSize > MaxNodesPerNodeGroup {
+		l.fail("nodeMaxSize", "must be at most %d, the nodes EKS allows in one managed nodegroup, got %d", MaxNodesPerNodeGroup, c.NodeMaxSize)
+	}
 	if c.NodeDiskSizeGiB < 20 || c.NodeDiskSizeGiB > 16384 {
 		l.fail("nodeDiskSizeGiB", "must be between 20 and 16384 GiB, got %d", c.NodeDiskSizeGiB)
 	}
 
 	// Registry and GitHub.
-	if !dnsLabelRe.MatchString(c.ServiceName) {
+	switch {
+	case !dnsLabelRe.MatchString(c.ServiceName):
 		l.fail("serviceName", "must be a DNS label (lowercase letters, digits, '-', at most 42 characters) because it names a namespace and a Secret, got %q", c.ServiceName)
+	case c.ServiceName == "default" || c.ServiceName == infra.ArgoCDNamespace || strings.HasPrefix(c.ServiceName, "kube-"):
+		l.fail("serviceName", "%q names a namespace Kubernetes or Argo CD already owns; choose the service's own name", c.ServiceName)
 	}
 	if !ecrNameRe.MatchString(c.ECRRepositoryName) || len(c.ECRRepositoryName) < 2 || len(c.ECRRepositoryName) > 256 {
 		l.fail("ecrRepositoryName", "must be a lowercase ECR repository name such as team/your-service, got %q", c.ECRRepositoryName)
@@ -393,11 +436,9 @@ func (l *loader) validate(c *Config) {
 	switch {
 	case c.AppRepoURL == "":
 		l.fail("appRepoUrl", "is required: the Git URL of the service repository holding the Helm chart, such as https://github.com/owner/name.git")
-	case !strings.HasPrefix(c.AppRepoURL, "https://") && !strings.HasPrefix(c.AppRepoURL, "git@"):
-		l.fail("appRepoUrl", "must be an https:// or git@ URL, got %q", c.AppRepoURL)
-	}
-	if c.HasAppRepoToken && !strings.HasPrefix(c.AppRepoURL, "https://") {
-		l.fail("appRepoToken", "works only with an https:// appRepoUrl, got %q", c.AppRepoURL)
+	case !strings.HasPrefix(c.AppRepoURL, "https://"):
+		// Argo CD reads an SSH (git@) URL only with an SSH key, which this platform does not manage.
+		l.fail("appRepoUrl", "must be an https:// URL (with appRepoToken for a private repository), got %q", c.AppRepoURL)
 	}
 	if strings.HasPrefix(c.AppChartPath, "/") || strings.Contains(c.AppChartPath, "..") {
 		l.fail("appChartPath", "must be a relative path inside the repository such as helm/%s, got %q", c.ServiceName, c.AppChartPath)
@@ -451,9 +492,42 @@ func sanitize(s string) string { return strings.Trim(nonNameRe.ReplaceAllString(
 
 func sanitizeRepoName(s string) string { return strings.ToLower(sanitize(s)) }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// LogRetentionDays are the retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+var LogRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// Limits of AWS that the configuration must respect.
+const (
+	MaxPublicAccessCIDRs = 40  // EKS: CIDR blocks of the public endpoint
+	MaxNodesPerNodeGroup = 450 // EKS: nodes in one managed nodegroup
+)
+
+var (
+	privateRanges       = prefixes("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+	documentationRanges = prefixes("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24") // RFC 5737
+)
+
+func prefixes(ss ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParsePrefix(s)
 	}
-	return s[:n]
+	return out
+}
+
+// inAny reports whether p lies inside one of the ranges.
+func inAny(p netip.Prefix, ranges []netip.Prefix) bool {
+	for _, r := range ranges {
+		if r.Bits() <= p.Bits() && r.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }

@@ -15,6 +15,7 @@ const (
 	OutputGitHubOIDCProviderARN = "githubOidcProviderArn"
 	OutputArgoCDNamespace       = "argocdNamespace"
 	OutputServiceNamespace      = "serviceNamespace"
-	OutputDeployRoleARN         = "deployRoleArn"  // only with pulumiOrganization or infraRepository
-	OutputPreviewRoleARN        = "previewRoleArn" // only with pulumiOrganization or infraRepository
+	OutputAPIPublicAccessCIDRs  = "apiPublicAccessCidrs" // who reaches the API endpoint; empty: only the VPC
+	OutputDeployRoleARN         = "deployRoleArn"        // only with pulumiOrganization or infraRepository
+	OutputPreviewRoleARN        = "previewRoleArn"       // only with pulumiOrganization or infraRepository
 )

@@ -31,6 +31,8 @@ type Platform struct {
 	NodeGroup    *infra.NodeGroup
 	Kubernetes   *kubernetes.Provider
 	GitOps       *infra.GitOps
+	// APIPublicAccessCIDRs are the ranges the public API endpoint admits (none: private only).
+	APIPublicAccessCIDRs []string
 }
 
 // Run is the whole program: build the platform and export its outputs.
@@ -95,7 +97,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	if len(env.AZs) < cfg.AZCount {
 		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
 	}
-	p := &Platform{}
+	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs}
 	var err error
 	// Production mode protects every resource of the stack: no delete and no replacement, so a `pulumi destroy`
 	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
@@ -292,6 +294,7 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 		OutputGitHubOIDCProviderARN: p.GitHub.ProviderARN,
 		OutputArgoCDNamespace:       p.GitOps.ArgoCDNamespace,
 		OutputServiceNamespace:      p.GitOps.ServiceNamespace,
+		OutputAPIPublicAccessCIDRs:  pulumi.ToStringArray(append([]string{}, p.APIPublicAccessCIDRs...)).ToStringArrayOutput(),
 	}
 	if p.DeployAccess != nil {
 		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,7 +179,30 @@ var invalidConfigs = []invalidCase{
 	{"infra repository malformed", map[string]any{"infraRepository": "infra"}, nil, []string{"infraRepository:", `"infra"`}},
 	{"infra ids without repository", map[string]any{"infraRepositoryOwnerId": "1", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: is only used with infraRepository"}},
 	{"infra id alone", map[string]any{"infraRepository": "acme/infra", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: and infraRepositoryId must be set together"}},
-	{"token with ssh url", map[string]any{"appRepoUrl": "git@github.com:acme/shop.git", "appRepoToken": "t0ken"}, nil, []string{"appRepoToken: works only with an https:// appRepoUrl"}},
+	{"ssh app repo url", map[string]any{"appRepoUrl": "git@github.com:acme/shop.git"}, nil, []string{"appRepoUrl: must be an https:// URL", `"git@github.com:acme/shop.git"`}},
+	{"plaintext repo token", map[string]any{"appRepoToken": "t0ken"}, []string{"appRepoToken"}, []string{"appRepoToken: is stored in plain text", "pulumi config set --secret appRepoToken"}},
+	// Values that pass a syntax check but that AWS, EKS or Kubernetes refuse.
+	{"log retention CloudWatch does not offer", map[string]any{"logRetentionDays": 10}, nil, []string{"logRetentionDays: must be one of CloudWatch Logs' retention periods 1, 3, 5, 7, 14, 30", "got 10"}},
+	{"log retention zero", map[string]any{"logRetentionDays": 0}, nil, []string{"logRetentionDays:", "got 0"}},
+	{"public vpc range", map[string]any{"vpcCidr": "8.8.0.0/16"}, nil, []string{"vpcCidr: must be a private range", "8.8.0.0/16"}},
+	{"link-local vpc range", map[string]any{"vpcCidr": "169.254.0.0/16"}, nil, []string{"vpcCidr: must be a private range"}},
+	{"too many endpoint ranges", map[string]any{"endpointPublicAccessCidrs": manyCIDRs(41)}, nil, []string{"endpointPublicAccessCidrs: lists 41 ranges; EKS accepts at most 40"}},
+	{"endpoint range twice", map[string]any{"endpointPublicAccessCidrs": []string{"198.51.100.7/32", "198.51.100.7/32"}}, nil, []string{"endpointPublicAccessCidrs: lists 198.51.100.7/32 twice"}},
+	{"private endpoint range", map[string]any{"endpointPublicAccessCidrs": []string{"10.0.0.0/8"}}, nil, []string{"endpointPublicAccessCidrs: 10.0.0.0/8 is a private range"}},
+	{"admin twice", map[string]any{"clusterAdminArns": []string{"arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/a"}}, nil, []string{"clusterAdminArns: lists arn:aws:iam::123456789012:role/a twice"}},
+	{"instance type twice", map[string]any{"nodeInstanceTypes": []string{"m6i.large", "m6i.large"}}, nil, []string{"nodeInstanceTypes: lists m6i.large twice"}},
+	{"more nodes than a nodegroup holds", map[string]any{"nodeMaxSize": 451}, nil, []string{"nodeMaxSize: must be at most 450", "got 451"}},
+	{"service named argocd", map[string]any{"serviceName": "argocd"}, nil, []string{`serviceName: "argocd" names a namespace`}},
+	{"service named kube-system", map[string]any{"serviceName": "kube-system"}, nil, []string{`serviceName: "kube-system" names a namespace`}},
+	{"service named default", map[string]any{"serviceName": "default"}, nil, []string{`serviceName: "default" names a namespace`}},
+}
+
+func manyCIDRs(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, fmt.Sprintf("198.51.100.%d/32", i))
+	}
+	return out
 }
 
 func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
@@ -204,6 +228,35 @@ func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
 			assert.Empty(t, r.records, "nothing may be registered when the configuration is invalid")
 		})
 	}
+}
+
+// TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview: the shipped prod file's placeholder
+// endpoint range lets previews and the offline plan run, and `pulumi up` refuses it before anything is built.
+func TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview(t *testing.T) {
+	for _, cidr := range []string{"203.0.113.0/24", "198.51.100.0/24", "192.0.2.16/28"} {
+		cfg := fixtureConfig(t, "prod")
+		cfg.Set("endpointPublicAccessCidrs", []string{cidr})
+		runStack(t, "prod", cfg).ok()
+		cfg.Up = true
+		r := runStack(t, "prod", cfg)
+		require.Error(t, r.err, cidr)
+		assert.Contains(t, r.err.Error(), "endpointPublicAccessCidrs: "+cidr+" is a documentation range (RFC 5737)")
+		assert.Contains(t, r.err.Error(), "pulumi config set --path 'endpointPublicAccessCidrs[0]'")
+		assert.Empty(t, r.records, "refused before anything is built")
+	}
+	cfg := fixtureConfig(t, "prod")
+	cfg.Set("endpointPublicAccessCidrs", []string{"93.184.216.0/24"})
+	cfg.Up = true
+	runStack(t, "prod", cfg).ok()
+}
+
+// TestConfig_stackNameLongerThanAClusterNameIsRefused: EKS names are at most 100 characters.
+func TestConfig_stackNameLongerThanAClusterNameIsRefused(t *testing.T) {
+	stack := strings.Repeat("s", 100-len(projectName))
+	r := runStack(t, stack, fixtureConfig(t, "dev"))
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "the cluster is named <project>-<stack>, which EKS allows 100 characters, got 101")
+	runStack(t, stack[1:], fixtureConfig(t, "dev")).ok()
 }
 
 func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {

@@ -1,11 +1,12 @@
 package tests
 
 // Tests of how this repository itself is delivered: the GitHub Actions workflows in .github/workflows and the
-// Pulumi Deployments settings in Pulumi.<stack>.deploy.yaml. Neither path may hold a long-lived AWS key or
+// Pulumi Deployments settings program in deployments/ (its own tests are in deployments_test.go). Neither path may hold a long-lived AWS key or
 // Pulumi token; both must update one stack at a time, dev before prod; both need kubectl and the AWS CLI
 // because pulumi-eks calls them.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -19,6 +20,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
+
+	"github.com/example/eks-gitops-platform/infra"
 )
 
 const (
@@ -113,9 +116,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *te
 	for _, wf := range dlvWorkflows(t) {
 		files = append(files, wf.path)
 	}
-	for _, stack := range dlvStacks {
-		files = append(files, dlvPath(t, dlvDeployFileRel(stack)))
-	}
+	files = append(files, dlvPath(t, "deployments/settings/settings.go"), dlvPath(t, "deployments/Pulumi.settings.yaml"))
 	forbidden := []string{"aws-access-key-id", "aws-secret-access-key", "aws_access_key_id", "aws_secret_access_key",
 		"aws-session-token", "secrets.aws", "secrets.pulumi_access_token"}
 	for _, f := range files {
@@ -381,7 +382,51 @@ func TestDeployWorkflow_upsDevThenProdBehindTheProdEnvironment(t *testing.T) {
 	require.Contains(t, upJob, "dev")
 	require.Contains(t, upJob, "prod")
 	assert.Equal(t, []string{"test"}, []string(wf.Jobs[upJob["dev"]].Needs), "dev is updated once the tests pass")
-	assert.Equal(t, []string{upJob["dev"]}, []string(wf.Jobs[upJob["prod"]].Needs), "prod is updated only after dev succeeded")
+	assert.Contains(t, wf.Jobs[upJob["prod"]].Needs, upJob["dev"], "prod is updated only after dev succeeded")
+}
+
+// TestDeployWorkflow_prodRunsOnItsOwnRunnerOrStopsBeforeTouchingProd: prod's API admits only listed ranges and
+// GitHub-hosted runners change addresses, so prod's up runs on the runner PROD_RUNNER names, and a run without
+// that variable fails in a job that holds no credentials, before anything reaches prod.
+func TestDeployWorkflow_prodRunsOnItsOwnRunnerOrStopsBeforeTouchingProd(t *testing.T) {
+	wf := dlvLoadWorkflow(t, dlvDeployRel)
+	var prod string
+	for name, job := range wf.Jobs {
+		if slices.Contains(dlvUpStacks(t, job), "prod") {
+			prod = name
+		}
+	}
+	require.NotEmpty(t, prod)
+	assert.Equal(t, "${{ vars.PROD_RUNNER }}", wf.Jobs[prod].RunsOn)
+	guard, ok := wf.Jobs["prod-runner"]
+	require.True(t, ok, "a job checks PROD_RUNNER")
+	assert.Contains(t, wf.Jobs[prod].Needs, "prod-runner")
+	assert.False(t, dlvAssumesRole(guard), "the check holds no credentials")
+	require.Len(t, guard.Steps, 1)
+	assert.Equal(t, "${{ vars.PROD_RUNNER }}", guard.Steps[0].Env["PROD_RUNNER"])
+	assert.Contains(t, guard.Steps[0].Run, `if [ -z "${PROD_RUNNER}" ]`)
+	assert.Contains(t, guard.Steps[0].Run, "exit 1")
+	assert.Contains(t, guard.Steps[0].Run, "::error")
+	assert.Equal(t, wf.Jobs[prod].If, guard.If, "the check runs whenever prod would")
+}
+
+// TestDeployWorkflow_sessionsOutliveTheLongestUpdate: each up job's AWS session lasts as long as the slowest
+// routine update can take, within the deploy role's maximum, and the job times out inside its session.
+func TestDeployWorkflow_sessionsOutliveTheLongestUpdate(t *testing.T) {
+	wf := dlvLoadWorkflow(t, dlvDeployRel)
+	var ups int
+	for name, job := range wf.Jobs {
+		if len(dlvUpStacks(t, job)) == 0 {
+			continue
+		}
+		ups++
+		aws := dlvStepUsing(t, job, "aws-actions/configure-aws-credentials")
+		assert.Equalf(t, fmt.Sprint(int(infra.DeploySession.Seconds())), aws.With["role-duration-seconds"], "job %s", name)
+		timeout := time.Duration(job.TimeoutMinutes) * time.Minute
+		assert.Greaterf(t, timeout, infra.LongestUpdate, "job %s outlasts the longest update", name)
+		assert.LessOrEqualf(t, timeout, infra.DeploySession, "job %s ends inside its session", name)
+	}
+	assert.Equal(t, 2, ups)
 }
 
 func TestDeployWorkflow_assumesTheDeployRoleOfTheJobsEnvironment(t *testing.T) {
@@ -411,154 +456,6 @@ func TestDeployWorkflow_appliesWhatThePreviewShowedWithoutRefreshing(t *testing.
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Pulumi Deployments settings (the file format of `pulumi deployment settings init|pull|push`)
-
-func TestDeploymentSettings_parseWithTheSchemaOfThePulumiCLI(t *testing.T) {
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			s := dlvLoadSettings(t, stack)
-			require.NotNil(t, s.SourceContext)
-			require.NotNil(t, s.SourceContext.Git)
-			require.NotNil(t, s.GitHub)
-			require.NotNil(t, s.OperationContext)
-		})
-	}
-	// The strict decoder is what catches a misspelt key.
-	var f dlvDeployFile
-	err := dlvDecodeStrict([]byte("settings:\n  gitHub:\n    deployCommit: true\n"), &f)
-	assert.ErrorContains(t, err, "deployCommit")
-}
-
-// Deployments can hold one AWS role per stack for every operation. A pull request preview would run the
-// branch's code with the deploy role, so Deployments never previews: the pull-request workflow previews
-// every stack with its read-only preview role instead.
-func TestDeploymentSettings_deployMergesToMainButNeverPreviewsWithTheDeployRole(t *testing.T) {
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			s := dlvLoadSettings(t, stack)
-			assert.Contains(t, []string{"main", "refs/heads/main"}, s.SourceContext.Git.Branch)
-			assert.Empty(t, s.SourceContext.Git.Commit, "a fixed commit would never move")
-			assert.True(t, s.GitHub.DeployCommits, "deployCommits")
-			assert.False(t, s.GitHub.PreviewPullRequests, "previews run in the pull-request workflow with the read-only role")
-			assert.False(t, s.GitHub.PullRequestTemplate, "no review stacks of a whole EKS platform")
-			assert.Regexp(t, `^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`, s.GitHub.Repository, "OWNER/NAME")
-			assert.Empty(t, s.SourceContext.Git.RepoURL, "the GitHub app source names the repository itself")
-		})
-	}
-}
-
-func TestDeploymentSettings_runTheProjectOfThisRepositoryForAnExistingStack(t *testing.T) {
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			s := dlvLoadSettings(t, stack)
-			dir := s.SourceContext.Git.RepoDir
-			assert.Equal(t, ".", dir, "Pulumi.yaml is at the repository root")
-			assert.FileExists(t, dlvPath(t, filepath.Join(dir, "Pulumi.yaml")))
-			assert.FileExists(t, dlvPath(t, filepath.Join(dir, "Pulumi."+stack+".yaml")),
-				"the settings belong to a stack this repository configures")
-		})
-	}
-	matches, err := filepath.Glob(dlvPath(t, "Pulumi.*.deploy.yaml"))
-	require.NoError(t, err)
-	for _, m := range matches {
-		stack := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "Pulumi."), ".deploy.yaml")
-		assert.Containsf(t, dlvStacks, stack, "%s: settings for a stack the workflows also deploy", m)
-	}
-}
-
-func TestDeploymentSettings_triggerOnlyOnChangesToTheProgramOrTheirOwnStack(t *testing.T) {
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			filters := dlvLoadSettings(t, stack).GitHub.Paths
-			require.NotEmpty(t, filters, "without filters every push deploys")
-			other := "prod"
-			if stack == "prod" {
-				other = "dev"
-			}
-			for _, changed := range []string{"main.go", "stacks/config.go", "infra/cluster.go", "go.mod", "go.sum",
-				"Pulumi.yaml", "Pulumi." + stack + ".yaml"} {
-				assert.Truef(t, dlvTriggers(filters, changed), "a change to %s deploys %s", changed, stack)
-			}
-			for _, changed := range []string{"README.md", "docs/delivery.md", "infra/README.md", "examples/service/main.go",
-				"tests/delivery_test.go", "infra/cluster_test.go", ".github/workflows/deploy.yml", ".ci/run",
-				"Pulumi." + other + ".yaml", "Pulumi." + stack + ".deploy.yaml"} {
-				assert.Falsef(t, dlvTriggers(filters, changed), "a change to %s alone does not deploy %s", changed, stack)
-			}
-		})
-	}
-}
-
-func TestDeploymentSettings_assumeTheStacksAWSRoleThroughOIDC(t *testing.T) {
-	arn := regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::\d{12}:role/[\w+=,.@/-]+$`)
-	// STS RoleSessionName: 2 to 64 of [\w+=,.@-].
-	session := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			op := dlvLoadSettings(t, stack).OperationContext
-			require.NotNil(t, op.OIDC, "credentials come from OIDC")
-			require.NotNil(t, op.OIDC.AWS, "AWS OIDC")
-			assert.Nil(t, op.OIDC.Azure)
-			assert.Nil(t, op.OIDC.GCP)
-			aws := op.OIDC.AWS
-			assert.Regexp(t, arn, aws.RoleARN)
-			assert.Contains(t, aws.RoleARN, stack, "the placeholder names the stack whose deployRoleArn goes here")
-			assert.Regexp(t, session, aws.SessionName)
-			assert.Contains(t, aws.SessionName, stack, "CloudTrail shows which stack's deployment acted")
-			d, err := time.ParseDuration(aws.Duration)
-			require.NoError(t, err, "duration")
-			assert.GreaterOrEqual(t, d, 15*time.Minute, "STS minimum")
-			assert.LessOrEqual(t, d, time.Hour, "longer needs a raised MaxSessionDuration on the role")
-			for name := range op.EnvironmentVariables {
-				assert.NotContains(t, strings.ToUpper(name), "AWS_", "no AWS credentials beside the OIDC exchange")
-			}
-		})
-	}
-}
-
-func TestDeploymentSettings_installTheSameVerifiedKubectlAsTheWorkflows(t *testing.T) {
-	download := regexp.MustCompile(`https://dl\.k8s\.io/release/(v\d+\.\d+\.\d+)/bin/linux/amd64/kubectl`)
-	verify := regexp.MustCompile(`echo "([0-9a-f]{64})  (\S+)" \| sha256sum --check`)
-	wf := dlvLoadWorkflow(t, dlvDeployRel)
-
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			cmds := dlvLoadSettings(t, stack).OperationContext.PreRunCommands
-			at := slices.IndexFunc(cmds, func(c string) bool { return download.MatchString(c) })
-			require.GreaterOrEqual(t, at, 0, "a pre-run command downloads kubectl")
-			install := cmds[at]
-			assert.Equal(t, wf.Env["KUBECTL_VERSION"], download.FindStringSubmatch(install)[1])
-
-			m := verify.FindStringSubmatch(install)
-			require.NotNil(t, m, "the download is checked against a pinned SHA-256")
-			assert.Equal(t, wf.Env["KUBECTL_SHA256"], m[1])
-			installAt := strings.Index(install, "install -m 0755 "+m[2]+" /usr/local/bin/kubectl")
-			assert.Greater(t, installAt, strings.Index(install, "sha256sum --check"), "installed only once verified")
-			assert.NotContains(t, install, "||", "every step of the install must succeed")
-			assert.NotContains(t, install, ";", "every step of the install must succeed")
-
-			// The runner image has its own kubectl; the pinned one must be the one found.
-			assert.Contains(t, cmds[at+1:], `test "$(command -v kubectl)" = /usr/local/bin/kubectl && kubectl version --client`)
-		})
-	}
-}
-
-func TestDeploymentSettings_checkTheAWSCLIAndBuildWithTheGoOfGoMod(t *testing.T) {
-	for _, stack := range dlvStacks {
-		t.Run(stack, func(t *testing.T) {
-			op := dlvLoadSettings(t, stack).OperationContext
-			assert.Contains(t, op.PreRunCommands, "aws --version", "pulumi-eks runs the AWS CLI")
-			assert.Contains(t, op.PreRunCommands, "go version", "the log shows the toolchain go.mod selected")
-			assert.Equal(t, "auto", op.EnvironmentVariables["GOTOOLCHAIN"],
-				"the runner switches to the Go version go.mod asks for")
-			require.NotNil(t, op.Options)
-			assert.False(t, op.Options.SkipInstallDependencies, "Pulumi downloads the Go modules")
-			assert.True(t, op.Options.SkipIntermediateDeployments, "a burst of merges deploys the newest only")
-			assert.False(t, op.Options.DeleteAfterDestroy, "the stack and its history outlive a destroy")
-		})
-	}
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Workflow model: the parts of the GitHub Actions syntax these tests read
 
 type dlvWorkflow struct {
@@ -577,13 +474,15 @@ type dlvTrigger struct {
 }
 
 type dlvJob struct {
-	Name        string            `yaml:"name"`
-	Needs       dlvStrings        `yaml:"needs"`
-	If          string            `yaml:"if"`
-	Environment dlvEnvironment    `yaml:"environment"`
-	Permissions map[string]string `yaml:"permissions"`
-	Concurrency *dlvConcurrency   `yaml:"concurrency"`
-	Strategy    struct {
+	Name           string            `yaml:"name"`
+	RunsOn         string            `yaml:"runs-on"`
+	TimeoutMinutes int               `yaml:"timeout-minutes"`
+	Needs          dlvStrings        `yaml:"needs"`
+	If             string            `yaml:"if"`
+	Environment    dlvEnvironment    `yaml:"environment"`
+	Permissions    map[string]string `yaml:"permissions"`
+	Concurrency    *dlvConcurrency   `yaml:"concurrency"`
+	Strategy       struct {
 		Matrix struct {
 			Include []map[string]string `yaml:"include"`
 		} `yaml:"matrix"`
@@ -596,6 +495,7 @@ type dlvStep struct {
 	Uses string            `yaml:"uses"`
 	Run  string            `yaml:"run"`
 	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
 }
 
 // dlvConcurrency is `concurrency: GROUP` or `concurrency: {group, cancel-in-progress}`.
@@ -651,87 +551,6 @@ func (s *dlvStrings) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Deployment settings model: the YAML-tagged fields of apitype.DeploymentSettings in the Pulumi SDK, under the
-// top-level `settings` key that the CLI's ProjectStackDeployment writes. Fields carrying credentials (git
-// auth, executor image registry passwords) are left out on purpose: credentials do not belong in this
-// repository, so a file that sets one fails to decode. Environment variables are plain strings for the same
-// reason.
-
-type dlvDeployFile struct {
-	Settings dlvSettings `yaml:"settings"`
-}
-
-type dlvSettings struct {
-	Tag              string               `yaml:"tag"`
-	ExecutorContext  *dlvExecutorContext  `yaml:"executorContext"`
-	SourceContext    *dlvSourceContext    `yaml:"sourceContext"`
-	GitHub           *dlvGitHub           `yaml:"gitHub"`
-	OperationContext *dlvOperationContext `yaml:"operationContext"`
-	AgentPoolID      *string              `yaml:"agentPoolID"`
-}
-
-type dlvExecutorContext struct {
-	WorkingDirectory string `yaml:"workingDirectory"`
-	ExecutorImage    *struct {
-		Reference string `yaml:"reference"`
-	} `yaml:"executorImage"`
-	ExecutorRootPath *string `yaml:"executorRootPath"`
-}
-
-type dlvSourceContext struct {
-	Git *struct {
-		RepoURL string `yaml:"repoUrl"`
-		Branch  string `yaml:"branch"`
-		RepoDir string `yaml:"repoDir"`
-		Commit  string `yaml:"commit"`
-	} `yaml:"git"`
-}
-
-type dlvGitHub struct {
-	Repository          string   `yaml:"repository"`
-	PullRequestTemplate bool     `yaml:"pullRequestTemplate"`
-	DeployCommits       bool     `yaml:"deployCommits"`
-	PreviewPullRequests bool     `yaml:"previewPullRequests"`
-	DeployPullRequest   *int64   `yaml:"deployPullRequest"`
-	Paths               []string `yaml:"paths"`
-}
-
-type dlvOperationContext struct {
-	OIDC                 *dlvOIDC          `yaml:"oidc"`
-	PreRunCommands       []string          `yaml:"preRunCommands"`
-	EnvironmentVariables map[string]string `yaml:"environmentVariables"`
-	Options              *struct {
-		SkipInstallDependencies     bool   `yaml:"skipInstallDependencies"`
-		SkipIntermediateDeployments bool   `yaml:"skipIntermediateDeployments"`
-		Shell                       string `yaml:"shell"`
-		DeleteAfterDestroy          bool   `yaml:"deleteAfterDestroy"`
-		RemediateIfDriftDetected    bool   `yaml:"remediateIfDriftDetected"`
-	} `yaml:"options"`
-}
-
-type dlvOIDC struct {
-	AWS *struct {
-		Duration    string   `yaml:"duration"` // a Go duration, e.g. 1h0m0s
-		PolicyARNs  []string `yaml:"policyArns"`
-		RoleARN     string   `yaml:"roleArn"`
-		SessionName string   `yaml:"sessionName"`
-	} `yaml:"aws"`
-	Azure *struct {
-		ClientID       string `yaml:"clientId"`
-		TenantID       string `yaml:"tenantId"`
-		SubscriptionID string `yaml:"subscriptionId"`
-	} `yaml:"azure"`
-	GCP *struct {
-		ProjectID      string `yaml:"projectId"`
-		Region         string `yaml:"region"`
-		WorkloadPoolID string `yaml:"workloadPoolId"`
-		ProviderID     string `yaml:"providerId"`
-		ServiceAccount string `yaml:"serviceAccount"`
-		TokenLifetime  string `yaml:"tokenLifetime"`
-	} `yaml:"gcp"`
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Reading the files
 
 func dlvRoot(t *testing.T) string {
@@ -753,8 +572,6 @@ func dlvRead(t *testing.T, path string) []byte {
 	require.NoError(t, err)
 	return b
 }
-
-func dlvDeployFileRel(stack string) string { return "Pulumi." + stack + ".deploy.yaml" }
 
 func dlvLoadWorkflow(t *testing.T, rel string) dlvWorkflow {
 	t.Helper()
@@ -782,20 +599,6 @@ func dlvWorkflows(t *testing.T) []dlvWorkflow {
 		wfs = append(wfs, dlvLoadWorkflow(t, rel))
 	}
 	return wfs
-}
-
-func dlvDecodeStrict(b []byte, into any) error {
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	return dec.Decode(into)
-}
-
-func dlvLoadSettings(t *testing.T, stack string) dlvSettings {
-	t.Helper()
-	var f dlvDeployFile
-	rel := dlvDeployFileRel(stack)
-	require.NoErrorf(t, dlvDecodeStrict(dlvRead(t, dlvPath(t, rel)), &f), "%s", rel)
-	return f.Settings
 }
 
 func dlvVersion(uses string) string {

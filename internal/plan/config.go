@@ -20,6 +20,9 @@ type Config struct {
 	Project string
 	Values  map[string]string // full keys (namespace:key) in the string form the engine passes (lists as JSON)
 	Secrets []string          // full keys that are secret
+	// Up runs the program as `pulumi up` does; default false runs it as a preview, which is what an offline
+	// plan is.
+	Up bool
 }
 
 // PlaceholderSecret is what every secret a user sets on the command line holds offline.
@@ -140,7 +143,7 @@ func (c Config) Clone() Config {
 	for k, s := range c.Values {
 		v[k] = s
 	}
-	return Config{Project: c.Project, Values: v, Secrets: slices.Clone(c.Secrets)}
+	return Config{Project: c.Project, Values: v, Secrets: slices.Clone(c.Secrets), Up: c.Up}
 }
 
 // Set sets a project key (nil deletes it); lists and maps are encoded as JSON like the engine does.
@@ -181,5 +184,6 @@ func (c Config) runOption() pulumi.RunOption {
 	return func(info *pulumi.RunInfo) {
 		info.Config = c.Values
 		info.ConfigSecretKeys = c.Secrets
+		info.DryRun = !c.Up
 	}
 }
