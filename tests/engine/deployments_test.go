@@ -1,0 +1,59 @@
+package engine_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/deployments/settings"
+	"github.com/example/eks-gitops-platform/stacks"
+	"github.com/example/eks-gitops-platform/tests/engine/standin"
+)
+
+// TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs: the settings program runs under
+// the real CLI against real platform stacks in the same backend: the stack references resolve, the role each
+// stack deploys with is the one it exported, and prod, whose API admits only its listed range, gets its pool.
+func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t *testing.T) {
+	b := newBackend(t)
+	roles := map[string]string{}
+	for _, name := range []string{"dev", "prod"} {
+		s := b.platform(name, fixtures)
+		if name == "prod" {
+			s = prodStack(b)
+		}
+		s.set("pulumiOrganization", "acme")
+		s.mustUp()
+		out, err := s.stack.Outputs(t.Context())
+		require.NoError(t, err)
+		roles[name] = out[stacks.OutputDeployRoleARN].Value.(string)
+	}
+	const pool = "0b0e7c2e-6f2f-4d5e-9a52-5c3f8e7a9d41"
+	// The local backend's organization is "organization".
+	s := b.settings("settings", []byte(`config:
+  eks-gitops-platform-deployments:organization: organization
+  eks-gitops-platform-deployments:repository: acme/platform-infra
+  eks-gitops-platform-deployments:runnerPools:
+    prod: `+pool+"\n"))
+	b.prov.journal.Reset()
+	s.mustUp()
+	created := map[string]bool{}
+	for _, r := range s.resources() {
+		if r.Type != "pulumiservice:index:DeploymentSettings" {
+			continue
+		}
+		stack := r.Inputs["stack"].(string)
+		created[stack] = true
+		oidc := r.Inputs["operationContext"].(map[string]any)["oidc"].(map[string]any)["aws"].(map[string]any)
+		assert.Equal(t, roles[stack], oidc["roleARN"], "%s deploys with the role it exported", stack)
+		assert.Equal(t, settings.SessionDuration(), oidc["duration"])
+		assert.Equal(t, false, r.Inputs["vcs"].(map[string]any)["previewPullRequests"])
+		if stack == "prod" {
+			assert.Equal(t, pool, r.Inputs["agentPoolId"])
+		} else {
+			assert.Nil(t, r.Inputs["agentPoolId"])
+		}
+	}
+	assert.Equal(t, map[string]bool{"dev": true, "prod": true}, created)
+	assert.Len(t, b.prov.journal.Of(standin.OpCreate), 2, "the two settings, and nothing else")
+}

@@ -1,0 +1,404 @@
+package engine_test
+
+// The engine test layer: the program driven through the real Pulumi CLI and engine (an Automation API inline
+// program, so no Go language host is needed), with stand-in providers for aws, eks and kubernetes attached
+// through PULUMI_DEBUG_PROVIDERS. Everything the CLI and engine decide is real here: config validation and
+// defaults, secrets and their encryption in the state, the order of creates and deletes, protect,
+// retainOnDelete, replace decisions from the providers' diffs, preview text.
+//
+// The CLI is the one `make tools` builds into .tools/bin from tools/pulumi (the same pulumi version as the SDK in
+// go.mod). Set PULUMI_CLI to use another binary.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/example/eks-gitops-platform/deployments/settings"
+	"github.com/example/eks-gitops-platform/stacks"
+	"github.com/example/eks-gitops-platform/tests/engine/standin"
+)
+
+const (
+	project    = "eks-gitops-platform"
+	passphrase = "engine-test-passphrase"
+	// Secrets a user sets with `pulumi config set --secret`; the state must never hold them in plain text.
+	testAPIKey    = "api-key-7f3c9e1d-never-in-plaintext"
+	testRepoToken = "ghp_repo-token-4b8a2f60-never-in-plaintext"
+)
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	require.FileExists(t, filepath.Join(dir, "Pulumi.yaml"), "tests run from tests/engine")
+	return dir
+}
+
+// cliPath is the pinned Pulumi CLI that `make tools` builds, or PULUMI_CLI.
+func cliPath(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("PULUMI_CLI")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(t), ".tools", "bin", "pulumi")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the Pulumi CLI is not built: run `make tools` (it builds .tools/bin/pulumi from tools/pulumi), or set PULUMI_CLI")
+	}
+	return bin
+}
+
+// cli is the pinned Pulumi CLI for the Automation API.
+func cli(t testing.TB) auto.PulumiCommand {
+	t.Helper()
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(filepath.Dir(cliPath(t))), SkipVersionCheck: true})
+	require.NoError(t, err)
+	return cmd
+}
+
+// providers are the stand-ins of one backend, sharing one journal.
+type providers struct {
+	journal *standin.Journal
+	env     string // PULUMI_DEBUG_PROVIDERS
+}
+
+func startProviders(t testing.TB) *providers {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	journal := &standin.Journal{}
+	all := []*standin.Provider{
+		{Package: "aws", Version: "6.83.4", Types: standin.AWSRules, Invokes: standin.AWSInvokes(standin.Zones), Journal: journal},
+		{Package: "eks", Version: "2.8.1", Journal: journal,
+			Components: map[string]standin.Component{"eks:index:Cluster": standin.EKSCluster}},
+		{Package: "kubernetes", Version: "4.32.0", Types: standin.KubernetesRules, Default: &standin.KubernetesDefault,
+			ConfigDiff: standin.KubernetesConfigDiff, Journal: journal},
+		{Package: "pulumiservice", Version: "1.3.0", Types: standin.PulumiServiceRules, Journal: journal},
+	}
+	var ports []string
+	for _, prov := range all {
+		port, err := prov.Serve(ctx)
+		require.NoError(t, err)
+		ports = append(ports, fmt.Sprintf("%s:%d", prov.Package, port))
+	}
+	return &providers{journal: journal, env: strings.Join(ports, ",")}
+}
+
+// backend is a local (file) backend with its own stand-in providers; its stacks can reference each other.
+type backend struct {
+	t    testing.TB
+	dir  string
+	prov *providers
+}
+
+func newBackend(t testing.TB) *backend {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "state"), 0o700))
+	return &backend{t: t, dir: dir, prov: startProviders(t)}
+}
+
+func (b *backend) env() map[string]string {
+	return map[string]string{
+		"PULUMI_BACKEND_URL":                          "file://" + filepath.Join(b.dir, "state"),
+		"PULUMI_CONFIG_PASSPHRASE":                    passphrase,
+		"PULUMI_HOME":                                 filepath.Join(b.dir, "home"),
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_DEBUG_PROVIDERS":                      b.prov.env,
+		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "true",
+	}
+}
+
+// engineStack is one stack in a temporary project directory.
+type engineStack struct {
+	t     testing.TB
+	name  string
+	dir   string
+	stack auto.Stack
+	b     *backend
+}
+
+// stackFiles says where a stack's Pulumi.<stack>.yaml comes from.
+type stackFiles string
+
+const (
+	// fixtures are the stack files the tests own: the template's values, whatever a user's stack files hold.
+	fixtures stackFiles = "tests/testdata/stacks"
+	// userFiles are the stack files at the repository root: the user's own configuration.
+	userFiles stackFiles = "."
+)
+
+// platform creates a stack of the platform the way a user does: `pulumi stack init` (passphrase secrets), then
+// `pulumi config set --secret apiKey`. A user's stack file comes with secrets encrypted by their own secrets
+// provider, which the test cannot decrypt: its encrypted values are set again with placeholders, as its owner
+// would with `pulumi config set --secret`.
+func (b *backend) platform(name string, from stackFiles) *engineStack {
+	b.t.Helper()
+	s := b.platformWithoutAPIKey(name, from)
+	s.setSecret("apiKey", testAPIKey)
+	return s
+}
+
+// platformWithoutAPIKey is platform before the quick start's `pulumi config set --secret apiKey`.
+func (b *backend) platformWithoutAPIKey(name string, from stackFiles) *engineStack {
+	b.t.Helper()
+	root := repoRoot(b.t)
+	dir := b.t.TempDir()
+	copyFile(b.t, filepath.Join(root, "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	file, secure := withoutEncryption(b.t, filepath.Join(root, string(from), "Pulumi."+name+".yaml"))
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, "Pulumi."+name+".yaml"), file, 0o600))
+	s := b.newStack(name, dir, stacks.Run)
+	for _, key := range secure {
+		s.setSecret(key, "placeholder-for-"+key)
+	}
+	return s
+}
+
+// settings creates the stack of the Deployments settings program (deployments/) from a stack file.
+func (b *backend) settings(name string, stackFile []byte) *engineStack {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	copyFile(b.t, filepath.Join(repoRoot(b.t), "deployments", "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, "Pulumi."+name+".yaml"), stackFile, 0o600))
+	return b.newStack(name, dir, settings.Run)
+}
+
+func (b *backend) newStack(name, dir string, program pulumi.RunFunc) *engineStack {
+	b.t.Helper()
+	ctx := context.Background()
+	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(program), auto.Pulumi(cli(b.t)),
+		auto.PulumiHome(filepath.Join(b.dir, "home")), auto.EnvVars(b.env()))
+	require.NoError(b.t, err)
+	s, err := auto.UpsertStack(ctx, name, ws)
+	require.NoError(b.t, err)
+	return &engineStack{t: b.t, name: name, dir: dir, stack: s, b: b}
+}
+
+// withoutEncryption is a stack file without its secrets provider and encrypted values, and the keys whose
+// values were encrypted.
+func withoutEncryption(t testing.TB, path string) ([]byte, []string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var file map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &file))
+	for _, k := range []string{"secretsprovider", "encryptedkey", "encryptionsalt"} {
+		delete(file, k)
+	}
+	var secure []string
+	cfg, _ := file["config"].(map[string]any)
+	for k, v := range cfg {
+		if m, ok := v.(map[string]any); ok && len(m) == 1 && m["secure"] != nil {
+			delete(cfg, k)
+			secure = append(secure, strings.TrimPrefix(k, project+":"))
+		}
+	}
+	slices.Sort(secure)
+	out, err := yaml.Marshal(file)
+	require.NoError(t, err)
+	return out, secure
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(to, b, 0o600))
+}
+
+// set is `pulumi config set <key> <value>`; --path for keys such as clusterAdminArns[0].
+func (s *engineStack) set(key, value string) {
+	s.t.Helper()
+	require.NoError(s.t, s.stack.SetConfigWithOptions(context.Background(), key, auto.ConfigValue{Value: value},
+		&auto.ConfigOptions{Path: strings.ContainsAny(key, "[.")}))
+}
+
+// setSecret is `pulumi config set --secret <key> <value>`.
+func (s *engineStack) setSecret(key, value string) {
+	s.t.Helper()
+	require.NoError(s.t, s.stack.SetConfig(context.Background(), key, auto.ConfigValue{Value: value, Secret: true}))
+}
+
+// run is what one operation produced: its step events and its text.
+type run struct {
+	steps  []apitype.StepEventMetadata
+	stdout string
+	err    error
+}
+
+// ops returns what happens to each resource, keyed by URN: a replacement's steps (create-replacement, replace,
+// delete-replaced) are reported as one replace.
+func (r run) ops() map[string]apitype.OpType {
+	out := map[string]apitype.OpType{}
+	for _, s := range r.steps {
+		op := s.Op
+		switch {
+		case op == apitype.OpCreateReplacement || op == apitype.OpDeleteReplaced || out[s.URN] == apitype.OpReplace:
+			op = apitype.OpReplace
+		case op == apitype.OpSame && out[s.URN] != "":
+			continue
+		}
+		out[s.URN] = op
+	}
+	return out
+}
+
+// collect drains an event channel into step metadata.
+func collect(ch <-chan events.EngineEvent, into *[]apitype.StepEventMetadata, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for ev := range ch {
+		if ev.ResourcePreEvent != nil {
+			*into = append(*into, ev.ResourcePreEvent.Metadata)
+		}
+	}
+}
+
+// waitEvents waits for the event collector. The Automation API closes the event channel when an operation
+// ran; when the CLI refused it before the engine started, it never does, and the collector is abandoned.
+func waitEvents(wg *sync.WaitGroup, err error) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if err == nil {
+		<-done
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+	}
+}
+
+func (s *engineStack) preview(opts ...optpreview.Option) run {
+	s.t.Helper()
+	ch := make(chan events.EngineEvent)
+	var r run
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go collect(ch, &r.steps, &wg)
+	var out bytes.Buffer
+	res, err := s.stack.Preview(context.Background(), append(opts, optpreview.EventStreams(ch),
+		optpreview.ProgressStreams(&out), optpreview.Color("never"))...)
+	waitEvents(&wg, err)
+	r.stdout, r.err = out.String(), err
+	if err == nil {
+		r.stdout = res.StdOut
+	}
+	return r
+}
+
+func (s *engineStack) up(opts ...optup.Option) run {
+	s.t.Helper()
+	ch := make(chan events.EngineEvent)
+	var r run
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go collect(ch, &r.steps, &wg)
+	var out bytes.Buffer
+	_, err := s.stack.Up(context.Background(), append(opts, optup.EventStreams(ch),
+		optup.ProgressStreams(&out), optup.Color("never"))...)
+	waitEvents(&wg, err)
+	r.stdout, r.err = out.String(), err
+	return r
+}
+
+func (s *engineStack) mustUp(opts ...optup.Option) run {
+	s.t.Helper()
+	r := s.up(opts...)
+	require.NoError(s.t, r.err, r.stdout)
+	return r
+}
+
+func (s *engineStack) refresh() run {
+	s.t.Helper()
+	ch := make(chan events.EngineEvent)
+	var r run
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go collect(ch, &r.steps, &wg)
+	var out bytes.Buffer
+	_, err := s.stack.Refresh(context.Background(), optrefresh.EventStreams(ch), optrefresh.ProgressStreams(&out),
+		optrefresh.Color("never"))
+	waitEvents(&wg, err)
+	r.stdout, r.err = out.String(), err
+	return r
+}
+
+func (s *engineStack) destroy() run {
+	s.t.Helper()
+	ch := make(chan events.EngineEvent)
+	var r run
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go collect(ch, &r.steps, &wg)
+	var out bytes.Buffer
+	_, err := s.stack.Destroy(context.Background(), optdestroy.EventStreams(ch), optdestroy.ProgressStreams(&out),
+		optdestroy.Color("never"))
+	waitEvents(&wg, err)
+	r.stdout, r.err = out.String(), err
+	return r
+}
+
+// pulumi runs the CLI in the stack's directory with the backend's environment, as a user would.
+func (s *engineStack) pulumi(args ...string) (string, error) {
+	s.t.Helper()
+	if args[0] != "version" {
+		args = append(args, "--stack", s.name)
+	}
+	cmd := exec.Command(cliPath(s.t), args...)
+	cmd.Dir = s.dir
+	cmd.Env = os.Environ()
+	for k, v := range s.b.env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// state is the stack's checkpoint file as the local backend stores it.
+func (s *engineStack) state() []byte {
+	s.t.Helper()
+	var found []byte
+	require.NoError(s.t, filepath.Walk(filepath.Join(s.b.dir, "state"), func(path string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() && filepath.Base(path) == s.name+".json" {
+			found, err = os.ReadFile(path)
+		}
+		return err
+	}))
+	require.NotEmpty(s.t, found, "no checkpoint for stack %s", s.name)
+	return found
+}
+
+// resources are the stack's resources as the state holds them.
+func (s *engineStack) resources() []apitype.ResourceV3 {
+	s.t.Helper()
+	dep, err := s.stack.Export(context.Background())
+	require.NoError(s.t, err)
+	var d apitype.DeploymentV3
+	require.NoError(s.t, json.Unmarshal(dep.Deployment, &d))
+	return d.Resources
+}
+
+func (s *engineStack) journal() *standin.Journal { return s.b.prov.journal }
