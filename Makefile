@@ -4,6 +4,7 @@
 #   make plan [STACK=prod] [FORMAT=tree|mermaid|dot|snapshot] [SET='key=value ...']   offline plan, Go only
 #   make test        everything CI runs: formatting, vet, the mocked tests and the real-CLI engine tests
 #   make snapshots   rewrite the plan snapshots of your stacks after reviewing the change
+#   make golden      regenerate docs/policies.md and the engine tests' golden preview text
 #   make tools       the pinned tools alone (helm, actionlint, the Pulumi CLI)
 #   make ci          what CI runs (.ci/run): system packages, then `make test`
 
@@ -31,7 +32,7 @@ ACTIONLINT := $(STAMPS)/actionlint-$(ACTIONLINT_VERSION)
 PULUMI := $(STAMPS)/pulumi-$(PULUMI_VERSION)
 ARGOCD := $(STAMPS)/argocd-crds-v3.2.0
 
-.PHONY: help plan test snapshots tools ci fmt-check vet unit engine
+.PHONY: help plan test snapshots golden tools ci fmt-check vet unit engine
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -76,8 +77,13 @@ test: tools fmt-check vet
 	go test ./...
 
 snapshots:
-	UPDATE_SNAPSHOTS=1 go test ./tests -run 'TestUserStacks_planMatchesTheirSnapshot'
+	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests -run 'TestUserStacks_planMatchesTheirSnapshot'
 	@git status --short tests/testdata/plan-*.json
+
+golden: tools
+	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests -run 'TestPolicies_publishedTableIsGeneratedFromTheSuite'
+	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests/engine -run 'TestPreviewDiff'
+	@git status --short docs tests/engine/testdata
 
 ci:
 	bash .ci/run

@@ -76,9 +76,6 @@ func ArgoCDValues(ha bool) map[string]any {
 		"redis":          map[string]any{"enabled": !ha},
 		// No SSO is configured; Dex would be one more exposed component.
 		"dex": map[string]any{"enabled": false},
-		// Aggregate Argo CD's resources into the view/edit/admin ClusterRoles, so read-only identities (the
-		// preview role's AmazonEKSViewPolicy) can read Applications and AppProjects.
-		"createAggregateRoles": true,
 	}
 }
 

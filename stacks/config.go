@@ -96,6 +96,9 @@ type Config struct {
 	InfraRepositoryID     string
 
 	Protect bool
+
+	// Warnings are problems a preview tolerates and `pulumi up` refuses.
+	Warnings []string
 }
 
 // ClusterName is the EKS cluster's physical name. It is explicit (not autonamed) because the subnet discovery
@@ -122,15 +125,16 @@ func (e *ConfigError) Error() string {
 type loader struct {
 	ctx      *pulumi.Context
 	problems []string
+	warnings []string
 }
 
 func (l *loader) fail(key, format string, args ...any) {
 	l.problems = append(l.problems, key+": "+fmt.Sprintf(format, args...))
 }
 
-// warn reports a problem that only `pulumi up` refuses.
+// warn records a problem that only `pulumi up` refuses.
 func (l *loader) warn(key, format string, args ...any) {
-	_ = l.ctx.Log.Warn(key+": "+fmt.Sprintf(format, args...), nil)
+	l.warnings = append(l.warnings, key+": "+fmt.Sprintf(format, args...))
 }
 
 func (l *loader) raw(key string) (string, bool) {
@@ -259,6 +263,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	if len(l.problems) > 0 {
 		return nil, &ConfigError{Problems: l.problems}
 	}
+	c.Warnings = l.warnings
 	return c, nil
 }
 
@@ -326,7 +331,7 @@ func (l *loader) validate(c *Config) {
 			// The shipped prod file holds one as a placeholder: previews and the offline plan still run, but no
 			// machine has such an address, so `pulumi up` would build the AWS half and then fail minutes later
 			// at the first Kubernetes object.
-			msg := fmt.Sprintf("%s is a documentation range (RFC 5737) that no machine has: set the egress ranges of the machines that run Pulumi (laptop VPN, the prod runner), such as `pulumi config set --path 'endpointPublicAccessCidrs[0]' 198.51.100.0/24`, or [] to run from inside the VPC", cidr)
+			msg := fmt.Sprintf("%s is a documentation range (RFC 5737) that no machine has: set the egress ranges of the machines that run Pulumi (laptop VPN, the prod runner), with `pulumi config set --path 'endpointPublicAccessCidrs[0]' <egress CIDR>`, or [] to run Pulumi from inside the VPC", cidr)
 			if l.ctx.DryRun() {
 				l.warn("endpointPublicAccessCidrs", "%s; `pulumi up` refuses it", msg)
 			} else {

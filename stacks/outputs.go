@@ -10,6 +10,7 @@ const (
 	OutputClusterOIDCProvider   = "clusterOidcProviderArn"
 	OutputClusterOIDCIssuerURL  = "clusterOidcProviderUrl"
 	OutputNodeRoleARN           = "nodeRoleArn"
+	OutputNodeGroupName         = "nodeGroupName"
 	OutputECRRepositoryURL      = "ecrRepositoryUrl"
 	OutputGitHubActionsRoleARN  = "githubActionsRoleArn"
 	OutputGitHubOIDCProviderARN = "githubOidcProviderArn"

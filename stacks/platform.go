@@ -33,6 +33,8 @@ type Platform struct {
 	GitOps       *infra.GitOps
 	// APIPublicAccessCIDRs are the ranges the public API endpoint admits (none: private only).
 	APIPublicAccessCIDRs []string
+	// Warnings are configuration problems a preview tolerates and `pulumi up` refuses (logged as warnings).
+	Warnings []string
 }
 
 // Run is the whole program: build the platform and export its outputs.
@@ -61,7 +63,17 @@ func Build(ctx *pulumi.Context) (*Platform, error) {
 	if err := cfg.ValidateAZs(env.AZs); err != nil {
 		return nil, err
 	}
-	return Deploy(ctx, cfg, env)
+	for _, w := range cfg.Warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, err
+		}
+	}
+	p, err := Deploy(ctx, cfg, env)
+	if err != nil {
+		return nil, err
+	}
+	p.Warnings = cfg.Warnings
+	return p, nil
 }
 
 func lookupEnv(ctx *pulumi.Context) (Env, error) {
@@ -289,6 +301,7 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 		OutputClusterOIDCProvider:   p.Cluster.OIDCProviderARN,
 		OutputClusterOIDCIssuerURL:  p.Cluster.OIDCProviderURL,
 		OutputNodeRoleARN:           p.Cluster.NodeRole.Arn,
+		OutputNodeGroupName:         p.NodeGroup.NodeGroupName,
 		OutputECRRepositoryURL:      p.Registry.RepositoryURL,
 		OutputGitHubActionsRoleARN:  p.GitHub.PushRoleARN,
 		OutputGitHubOIDCProviderARN: p.GitHub.ProviderARN,

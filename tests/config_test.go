@@ -241,7 +241,7 @@ func TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview(t *testing
 		r := runStack(t, "prod", cfg)
 		require.Error(t, r.err, cidr)
 		assert.Contains(t, r.err.Error(), "endpointPublicAccessCidrs: "+cidr+" is a documentation range (RFC 5737)")
-		assert.Contains(t, r.err.Error(), "pulumi config set --path 'endpointPublicAccessCidrs[0]'")
+		assert.Contains(t, r.err.Error(), "pulumi config set --path 'endpointPublicAccessCidrs[0]' <egress CIDR>")
 		assert.Empty(t, r.records, "refused before anything is built")
 	}
 	cfg := fixtureConfig(t, "prod")

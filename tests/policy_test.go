@@ -32,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -400,7 +401,7 @@ func (pg policyGraph) tolerated(cfg stackConfig, policyID, v string) string {
 	if why := knownGaps[policyID]; why != "" {
 		return why
 	}
-	if pg.deployAccess {
+	if cfg.Get("pulumiOrganization") != "" || cfg.Get("infraRepository") != "" { // the deploy roles exist
 		for name, why := range deployAccessFindings[policyID] {
 			if polViolationNames(v, name) {
 				return why
@@ -2140,4 +2141,67 @@ func checkArgoCDProjects(g *plan.Result) []string {
 		}
 	}
 	return out
+}
+
+// --- The generated policy table ------------------------------------------------------------------------------
+
+const policyDoc = "../docs/policies.md"
+
+// policyTable renders docs/policies.md from the suite itself, so the published table cannot drift from what
+// the tests enforce.
+func policyTable() string {
+	var b strings.Builder
+	b.WriteString(`# Security policy suite
+
+Generated from ` + "`tests/policy_test.go`" + ` by ` + "`make golden`" + `; do not edit by hand.
+
+Scanners such as Checkov, Trivy and KICS cannot read a Pulumi Go program, so the suite encodes the Checkov,
+Trivy (AVD), KICS and Pulumi awsguard rules that apply to what this program creates, plus rules of our own
+(PLAT-*), as checks over the graph each stack registers offline. It runs over the fixture stacks (the
+template's dev and prod), each also with the deploy roles on, and over every stack file of yours
+(` + "`make test`" + `). Every rule has a fixture that makes it fail. Unprotected stacks (dev) may take the
+exceptions below; a stack with ` + "`protect: true`" + ` takes none.
+
+| rule IDs | what it checks | also | protect: false (dev) | deploy roles |
+|---|---|---|---|---|
+`)
+	for _, p := range policies {
+		dev := "pass"
+		if why := exceptions[unprotected][p.id]; why != "" {
+			dev = "**exception**: " + why
+		}
+		deploy := "pass"
+		if f := deployAccessFindings[p.id]; len(f) > 0 {
+			var parts []string
+			for _, name := range policyKeys(f) {
+				parts = append(parts, "`"+name+"`: "+f[name])
+			}
+			deploy = "**known finding**: " + strings.Join(parts, "; ")
+		}
+		if gap := knownGaps[p.id]; gap != "" {
+			dev, deploy = "**gap**: "+gap, "**gap**"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", strings.ReplaceAll(p.id, "/", ", "),
+			strings.ReplaceAll(p.title, "|", "\\|"), strings.ReplaceAll(p.also, "|", "\\|"), dev, deploy)
+	}
+	b.WriteString(`
+**How to add a rule.** Find it in the scanner's own source and note its IDs. Write a pure
+` + "`func(g *plan.Result) []string`" + ` returning one violation per finding, add it to ` + "`policies`" + ` with the IDs as
+` + "`id`" + `, and add at least one entry to ` + "`policyFixtures`" + ` (a configuration the program accepts but the rule
+rejects, or a ` + "`mutate`" + ` that breaks one resource of the real prod graph). The suite fails if a policy has no
+fixture or its fixture does not make it fail. A deliberate deviation of unprotected stacks goes in
+` + "`exceptions`" + ` with its reason; then ` + "`make golden`" + ` regenerates this page.
+`)
+	return b.String()
+}
+
+func TestPolicies_publishedTableIsGeneratedFromTheSuite(t *testing.T) {
+	got := policyTable()
+	if os.Getenv(updateSnapshots) == "1" {
+		require.NoError(t, os.WriteFile(policyDoc, []byte(got), 0o644))
+		return
+	}
+	want, err := os.ReadFile(policyDoc)
+	require.NoError(t, err, "run `make golden` to generate docs/policies.md")
+	assert.Equal(t, string(want), got, "docs/policies.md is stale: run `make golden`")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/example/eks-gitops-platform/internal/plan"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -18,6 +19,16 @@ func readme(t *testing.T) string {
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
 	return string(b)
+}
+
+// codeBlocks returns the README's fenced blocks of a language.
+func codeBlocks(doc, lang string) []string {
+	re := regexp.MustCompile("(?s)```" + lang + "\n(.*?)```")
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(doc, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
 
 // TestREADME_configReferenceListsEveryDeclaredKey keeps the user's manual in step with Pulumi.yaml.
@@ -41,21 +52,59 @@ func TestREADME_outputsTableListsEveryOutput(t *testing.T) {
 	assert.Contains(t, doc, "`"+stacks.OutputKubeconfig+"` | kubeconfig using `aws eks get-token` (**secret**)")
 }
 
-// TestREADME_testCommandIsWhatCIRuns: the README's test command and .ci/run agree.
-func TestREADME_testCommandIsWhatCIRuns(t *testing.T) {
+// TestREADME_entryPointsAreWhatCIRuns: the README's test command is what .ci/run runs, and every make target
+// the README names exists.
+func TestREADME_entryPointsAreWhatCIRuns(t *testing.T) {
 	doc := readme(t)
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), ".ci", "run"))
+	ci, err := os.ReadFile(filepath.Join(repoRoot(t), ".ci", "run"))
 	require.NoError(t, err)
-	ci := string(b)
-	for _, cmd := range []string{
-		"go install helm.sh/helm/v3/cmd/helm@v3.22.0",
-		"go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12",
-		"go test ./...",
-	} {
-		assert.Contains(t, doc, cmd)
-		assert.Contains(t, ci, cmd)
+	assert.Contains(t, doc, "| `make test` |")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^make test$`), string(ci), ".ci/run runs the README's test command")
+	mk, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile("`make ([a-z-]+)").FindAllStringSubmatch(doc, -1) {
+		assert.Regexpf(t, regexp.MustCompile(`(?m)^`+m[1]+`:`), string(mk), "the Makefile has the target make %s", m[1])
 	}
-	assert.Contains(t, doc, "UPDATE_SNAPSHOTS=1 go test ./tests -run TestPlanSnapshot")
-	assert.Contains(t, doc, "go run ./cmd/plan")
+	assert.Regexp(t, regexp.MustCompile(`(?m)^export GOFLAGS := -trimpath$`), string(mk), "every entry point sets GOFLAGS=-trimpath")
 	assert.Contains(t, doc, stacks.DefaultArgoCDChartVersion+" ships Argo CD "+stacks.ArgoCDAppVersion)
+}
+
+// TestREADME_sampleOutputIsWhatThePlanPrints: the first screen's sample is the real output of `make plan` on the
+// template's dev stack.
+func TestREADME_sampleOutputIsWhatThePlanPrints(t *testing.T) {
+	doc := readme(t)
+	at := strings.Index(doc, "The output begins like this:")
+	require.Positive(t, at)
+	sample := codeBlocks(doc[at:], "")[0]
+	res := plan.Run(projectName, "dev", fixtureConfig(t, "dev"), buildPlatform, nil) // the template's dev
+	require.NoError(t, res.Err)
+	tree := plan.Tree(res)
+	for _, line := range strings.Split(strings.TrimSpace(sample), "\n") {
+		assert.Containsf(t, tree, line+"\n", "`make plan` prints the README's sample line %q", line)
+	}
+}
+
+// TestREADME_commandsThatNeedTheCloudSaySo: every command that talks to AWS, a cluster or a live backend is
+// marked, so that the rest runs as written on a machine with Go and make.
+func TestREADME_commandsThatNeedTheCloudSaySo(t *testing.T) {
+	cloud := regexp.MustCompile(`^\s*(aws |kubectl |helm |argocd |gh |crane |pulumi (up|destroy|refresh|login|state |stack output|stack init [^<\s]+ --secrets-provider))`)
+	marked := regexp.MustCompile(`# needs (AWS|GitHub|Pulumi Cloud)`)
+	var checked int
+	for _, block := range codeBlocks(readme(t), "bash") {
+		for _, line := range strings.Split(block, "\n") {
+			if cloud.MatchString(line) {
+				checked++
+				assert.Regexpf(t, marked, line, "mark what this needs: %s", line)
+			}
+		}
+	}
+	assert.Greater(t, checked, 10)
+}
+
+// TestREADME_linksPointAtFilesThatExist.
+func TestREADME_linksPointAtFilesThatExist(t *testing.T) {
+	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme(t), -1) {
+		_, err := os.Stat(filepath.Join(repoRoot(t), m[1]))
+		assert.NoErrorf(t, err, "README links to %s", m[1])
+	}
 }

@@ -73,5 +73,8 @@ func Build(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range p.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
 	return p.Outputs(), nil
 }

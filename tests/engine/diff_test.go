@@ -41,7 +41,7 @@ func normalize(s string) string {
 
 // TestPreviewDiff_aTypicalChangeReadsAsTheReviewerNeedsIt: the pull request comment for a typical change
 // (more nodes and an Argo CD chart bump) shows exactly those two updates and their properties, and nothing
-// replaced. `make snapshots` rewrites the golden file after a reviewed change.
+// replaced. `make golden` rewrites the golden file after a reviewed change.
 func TestPreviewDiff_aTypicalChangeReadsAsTheReviewerNeedsIt(t *testing.T) {
 	s := newBackend(t).platform("dev", fixtures)
 	s.mustUp()
@@ -68,10 +68,10 @@ func TestPreviewDiff_aTypicalChangeReadsAsTheReviewerNeedsIt(t *testing.T) {
 		return
 	}
 	want, err := os.ReadFile(path)
-	require.NoError(t, err, "no golden preview yet: run `make snapshots`")
+	require.NoError(t, err, "no golden preview yet: run `make golden`")
 	if string(want) != got {
 		diff, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(string(want)),
 			B: difflib.SplitLines(got), FromFile: goldenDiff + " (committed)", ToFile: "preview now", Context: 3})
-		t.Fatalf("the preview text changed; if it is what a reviewer should see, run `make snapshots`:\n%s", diff)
+		t.Fatalf("the preview text changed; if it is what a reviewer should see, run `make golden`:\n%s", diff)
 	}
 }

@@ -1,0 +1,144 @@
+package engine_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// readmeValues fill the README's <placeholders>, as a user would.
+var readmeValues = map[string]string{
+	"<owner/name of the service repository>": "acme/shop",
+	"<https URL of the service repository>":  "https://github.com/acme/shop.git",
+	"<the service's API key>":                "readme-api-key",
+	"<your VPN's egress CIDR>":               "93.184.216.0/24",
+	"<admin role ARN>":                       "arn:aws:iam::111122223333:role/platform-admins",
+	"<read token of the service repository>": "readme-repo-token",
+	"<pulumi organization>":                  "acme",
+	"<owner/name of this repository>":        "acme/platform-infra",
+}
+
+var (
+	stepsMarker = regexp.MustCompile("(?s)<!-- readme-steps: ([a-z-]+) -->\\s*```bash\\n(.*?)```")
+	needsCloud  = regexp.MustCompile(`#\s*needs (AWS|GitHub|Pulumi Cloud)`)
+	stackInit   = regexp.MustCompile(`^pulumi stack init (\S+)`)
+	placeholder = regexp.MustCompile(`<[^<>]+>`)
+)
+
+// readmeSteps are the README's configuration steps as a script: each marked block, in order, without the
+// commands that need AWS, GitHub or Pulumi Cloud. A `pulumi stack init` that needs AWS (its KMS secrets
+// provider) becomes the same init with a passphrase, the one substitution.
+func readmeSteps(t *testing.T, readme string) (names []string, script string) {
+	t.Helper()
+	var b strings.Builder
+	for _, m := range stepsMarker.FindAllStringSubmatch(readme, -1) {
+		names = append(names, m[1])
+		fmt.Fprintf(&b, "echo '--- README steps: %s'\n", m[1])
+		for _, line := range strings.Split(m[2], "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			if needsCloud.MatchString(line) {
+				if init := stackInit.FindStringSubmatch(strings.TrimSpace(line)); init != nil {
+					fmt.Fprintf(&b, "pulumi stack init %s --secrets-provider=passphrase\n", init[1])
+				}
+				continue
+			}
+			line = placeholder.ReplaceAllStringFunc(line, func(p string) string {
+				v, ok := readmeValues[p]
+				if !ok {
+					t.Fatalf("README placeholder %s has no test value: add it to readmeValues", p)
+				}
+				return v
+			})
+			b.WriteString(line + "\n")
+		}
+	}
+	return names, b.String()
+}
+
+// copyRepository copies the repository's files (tracked, and new ones not ignored) into a fresh Git repository,
+// with the pinned tools of this checkout.
+func copyRepository(t *testing.T) string {
+	t.Helper()
+	root := repoRoot(t)
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	require.NoError(t, err)
+	dst := t.TempDir()
+	for _, rel := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		src := filepath.Join(root, rel)
+		info, err := os.Lstat(src)
+		if err != nil || !info.Mode().IsRegular() {
+			continue // deleted in the work tree
+		}
+		require.NoError(t, os.MkdirAll(filepath.Join(dst, filepath.Dir(rel)), 0o755))
+		b, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm()))
+	}
+	require.NoError(t, os.Symlink(filepath.Join(root, ".tools"), filepath.Join(dst, ".tools")))
+	return dst
+}
+
+// TestREADME_everyConfigurationStepKeepsTheTestsGreen applies every configuration step of the README (the
+// quick start's values and apiKey, prod with a real egress range, an admin, a repository token, the deploy
+// roles of both stacks) to a copy of the repository, with the real CLI, exactly as written but for the commands
+// that need AWS. Then the tests that CI runs on a user's stack files pass on the copy: the mocked suite and the
+// real CLI's acceptance of the configured stacks. Nothing was edited but through the documented commands.
+func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
+	if os.Getenv("README_STEPS_COPY") != "" {
+		t.Skip("already inside a copy")
+	}
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	require.NoError(t, err)
+	names, script := readmeSteps(t, string(readme))
+	require.Equal(t, []string{"dev", "prod", "admin", "repo-token", "deploy-access"}, names)
+
+	dir := copyRepository(t)
+	home := t.TempDir()
+	env := append(os.Environ(),
+		"README_STEPS_COPY=1", "HOME="+home, "PULUMI_HOME="+filepath.Join(home, ".pulumi-home"),
+		"PULUMI_BACKEND_URL=file://"+t.TempDir(), "PULUMI_CONFIG_PASSPHRASE="+passphrase,
+		"PULUMI_SKIP_UPDATE_CHECK=true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true",
+		"PATH="+filepath.Dir(cliPath(t))+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"GIT_AUTHOR_NAME=readme", "GIT_AUTHOR_EMAIL=readme@example.com", "GIT_COMMITTER_NAME=readme",
+		"GIT_COMMITTER_EMAIL=readme@example.com")
+	for _, v := range []string{"GOCACHE", "GOMODCACHE", "GOPATH"} { // HOME moved; the Go caches did not
+		out, err := exec.Command("go", "env", v).Output()
+		require.NoError(t, err)
+		env = append(env, v+"="+strings.TrimSpace(string(out)))
+	}
+	sh := func(what, script string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir, cmd.Env = dir, env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		require.NoErrorf(t, cmd.Run(), "%s:\n%s", what, out.String())
+		return out.String()
+	}
+	sh("a Git repository of the copy", "git init -q && git add -A && git commit -qm copy")
+	sh("the README's configuration steps", script)
+
+	dev, err := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
+	require.NoError(t, err)
+	for _, want := range []string{"githubRepository: acme/shop", "apiKey:", "secure:", "appRepoToken:", "clusterAdminArns:",
+		"pulumiOrganization: acme", "encryptionsalt:"} {
+		assert.Contains(t, string(dev), want, "Pulumi.dev.yaml after the README's steps")
+	}
+	assert.NotContains(t, string(dev), "readme-api-key")
+	assert.NotContains(t, string(dev), "readme-repo-token")
+	assert.Empty(t, strings.TrimSpace(sh("a clean work tree", "git status --porcelain")), "every step's change is committed")
+
+	// What `make test` runs on a user's stack files.
+	sh("the mocked tests on the configured copy", "go test -count=1 ./tests/")
+	sh("the real CLI accepts the configured stacks", "go test -count=1 ./tests/engine -run 'TestCLI_acceptsTheUserStacks'")
+}
