@@ -9,26 +9,122 @@ import (
 
 const roleBoundaryType = "platform:infra:RoleBoundary" // frozen; renaming needs an alias
 
-// BoundaryPolicy caps every role this program creates, except the deploy role that manages them: the services
-// the platform's roles use, IAM only to read and to create service-linked roles, and nothing that mints or
-// reads credentials. A role the deploy role creates can therefore never hold more than this, whatever policy
-// it is given, which closes privilege escalation through new roles.
-func BoundaryPolicy() PolicyDocument {
+// BoundaryScope is what a stack's boundary confines writes to.
+type BoundaryScope struct {
+	Account           Account
+	ClusterName       string // the stack's EKS cluster
+	ECRRepositoryName string // the stack's ECR repository
+	FlowLogGroupName  string // the stack's VPC flow log group
+}
+
+// BoundaryPolicy caps every role of the stack but the deploy role (which may change no role): whatever policy
+// such a role is given, it can do no more than this. Reads, and image pulls from any registry (EKS add-on images
+// come from AWS's own accounts), stay broad where AWS needs them; writes are confined to what the stack's roles
+// do, on the stack's own resources:
+//   - nodes: the VPC CNI's network interfaces (AmazonEKS_CNI_Policy), Pod Identity for this cluster only;
+//   - the control plane: security groups, routes and volumes of the in-tree cloud provider, and load balancers
+//     for Services (AmazonEKSClusterPolicy; Kubernetes does not tag every load balancer object at creation, so
+//     elasticloadbalancing writes cannot be scoped by tag);
+//   - the autoscaler: only the Auto Scaling groups tagged as this cluster's;
+//   - the push role: pushing to this stack's repository, no other, and never its policy;
+//   - flow logs: writing to this stack's flow log group;
+//   - KMS: using keys of this account;
+//   - no EKS writes at all, no IAM but reads and the load balancers' service-linked role, nothing that reads
+//     credentials or what nodes boot with.
+func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
+	a := scope.Account
+	arn := func(service, resource string) string {
+		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", a.Partition, service, a.Region, a.ID, resource)
+	}
+	flowLogs := arn("logs", "log-group:"+scope.FlowLogGroupName)
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
-			Sid:    "PlatformServices",
+			Sid:    "Read",
 			Effect: "Allow",
 			Action: []string{
-				"ec2:*", "elasticloadbalancing:*", "autoscaling:*", "eks:*", "eks-auth:*", "ecr:*", "logs:*",
-				"kms:*", "sts:GetCallerIdentity", "iam:Get*", "iam:List*", "iam:CreateServiceLinkedRole",
+				"autoscaling:Describe*", "ec2:Describe*", "ecr:Describe*", "ecr:GetAuthorizationToken", "ecr:GetLifecyclePolicy*",
+				"ecr:GetRepositoryPolicy", "ecr:List*", "eks:Describe*", "eks:List*", "elasticloadbalancing:Describe*",
+				"iam:Get*", "iam:List*", "kms:Describe*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:List*",
+				"logs:Describe*", "logs:ListTagsForResource", "logs:ListTagsLogGroup", "sts:GetCallerIdentity",
 			},
 			Resource: []string{"*"},
 		},
-		publicParameters("*"),
+		publicParameters(a.Partition),
 		{
-			Sid:      "NoCredentialReads",
+			Sid:      "PullImages",
+			Effect:   "Allow",
+			Action:   []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:      "PushToThisRepository",
+			Effect:   "Allow",
+			Action:   []string{"ecr:CompleteLayerUpload", "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"},
+			Resource: []string{arn("ecr", "repository/"+scope.ECRRepositoryName)},
+		},
+		{
+			Sid:      "PodIdentityInThisCluster",
+			Effect:   "Allow",
+			Action:   []string{"eks-auth:AssumeRoleForPodIdentity"},
+			Resource: []string{arn("eks", "cluster/"+scope.ClusterName)},
+		},
+		{
+			Sid:    "NodeNetworking",
+			Effect: "Allow",
+			Action: []string{
+				"ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface", "ec2:CreateNetworkInterface",
+				"ec2:DeleteNetworkInterface", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
+				"ec2:UnassignPrivateIpAddresses",
+			},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:    "ControlPlane",
+			Effect: "Allow",
+			Action: []string{
+				"ec2:AttachVolume", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateRoute", "ec2:CreateSecurityGroup",
+				"ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteRoute", "ec2:DeleteSecurityGroup", "ec2:DeleteVolume",
+				"ec2:DetachVolume", "ec2:ModifyInstanceAttribute", "ec2:ModifyVolume", "ec2:RevokeSecurityGroupIngress",
+				"elasticloadbalancing:*",
+			},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:      "LoadBalancersServiceLinkedRole",
+			Effect:   "Allow",
+			Action:   []string{"iam:CreateServiceLinkedRole"},
+			Resource: []string{"*"},
+			Condition: map[string]map[string][]string{
+				"StringEquals": {"iam:AWSServiceName": {"elasticloadbalancing.amazonaws.com"}},
+			},
+		},
+		{
+			Sid:      "ScaleThisClustersNodes",
+			Effect:   "Allow",
+			Action:   []string{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"},
+			Resource: []string{"*"},
+			Condition: map[string]map[string][]string{
+				"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/" + scope.ClusterName: {"owned"}},
+			},
+		},
+		{
+			Sid:      "WriteFlowLogs",
+			Effect:   "Allow",
+			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+			Resource: []string{flowLogs, flowLogs + ":*"},
+		},
+		{
+			Sid:    "UseThisAccountsKeys",
+			Effect: "Allow",
+			Action: []string{
+				"kms:CreateGrant", "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ListGrants", "kms:ReEncrypt*",
+			},
+			Resource: []string{arn("kms", "key/*")},
+		},
+		{
+			Sid:      "NeverReadWhatNodesBootWith",
 			Effect:   "Deny",
-			Action:   []string{"ec2:GetPasswordData"},
+			Action:   UserDataReads,
 			Resource: []string{"*"},
 		},
 	}}
@@ -45,7 +141,8 @@ func (s RoleSettings) valid() bool { return s.Path != "" && s.Boundary != nil }
 
 // RoleBoundaryArgs configures the permissions boundary.
 type RoleBoundaryArgs struct {
-	Path string // IAM path of the policy, the stack's role path (required)
+	Path  string        // IAM path of the policy, the stack's role path (required)
+	Scope BoundaryScope // the stack's resources that writes are confined to (required)
 }
 
 // RoleBoundary is the managed policy used as permissions boundary of the platform's roles.
@@ -55,10 +152,11 @@ type RoleBoundary struct {
 }
 
 // NewRoleBoundary creates the boundary policy. Changes to it are applied from a laptop: the deploy role may
-// not edit it.
+// change no policy.
 func NewRoleBoundary(ctx *pulumi.Context, name string, args *RoleBoundaryArgs, opts ...pulumi.ResourceOption) (*RoleBoundary, error) {
-	if args == nil || args.Path == "" {
-		return nil, fmt.Errorf("role boundary %q: a path is required", name)
+	if args == nil || args.Path == "" || !args.Scope.Account.valid() || args.Scope.ClusterName == "" ||
+		args.Scope.ECRRepositoryName == "" || args.Scope.FlowLogGroupName == "" {
+		return nil, fmt.Errorf("role boundary %q: a path, the account, cluster, repository and flow log group are required", name)
 	}
 	b := &RoleBoundary{}
 	if err := ctx.RegisterComponentResource(roleBoundaryType, name, b, opts...); err != nil {
@@ -67,7 +165,7 @@ func NewRoleBoundary(ctx *pulumi.Context, name string, args *RoleBoundaryArgs, o
 	policy, err := iam.NewPolicy(ctx, name+"-policy", &iam.PolicyArgs{
 		Description: pulumi.String("Permissions boundary of the platform's roles"),
 		Path:        pulumi.String(args.Path),
-		Policy:      pulumi.String(mustJSON(BoundaryPolicy())),
+		Policy:      pulumi.String(mustJSON(BoundaryPolicy(args.Scope))),
 	}, pulumi.Parent(b))
 	if err != nil {
 		return nil, fmt.Errorf("role boundary %q: create policy: %w", name, err)

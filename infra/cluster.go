@@ -104,14 +104,14 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	if err != nil {
 		return nil, wrap("create secrets KMS key", err)
 	}
-	logKey, err := newKey(ctx, name+"-logs-key", "EKS control-plane log encryption for "+args.Name, LogsKeyPolicy(args.Account), parent)
+	// EKS writes to this exact group; created first, it gets a retention instead of EKS's never-expire default.
+	logGroupName := "/aws/eks/" + args.Name + "/cluster"
+	logKey, err := newKey(ctx, name+"-logs-key", "EKS control-plane log encryption for "+args.Name, LogsKeyPolicy(args.Account, logGroupName), parent)
 	if err != nil {
 		return nil, wrap("create log KMS key", err)
 	}
-
-	// EKS writes to this exact group; created first, it gets a retention instead of EKS's never-expire default.
 	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-control-plane-logs", &cloudwatch.LogGroupArgs{
-		Name:            pulumi.String("/aws/eks/" + args.Name + "/cluster"),
+		Name:            pulumi.String(logGroupName),
 		RetentionInDays: pulumi.Int(args.LogRetentionDays),
 		KmsKeyId:        logKey.Arn,
 	}, parent)

@@ -2,8 +2,6 @@ package infra
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -22,45 +20,51 @@ const (
 	DeployRoleMaxSession = 4 * time.Hour
 )
 
-// Pulumi Deployments operations, as they appear in the OIDC subject.
-var (
-	DeployOperations  = []string{"update", "refresh"} // plus "destroy" where AllowDestroy
-	PreviewOperations = []string{"preview"}
+// DeployOperations are the Pulumi Deployments operations the deploy role trusts, as they appear in the OIDC
+// subject. Never destroy: a stack is torn down from a laptop (the deploy role may not delete roles), and never
+// preview: Deployments would run a pull request's code with the deploy role.
+var DeployOperations = []string{"update", "refresh"}
+
+// Deployment flows: which automation may assume the deploy role. One issuer each, never both.
+const (
+	FlowDeployments   = "deployments"    // Pulumi Deployments, OIDC issuer api.pulumi.com/oidc
+	FlowGitHubActions = "github-actions" // GitHub Actions of the infrastructure repository
 )
 
-// DeployAccessArgs configures the roles that run this stack without a person: Pulumi Deployments (OIDC from
-// api.pulumi.com) and, optionally, GitHub Actions of the infrastructure repository.
+// DeployAccessArgs configures the roles that run this stack without a person.
 type DeployAccessArgs struct {
 	Project string // Pulumi project name (required)
 	Stack   string // stack name (required)
-	// PulumiOrganization enables trust from Pulumi Deployments; default "" (none).
+	// Flow is FlowDeployments or FlowGitHubActions: the one issuer the deploy role trusts (required).
+	Flow string
+	// PulumiOrganization is the Pulumi Cloud organization, lowercase (required with FlowDeployments).
 	PulumiOrganization string
 	// ExistingPulumiProviderARN reuses the account's api.pulumi.com/oidc provider; default "" creates one.
 	ExistingPulumiProviderARN string
-	// InfraRepository (owner/name) enables trust from that repository's GitHub Actions: pull_request for the
-	// preview role, environment:<Stack> for the deploy role. Default "" (none).
-	InfraRepository string
-	// InfraOwnerID and InfraRepositoryID, both numeric, also trust GitHub's immutable subject form
-	// (repo:owner@ID/name@ID:...), which repositories created or renamed since mid-2026 send. Default "".
+	// InfraRepository is owner/name of the infrastructure repository (required with FlowGitHubActions or
+	// PullRequestPreviews), with its numeric owner and repository IDs (required with it).
+	InfraRepository                 string
 	InfraOwnerID, InfraRepositoryID string
+	// NameSubjects also trusts GitHub's name-only subject form (repositories created before 2026-07-15).
+	NameSubjects bool
+	// PullRequestPreviews creates the read-only preview role, trusted by the infrastructure repository's pull
+	// requests. Default false: a stack whose configuration pull request code must not read (prod) has none.
+	PullRequestPreviews bool
 	// GitHubProviderARN is the account's GitHub OIDC provider (required with InfraRepository).
 	GitHubProviderARN pulumi.StringInput
 	Account           Account // where the stack deploys; scopes the IAM permissions (required)
 	ClusterName       string  // the stack's EKS cluster: the only cluster the deploy role may change (required)
 	ECRRepositoryName string  // the stack's repository: the only one the deploy role may change (required)
-	// Roles are the stack's role path and boundary: both roles live under the path, the preview role carries
-	// the boundary, and the deploy role may manage only roles under the path that carry it (required).
+	// Roles are the stack's role path and boundary: both roles live under the path, and the preview role carries
+	// the boundary (required).
 	Roles RoleSettings
-	// AllowDestroy lets Pulumi Deployments run `destroy` with the deploy role. Default false: a stack is torn
-	// down from a laptop.
-	AllowDestroy bool
 }
 
-// DeployAccess is the deploy role (update, refresh, destroy) and the read-only preview role.
+// DeployAccess is the deploy role (update, refresh) and, for pull request previews, the read-only preview role.
 type DeployAccess struct {
 	pulumi.ResourceState
 	DeployRoleARN  pulumi.StringOutput `pulumi:"deployRoleArn"`
-	PreviewRoleARN pulumi.StringOutput `pulumi:"previewRoleArn"`
+	PreviewRoleARN pulumi.StringOutput `pulumi:"previewRoleArn"` // "" without pull request previews
 }
 
 // PulumiSubjects are the exact Deployments subjects for a stack and operations, with write scope.
@@ -72,16 +76,6 @@ func PulumiSubjects(org, project, stack string, operations []string) []string {
 	return subs
 }
 
-// ManagedPoliciesAttached are the only AWS managed policies the deploy role may attach: the node role's three
-// and the EKS cluster policy of the cluster role that pulumi-eks creates.
-func ManagedPoliciesAttached(partition string) []string {
-	var out []string
-	for _, key := range nodePolicyOrder {
-		out = append(out, strings.Replace(string(NodePolicies[key]), "arn:aws:", "arn:"+partition+":", 1))
-	}
-	return append(out, "arn:"+partition+":iam::aws:policy/AmazonEKSClusterPolicy")
-}
-
 // DeployTarget is what one stack's deploy role manages.
 type DeployTarget struct {
 	RolePath          string // IAM path of the stack's roles
@@ -89,25 +83,53 @@ type DeployTarget struct {
 	ECRRepositoryName string // the stack's ECR repository
 }
 
-// DeployPolicy is what the deploy role may do. It manages the services this program uses; it manages IAM roles
-// only under the stack's role path, creates or changes their permissions only while they carry the platform's
-// boundary, and attaches no managed policy but the platform's own four; so no role it touches can do more than
-// the boundary allows. It may never create IAM users or access keys (nothing here needs a long-lived key), read
-// instance passwords, change its own role, or change the boundary: those changes are applied from a laptop.
-func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN string) PolicyDocument {
+// RoleChanges are the IAM actions that create, widen, re-trust or delete a role or a customer managed policy,
+// or mint a long-lived credential. The deploy role may do none of them: code that reaches it (a merged change, a
+// compromised runner) could otherwise mint a lasting role with any trust, and IAM has no condition on a trust
+// policy's content. Changes to roles and policies are applied from a laptop by an admin.
+var RoleChanges = []string{
+	"iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:CreateRole", "iam:DeletePolicy",
+	"iam:DeletePolicyVersion", "iam:DeleteRole", "iam:DeleteRolePermissionsBoundary", "iam:DeleteRolePolicy",
+	"iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:SetDefaultPolicyVersion",
+	"iam:UpdateAssumeRolePolicy", "iam:UpdateRole", "iam:UpdateRoleDescription",
+	"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
+	"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey", "ec2:GetPasswordData",
+}
+
+// RepositoryPolicyChanges are the ECR actions that could make a repository readable or writable by others.
+var RepositoryPolicyChanges = []string{
+	"ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy",
+	"ecr:PutReplicationConfiguration", "ecr:PutPullThroughCacheRule",
+}
+
+// ServiceLinkedRoleServices are the services whose service-linked roles the stack's first run may create.
+var ServiceLinkedRoleServices = []string{
+	"eks.amazonaws.com", "eks-nodegroup.amazonaws.com", "autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com",
+}
+
+// PassedToServices are the services the deploy role may pass the stack's roles to: EKS (the cluster and Pod
+// Identity), EC2 (the nodes) and VPC Flow Logs.
+var PassedToServices = []string{"eks.amazonaws.com", "ec2.amazonaws.com", "pods.eks.amazonaws.com", "vpc-flow-logs.amazonaws.com"}
+
+// DeployPolicy is what the deploy role may do: manage the services this stack uses, its own cluster and
+// repository but never create a cluster (EKS would make the deploy role the new cluster's bootstrap admin, whose
+// access entry then conflicts with the program's), pass the stack's roles to their services, tag them, and
+// create the account's shared OIDC issuers but never delete or re-point them. It may not change any role or
+// policy (RoleChanges) or any repository policy.
+func DeployPolicy(account Account, target DeployTarget, boundaryARN string) PolicyDocument {
 	iamARN := func(resource string) string {
 		return fmt.Sprintf("arn:%s:iam::%s:%s", account.Partition, account.ID, resource)
 	}
 	arn := func(service, resource string) string {
 		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", account.Partition, service, account.Region, account.ID, resource)
 	}
-	rolePath, cluster := target.RolePath, target.ClusterName
-	stackRoles := iamARN("role" + rolePath + "*")
+	cluster := target.ClusterName
+	stackRoles := iamARN("role" + target.RolePath + "*")
 	sharedIssuers := []string{iamARN("oidc-provider/" + GitHubIssuerHost), iamARN("oidc-provider/" + PulumiIssuerHost)}
-	bounded := map[string][]string{"iam:PermissionsBoundary": {boundaryARN}}
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
-			// The VPC, KMS and log resources of this stack are autonamed, so no name prefix can scope them.
+			// The VPC, KMS and log resources of this stack are autonamed, so no name prefix can scope them; the
+			// account holds this stack alone (the program refuses to share it with another stack's deploy role).
 			Sid:      "ManagePlatformServices",
 			Effect:   "Allow",
 			Action:   []string{"ec2:*", "kms:*", "logs:*", "sts:GetCallerIdentity"},
@@ -119,8 +141,15 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Action: []string{"eks:*"},
 			Resource: []string{
 				arn("eks", "cluster/"+cluster), arn("eks", "nodegroup/"+cluster+"/*"), arn("eks", "addon/"+cluster+"/*"),
-				arn("eks", "access-entry/"+cluster+"/*"), "arn:" + account.Partition + ":eks::aws:cluster-access-policy/*",
+				arn("eks", "access-entry/"+cluster+"/*"), arn("eks", "podidentityassociation/"+cluster+"/*"),
+				"arn:" + account.Partition + ":eks::aws:cluster-access-policy/*",
 			},
+		},
+		{
+			Sid:      "NeverCreateACluster",
+			Effect:   "Deny",
+			Action:   []string{"eks:CreateCluster"},
+			Resource: []string{"*"},
 		},
 		{
 			Sid:      "ReadEKS", // versions, addon versions, access policies: no resource-level permissions
@@ -129,15 +158,25 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Resource: []string{"*"},
 		},
 		{
-			Sid:      "ManageThisRepository", // and no other repository of the account
-			Effect:   "Allow",
-			Action:   []string{"ecr:*"},
+			Sid:    "ManageThisRepository", // its settings and images, never its policy; deleting it is a laptop's job
+			Effect: "Allow",
+			Action: []string{
+				"ecr:CreateRepository", "ecr:DeleteLifecyclePolicy", "ecr:PutImageScanningConfiguration",
+				"ecr:PutImageTagMutability", "ecr:PutLifecyclePolicy", "ecr:TagResource", "ecr:UntagResource",
+				"ecr:Describe*", "ecr:List*", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy",
+			},
 			Resource: []string{arn("ecr", "repository/"+target.ECRRepositoryName)},
 		},
 		{
 			Sid:      "ReadECR",
 			Effect:   "Allow",
 			Action:   []string{"ecr:GetAuthorizationToken", "ecr:DescribeRegistry", "ecr:DescribeRepositories"},
+			Resource: []string{"*"},
+		},
+		{
+			Sid:      "NeverChangeRepositoryPolicies",
+			Effect:   "Deny",
+			Action:   RepositoryPolicyChanges,
 			Resource: []string{"*"},
 		},
 		publicParameters(account.Partition),
@@ -148,39 +187,24 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Resource: []string{"*"},
 		},
 		{
-			Sid:    "ChangeRolePermissionsOnlyUnderTheBoundary",
-			Effect: "Allow",
-			Action: []string{
-				"iam:CreateRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary",
-				"iam:PutRolePolicy",
-			},
+			Sid:      "TagTheStacksRoles", // aws:defaultTags changes; the program's policies grant nothing by tag
+			Effect:   "Allow",
+			Action:   []string{"iam:TagRole", "iam:UntagRole"},
+			Resource: []string{stackRoles},
+		},
+		{
+			Sid:       "PassTheStacksRolesToTheirServices",
+			Effect:    "Allow",
+			Action:    []string{"iam:PassRole"},
 			Resource:  []string{stackRoles},
-			Condition: map[string]map[string][]string{"StringEquals": bounded},
+			Condition: map[string]map[string][]string{"StringEquals": {"iam:PassedToService": PassedToServices}},
 		},
 		{
-			Sid:      "AttachOnlyThePlatformsManagedPolicies",
-			Effect:   "Allow",
-			Action:   []string{"iam:AttachRolePolicy"},
-			Resource: []string{stackRoles},
-			Condition: map[string]map[string][]string{
-				"StringEquals": bounded,
-				"ArnEquals":    {"iam:PolicyARN": ManagedPoliciesAttached(account.Partition)},
-			},
-		},
-		{
-			Sid:    "ManageTheStacksRoles",
-			Effect: "Allow",
-			Action: []string{
-				"iam:DeleteRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
-				"iam:UpdateRoleDescription",
-			},
-			Resource: []string{stackRoles},
-		},
-		{
-			Sid:      "ServiceLinkedRoles", // EKS, its nodegroups and load balancers create their own on first use
-			Effect:   "Allow",
-			Action:   []string{"iam:CreateServiceLinkedRole"},
-			Resource: []string{iamARN("role/aws-service-role/*")},
+			Sid:       "ServiceLinkedRoles", // EKS, its nodegroups and load balancers create their own on first use
+			Effect:    "Allow",
+			Action:    []string{"iam:CreateServiceLinkedRole"},
+			Resource:  []string{iamARN("role/aws-service-role/*")},
+			Condition: map[string]map[string][]string{"StringEquals": {"iam:AWSServiceName": ServiceLinkedRoleServices}},
 		},
 		{
 			Sid:    "ManageClusterOIDCProviders", // EKS clusters' IRSA issuers in this region
@@ -211,48 +235,28 @@ func DeployPolicy(account Account, target DeployTarget, selfRoleARN, boundaryARN
 			Resource: sharedIssuers,
 		},
 		{
-			Sid:       "PassTheStacksRolesToTheirServices",
-			Effect:    "Allow",
-			Action:    []string{"iam:PassRole"},
-			Resource:  []string{stackRoles},
-			Condition: map[string]map[string][]string{"StringEquals": {"iam:PassedToService": {"eks.amazonaws.com", "ec2.amazonaws.com", "vpc-flow-logs.amazonaws.com"}}},
-		},
-		{
-			Sid:    "NoLongLivedCredentials",
-			Effect: "Deny",
-			Action: []string{
-				"iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
-				"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey", "ec2:GetPasswordData",
-				"iam:DeleteRolePermissionsBoundary",
-			},
-			Resource: []string{"*"},
-		},
-		{
-			Sid:    "NeverChangeItself",
-			Effect: "Deny",
-			Action: []string{
-				"iam:AttachRolePolicy", "iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
-				"iam:PutRolePermissionsBoundary", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
-			},
-			Resource: []string{selfRoleARN},
-		},
-		{
 			Sid:      "TagTheBoundary", // aws:defaultTags changes; tags grant nothing
 			Effect:   "Allow",
 			Action:   []string{"iam:TagPolicy", "iam:UntagPolicy"},
 			Resource: []string{boundaryARN},
 		},
 		{
-			Sid:      "NeverChangeTheBoundary",
+			Sid:      "NeverChangeRolesPoliciesOrCredentials",
 			Effect:   "Deny",
-			Action:   []string{"iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"},
-			Resource: []string{boundaryARN},
+			Action:   RoleChanges,
+			Resource: []string{"*"},
 		},
 	}}
 }
 
-// PreviewPolicy is read-only: what `pulumi preview` reads of this stack. No Get* on EC2 (instance passwords,
-// console output, launch template user data) and no SSM parameter of the account.
+// UserDataReads are the reads that return what nodes boot with (user data, console output) or their passwords.
+var UserDataReads = []string{
+	"ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplateVersions", "ec2:GetConsoleOutput",
+	"ec2:GetConsoleScreenshot", "ec2:GetLaunchTemplateData", "ec2:GetPasswordData",
+}
+
+// PreviewPolicy is read-only: what `pulumi preview` of a pull request may read of this stack. Never what nodes boot
+// with, no SSM parameter of the account, and no Secrets (its access entry is view-only).
 func PreviewPolicy(partition string) PolicyDocument {
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
@@ -270,23 +274,29 @@ func PreviewPolicy(partition string) PolicyDocument {
 			Resource: []string{"*"},
 		},
 		publicParameters(partition),
+		{
+			Sid:      "NeverReadWhatNodesBootWith",
+			Effect:   "Deny",
+			Action:   UserDataReads,
+			Resource: []string{"*"},
+		},
 	}}
 }
 
-func deployOperations(allowDestroy bool) []string {
-	if allowDestroy {
-		return append(slices.Clone(DeployOperations), "destroy")
-	}
-	return DeployOperations
-}
-
-// NewDeployAccess creates the Pulumi OIDC provider (or reuses one) and the two roles.
+// NewDeployAccess creates the deploy role, trusted by exactly one issuer (the flow), and for pull request
+// previews the read-only preview role, trusted by the infrastructure repository's pull requests only.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
-	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" || args.ECRRepositoryName == "" || (args.PulumiOrganization == "" && args.InfraRepository == "") {
-		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository and a Pulumi organization or infrastructure repository are required", name)
+	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" || args.ECRRepositoryName == "" {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster and repository are required", name)
 	}
-	if args.InfraRepository != "" && args.GitHubProviderARN == nil {
-		return nil, fmt.Errorf("deploy access %q: the GitHub provider ARN is required with an infrastructure repository", name)
+	switch {
+	case args.Flow != FlowDeployments && args.Flow != FlowGitHubActions:
+		return nil, fmt.Errorf("deploy access %q: flow must be %q or %q, got %q", name, FlowDeployments, FlowGitHubActions, args.Flow)
+	case args.Flow == FlowDeployments && args.PulumiOrganization == "":
+		return nil, fmt.Errorf("deploy access %q: Pulumi Deployments needs the Pulumi organization", name)
+	case (args.Flow == FlowGitHubActions || args.PullRequestPreviews) && (args.InfraRepository == "" || args.InfraOwnerID == "" ||
+		args.InfraRepositoryID == "" || args.GitHubProviderARN == nil):
+		return nil, fmt.Errorf("deploy access %q: GitHub Actions needs the infrastructure repository, its IDs and the GitHub provider", name)
 	}
 	d := &DeployAccess{}
 	if err := ctx.RegisterComponentResource(deployAccessType, name, d, opts...); err != nil {
@@ -294,53 +304,43 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	}
 	parent := pulumi.Parent(d)
 	wrap := func(what string, err error) error { return fmt.Errorf("deploy access %q: %s: %w", name, what, err) }
+	githubTrust := func(subject string) pulumi.StringOutput {
+		subjects := GitHubSubjects(args.InfraRepository, args.InfraOwnerID, args.InfraRepositoryID, []string{subject}, args.NameSubjects)
+		return args.GitHubProviderARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
+			return WebIdentityTrust(arn, GitHubIssuerHost, GitHubAudience, subjects).JSON()
+		}).(pulumi.StringOutput)
+	}
 
-	pulumiARN := pulumi.String("").ToStringOutput()
-	if args.PulumiOrganization != "" {
-		arn, err := oidcProvider(ctx, name+"-pulumi-provider", OIDCProviderArgs{
-			IssuerHost:  PulumiIssuerHost,
-			ClientIDs:   []string{strings.ToLower(args.PulumiOrganization)},
-			ExistingARN: args.ExistingPulumiProviderARN,
+	var deployTrust pulumi.StringOutput
+	if args.Flow == FlowDeployments {
+		org := args.PulumiOrganization
+		providerARN, err := oidcProvider(ctx, name+"-pulumi-provider", OIDCProviderArgs{
+			IssuerHost: PulumiIssuerHost, ClientIDs: []string{org}, ExistingARN: args.ExistingPulumiProviderARN,
 		}, parent)
 		if err != nil {
 			return nil, wrap("create Pulumi OIDC provider", err)
 		}
-		pulumiARN = arn
-	}
-	githubARN := pulumi.String("").ToStringOutput()
-	if args.InfraRepository != "" {
-		githubARN = args.GitHubProviderARN.ToStringOutput()
-	}
-
-	trust := func(ops []string, githubSubject string) pulumi.StringOutput {
-		return pulumi.All(pulumiARN, githubARN).ApplyT(func(arns []any) (string, error) {
-			doc := PolicyDocument{Version: policyVersion}
-			if args.PulumiOrganization != "" {
-				doc.Statement = append(doc.Statement, WebIdentityTrust(arns[0].(string), PulumiIssuerHost,
-					strings.ToLower(args.PulumiOrganization),
-					PulumiSubjects(args.PulumiOrganization, args.Project, args.Stack, ops)).Statement...)
-			}
-			if args.InfraRepository != "" {
-				doc.Statement = append(doc.Statement, WebIdentityTrust(arns[1].(string), GitHubIssuerHost, GitHubAudience,
-					GitHubSubjects(args.InfraRepository, args.InfraOwnerID, args.InfraRepositoryID, []string{githubSubject})).Statement...)
-			}
-			return doc.JSON()
+		deployTrust = providerARN.ApplyT(func(arn string) (string, error) {
+			return WebIdentityTrust(arn, PulumiIssuerHost, org, PulumiSubjects(org, args.Project, args.Stack, DeployOperations)).JSON()
 		}).(pulumi.StringOutput)
+	} else {
+		// Only jobs in the stack's GitHub environment, whose reviewers and branch rules gate them.
+		deployTrust = githubTrust("environment:" + args.Stack)
 	}
 
 	deployRole, err := iam.NewRole(ctx, name+"-deploy-role", &iam.RoleArgs{
-		Description:        pulumi.Sprintf("Runs pulumi up/refresh/destroy of %s/%s", args.Project, args.Stack),
-		AssumeRolePolicy:   trust(deployOperations(args.AllowDestroy), "environment:"+args.Stack),
+		Description:        pulumi.Sprintf("Runs pulumi up/refresh of %s/%s (%s)", args.Project, args.Stack, args.Flow),
+		AssumeRolePolicy:   deployTrust,
 		MaxSessionDuration: pulumi.Int(int(DeployRoleMaxSession.Seconds())),
 		Path:               pulumi.String(args.Roles.Path),
-		// No boundary: this role manages the boundary-carrying roles, and may not change itself.
+		// No boundary: it would cap what the role manages. The role may change no role or policy, its own included.
 	}, parent)
 	if err != nil {
 		return nil, wrap("create deploy role", err)
 	}
 	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName}
-	deployPolicy := pulumi.All(deployRole.Arn, args.Roles.Boundary).ApplyT(func(arns []any) (string, error) {
-		return DeployPolicy(args.Account, target, arns[0].(string), arns[1].(string)).JSON()
+	deployPolicy := args.Roles.Boundary.ToStringOutput().ApplyT(func(boundary string) (string, error) {
+		return DeployPolicy(args.Account, target, boundary).JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
@@ -348,26 +348,29 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	}, parent); err != nil {
 		return nil, wrap("attach deploy policy", err)
 	}
-
-	previewRole, err := iam.NewRole(ctx, name+"-preview-role", &iam.RoleArgs{
-		Description:         pulumi.Sprintf("Runs pulumi preview of %s/%s (read-only)", args.Project, args.Stack),
-		AssumeRolePolicy:    trust(PreviewOperations, "pull_request"),
-		MaxSessionDuration:  pulumi.Int(3600),
-		Path:                pulumi.String(args.Roles.Path),
-		PermissionsBoundary: args.Roles.Boundary,
-	}, parent)
-	if err != nil {
-		return nil, wrap("create preview role", err)
-	}
-	if _, err := iam.NewRolePolicy(ctx, name+"-preview-policy", &iam.RolePolicyArgs{
-		Role:   previewRole.ID(),
-		Policy: pulumi.String(mustJSON(PreviewPolicy(args.Account.Partition))),
-	}, parent); err != nil {
-		return nil, wrap("attach preview policy", err)
-	}
-
 	d.DeployRoleARN = deployRole.Arn
-	d.PreviewRoleARN = previewRole.Arn
+	d.PreviewRoleARN = pulumi.String("").ToStringOutput()
+
+	if args.PullRequestPreviews {
+		previewRole, err := iam.NewRole(ctx, name+"-preview-role", &iam.RoleArgs{
+			Description:         pulumi.Sprintf("Runs pulumi preview of %s/%s for pull requests (read-only)", args.Project, args.Stack),
+			AssumeRolePolicy:    githubTrust("pull_request"),
+			MaxSessionDuration:  pulumi.Int(3600),
+			Path:                pulumi.String(args.Roles.Path),
+			PermissionsBoundary: args.Roles.Boundary,
+		}, parent)
+		if err != nil {
+			return nil, wrap("create preview role", err)
+		}
+		if _, err := iam.NewRolePolicy(ctx, name+"-preview-policy", &iam.RolePolicyArgs{
+			Role:   previewRole.ID(),
+			Policy: pulumi.String(mustJSON(PreviewPolicy(args.Account.Partition))),
+		}, parent); err != nil {
+			return nil, wrap("attach preview policy", err)
+		}
+		d.PreviewRoleARN = previewRole.Arn
+	}
+
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"deployRoleArn":  d.DeployRoleARN,
 		"previewRoleArn": d.PreviewRoleARN,

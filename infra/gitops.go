@@ -88,8 +88,9 @@ func AppProjectSpec(args *GitOpsArgs) map[string]any {
 			"server":    InClusterServer,
 			"namespace": args.Namespace,
 		}},
-		// Only Namespace, because the Application syncs with CreateNamespace=true; nothing else cluster-wide.
-		"clusterResourceWhitelist":   []any{map[string]any{"group": "", "kind": "Namespace"}},
+		// No cluster-scoped kind at all: Pulumi owns the namespace, and a chart that could write a Namespace could
+		// relabel any namespace to Pod Security "privileged" and take a node.
+		"clusterResourceWhitelist":   []any{},
 		"namespaceResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
 		// A chart must not change the namespace's quotas or limits set by the platform team.
 		"namespaceResourceBlacklist": []any{
@@ -121,8 +122,8 @@ func ApplicationSpec(args *GitOpsArgs) map[string]any {
 		},
 		"syncPolicy": map[string]any{
 			"automated": map[string]any{"prune": true, "selfHeal": true},
+			// No CreateNamespace: Pulumi creates the namespace before the Application, with its Pod Security labels.
 			"syncOptions": []any{
-				"CreateNamespace=true",
 				"PrunePropagationPolicy=foreground",
 				"PruneLast=true",
 			},

@@ -28,19 +28,24 @@ func AccountKeyPolicy(a Account, extra ...Statement) PolicyDocument {
 	}}, extra...)}
 }
 
-// LogsKeyPolicy also lets CloudWatch Logs of the account's region use the key, for this account's log groups
-// only (the encryption context names the log group).
-func LogsKeyPolicy(a Account) PolicyDocument {
+// LogsKeyPolicy also lets CloudWatch Logs of the account's region use the key for one log group only: the
+// encryption context names the log group, and the condition names exactly that group's ARN.
+func LogsKeyPolicy(a Account, logGroupName string) PolicyDocument {
 	return AccountKeyPolicy(a, Statement{
-		Sid:       "CloudWatchLogsOfThisAccount",
+		Sid:       "CloudWatchLogsForOneLogGroup",
 		Effect:    "Allow",
 		Principal: &Principal{Service: []string{"logs." + a.Region + ".amazonaws.com"}},
 		Action:    []string{"kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"},
 		Resource:  []string{"*"},
-		Condition: map[string]map[string][]string{"ArnLike": {
-			"kms:EncryptionContext:aws:logs:arn": {fmt.Sprintf("arn:%s:logs:%s:%s:log-group:*", a.Partition, a.Region, a.ID)},
+		Condition: map[string]map[string][]string{"ArnEquals": {
+			"kms:EncryptionContext:aws:logs:arn": {LogGroupARN(a, logGroupName)},
 		}},
 	})
+}
+
+// LogGroupARN is the ARN of a log group, as CloudWatch Logs puts it in the encryption context (no ":*").
+func LogGroupARN(a Account, name string) string {
+	return fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", a.Partition, a.Region, a.ID, name)
 }
 
 // newKey creates a symmetric key with yearly rotation, a 30-day deletion window and an explicit policy.

@@ -26,6 +26,9 @@ type NetworkArgs struct {
 	ClusterName string   // EKS cluster whose load balancers and nodes use the subnets (required)
 	// FlowLogRetentionDays bounds the flow log group's retention (required, >= 1).
 	FlowLogRetentionDays int
+	// FlowLogGroupName names the flow log group; explicit, so that its key and the boundary can name it before it
+	// exists (required).
+	FlowLogGroupName string
 	// Account scopes the flow log role's trust (confused-deputy guard) and the log encryption key. Required.
 	Account Account
 	// Roles sets the path and permissions boundary of the roles created here (required).
@@ -73,7 +76,7 @@ func subnet(base netip.Prefix, newBits, num int) (netip.Prefix, error) {
 
 // NewNetwork creates the VPC, its subnets, gateways, routes, flow logs and a rule-less default security group.
 func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || !args.Account.valid() || !args.Roles.valid() {
+	if args == nil || len(args.AZs) < 2 || args.ClusterName == "" || args.FlowLogGroupName == "" || !args.Account.valid() || !args.Roles.valid() {
 		return nil, fmt.Errorf("network %q: at least two zones, a cluster name and the account are required", name)
 	}
 	vpcCIDR, err := netip.ParsePrefix(args.CIDR)
@@ -242,19 +245,24 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 // newFlowLogs sends all VPC traffic records to a CloudWatch log group with bounded retention.
 func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArgs, parent pulumi.ResourceOption) error {
 	account := args.Account
-	key, err := newKey(ctx, name+"-flow-logs-key", "VPC flow log encryption", LogsKeyPolicy(account), parent)
+	key, err := newKey(ctx, name+"-flow-logs-key", "VPC flow log encryption", LogsKeyPolicy(account, args.FlowLogGroupName), parent)
 	if err != nil {
 		return err
 	}
 	group, err := cloudwatch.NewLogGroup(ctx, name+"-flow-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String(args.FlowLogGroupName),
 		RetentionInDays: pulumi.Int(args.FlowLogRetentionDays),
 		KmsKeyId:        key.Arn,
 	}, parent)
 	if err != nil {
 		return err
 	}
+	// Confused-deputy guard: only this account's flow logs may use the role.
 	trust := serviceTrust("vpc-flow-logs.amazonaws.com")
-	trust.Statement[0].Condition = map[string]map[string][]string{"StringEquals": {"aws:SourceAccount": {account.ID}}}
+	trust.Statement[0].Condition = map[string]map[string][]string{
+		"StringEquals": {"aws:SourceAccount": {account.ID}},
+		"ArnLike":      {"aws:SourceArn": {fmt.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", account.Partition, account.Region, account.ID)}},
+	}
 	role, err := iam.NewRole(ctx, name+"-flow-logs", &iam.RoleArgs{
 		AssumeRolePolicy:    pulumi.String(mustJSON(trust)),
 		Path:                pulumi.String(args.Roles.Path),

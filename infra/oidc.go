@@ -16,10 +16,12 @@ const (
 	PulumiIssuerHost = "api.pulumi.com/oidc"
 )
 
-// GitHubSubjects are the exact `sub` claims GitHub Actions sends for repository (owner/name) and each allowed
-// subject suffix (ref:refs/heads/main, environment:prod, pull_request). With the numeric owner and repository
-// IDs, the immutable form (repo:owner@id/name@id:...) that newer repositories send is allowed too.
-func GitHubSubjects(repository, ownerID, repositoryID string, allowed []string) []string {
+// GitHubSubjects are the exact `sub` claims GitHub Actions sends for a repository (owner/name) and each allowed
+// subject suffix (ref:refs/heads/main, environment:prod, pull_request): the immutable form
+// repo:owner@OWNER_ID/name@REPO_ID:..., which is all that repositories created, renamed or transferred after
+// 2026-07-15 send, and with nameSubjects also the name-only form older repositories send. Without IDs only the
+// name-only form can be written.
+func GitHubSubjects(repository, ownerID, repositoryID string, allowed []string, nameSubjects bool) []string {
 	var subs []string
 	immutable := ""
 	if ownerID != "" && repositoryID != "" {
@@ -27,9 +29,11 @@ func GitHubSubjects(repository, ownerID, repositoryID string, allowed []string) 
 		immutable = fmt.Sprintf("%s@%s/%s@%s", owner, ownerID, repo, repositoryID)
 	}
 	for _, a := range allowed {
-		subs = append(subs, "repo:"+repository+":"+a)
 		if immutable != "" {
 			subs = append(subs, "repo:"+immutable+":"+a)
+		}
+		if nameSubjects || immutable == "" {
+			subs = append(subs, "repo:"+repository+":"+a)
 		}
 	}
 	slices.Sort(subs)
@@ -84,9 +88,12 @@ const githubOIDCType = "platform:infra:GitHubOIDC" // frozen; renaming needs an 
 type GitHubOIDCArgs struct {
 	ExistingProviderARN string   // reuse this provider; default "" creates one
 	Repository          string   // owner/name of the service repository (required)
-	OwnerID             string   // numeric owner ID; with RepositoryID enables the immutable subject form
-	RepositoryID        string   // numeric repository ID
+	OwnerID             string   // numeric owner ID (required)
+	RepositoryID        string   // numeric repository ID (required)
 	AllowedSubjects     []string // subject suffixes such as ref:refs/heads/main (required, non-empty)
+	// NameSubjects also trusts the name-only subject form, which only repositories created before 2026-07-15
+	// send. Default false.
+	NameSubjects bool
 	// ECRRepositoryARN is the one repository the push role may push to (required).
 	ECRRepositoryARN pulumi.StringInput
 	// Roles sets the path and permissions boundary of the roles created here (required).
@@ -114,8 +121,9 @@ var ECRPushActions = []string{
 
 // NewGitHubOIDC creates (or reuses) the provider and a push role scoped to one repository and ECR repository.
 func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts ...pulumi.ResourceOption) (*GitHubOIDC, error) {
-	if args == nil || args.Repository == "" || len(args.AllowedSubjects) == 0 || args.ECRRepositoryARN == nil || !args.Roles.valid() {
-		return nil, fmt.Errorf("github oidc %q: repository, allowed subjects, ECR repository ARN and boundary are required", name)
+	if args == nil || args.Repository == "" || args.OwnerID == "" || args.RepositoryID == "" || len(args.AllowedSubjects) == 0 ||
+		args.ECRRepositoryARN == nil || !args.Roles.valid() {
+		return nil, fmt.Errorf("github oidc %q: repository and its IDs, allowed subjects, ECR repository ARN and boundary are required", name)
 	}
 	g := &GitHubOIDC{}
 	if err := ctx.RegisterComponentResource(githubOIDCType, name, g, opts...); err != nil {
@@ -133,7 +141,7 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		return nil, wrap("create provider", err)
 	}
 
-	subjects := GitHubSubjects(args.Repository, args.OwnerID, args.RepositoryID, args.AllowedSubjects)
+	subjects := GitHubSubjects(args.Repository, args.OwnerID, args.RepositoryID, args.AllowedSubjects, args.NameSubjects)
 	trust := providerARN.ApplyT(func(arn string) (string, error) {
 		return WebIdentityTrust(arn, GitHubIssuerHost, GitHubAudience, subjects).JSON()
 	}).(pulumi.StringOutput)

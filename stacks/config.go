@@ -94,6 +94,12 @@ type Config struct {
 	InfraRepository       string
 	InfraOwnerID          string
 	InfraRepositoryID     string
+	// DeployWith is the flow whose automation may assume the deploy role: DeployWithDeployments,
+	// DeployWithGitHubActions, or "" for none (no deploy role).
+	DeployWith string
+	// GitHubNameSubjects also trusts GitHub's name-only subject form, which only repositories created before
+	// 2026-07-15 (and not renamed or transferred since) send.
+	GitHubNameSubjects bool
 
 	Protect bool
 
@@ -110,6 +116,13 @@ const maxClusterName = 100
 
 // RolePath is the IAM path of every role this stack creates; the deploy role may manage roles under it only.
 func (c *Config) RolePath() string { return "/" + sanitize(c.Project) + "/" + sanitize(c.Stack) + "/" }
+
+// FlowLogGroupName is the VPC flow log group's name; explicit, so that its key and the boundary can name it first.
+func (c *Config) FlowLogGroupName() string { return "/aws/vpc-flow-logs/" + c.ClusterName() }
+
+// PullRequestPreviews reports whether pull requests of the infrastructure repository preview this stack. Their
+// code reads the configuration it previews, secrets included, so a protected (production) stack has none.
+func (c *Config) PullRequestPreviews() bool { return c.InfraRepository != "" && !c.Protect }
 
 // ServiceNamespace is the Kubernetes namespace of the service.
 func (c *Config) ServiceNamespace() string { return c.ServiceName }
@@ -247,6 +260,8 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	c.InfraRepository = l.str("infraRepository", "")
 	c.InfraOwnerID = l.str("infraRepositoryOwnerId", "")
 	c.InfraRepositoryID = l.str("infraRepositoryId", "")
+	c.DeployWith = l.str("deployWith", "")
+	c.GitHubNameSubjects = l.boolean("githubNameSubjects", false)
 
 	c.Protect = l.boolean("protect", false)
 
@@ -257,6 +272,15 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	}
 	if c.AppChartPath == "" {
 		c.AppChartPath = "helm/" + c.ServiceName
+	}
+	if c.DeployWith == "" {
+		// The flow follows what is configured: Pulumi Deployments with an organization, else GitHub Actions.
+		switch {
+		case c.PulumiOrganization != "":
+			c.DeployWith = DeployWithDeployments
+		case c.InfraRepository != "":
+			c.DeployWith = DeployWithGitHubActions
+		}
 	}
 
 	l.validate(c)
@@ -413,20 +437,17 @@ func (l *loader) validate(c *Config) {
 			l.fail("githubAllowedSubjects", "%q is not allowed; use ref:refs/heads/BRANCH, ref:refs/tags/TAG, environment:NAME or pull_request (no wildcards)", s)
 		}
 	}
-	if (c.GitHubOwnerID == "") != (c.GitHubRepositoryID == "") {
-		l.fail("githubOwnerId", "and githubRepositoryId must be set together (both numeric) for GitHub's immutable subject form")
-	}
-	if (c.InfraOwnerID == "") != (c.InfraRepositoryID == "") {
-		l.fail("infraRepositoryOwnerId", "and infraRepositoryId must be set together (both numeric) for GitHub's immutable subject form")
-	}
-	if c.InfraOwnerID != "" && c.InfraRepository == "" {
+	// GitHub sends repositories created, renamed or transferred after 2026-07-15 only the immutable subject
+	// repo:OWNER@OWNER_ID/REPO@REPO_ID:..., so the trust needs the numeric IDs; the name-only form is trusted too
+	// only when githubNameSubjects opts in (older repositories that still send it).
+	l.repositoryIDs("githubOwnerId", "githubRepositoryId", c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID)
+	if c.InfraRepository != "" {
+		l.repositoryIDs("infraRepositoryOwnerId", "infraRepositoryId", c.InfraRepository, c.InfraOwnerID, c.InfraRepositoryID)
+	} else if c.InfraOwnerID != "" || c.InfraRepositoryID != "" {
 		l.fail("infraRepositoryOwnerId", "is only used with infraRepository; set infraRepository too")
 	}
-	for key, v := range map[string]string{"githubOwnerId": c.GitHubOwnerID, "githubRepositoryId": c.GitHubRepositoryID,
-		"infraRepositoryOwnerId": c.InfraOwnerID, "infraRepositoryId": c.InfraRepositoryID} {
-		if v != "" && !numericIDRe.MatchString(v) {
-			l.fail(key, "must be GitHub's numeric ID (see `gh api repos/OWNER/NAME --jq .owner.id,.id`), got %q", v)
-		}
+	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
+		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
 	}
 	if c.GitHubOIDCProviderARN != "" {
 		if m := oidcProviderRe.FindStringSubmatch(c.GitHubOIDCProviderARN); m == nil || m[1] != "token.actions.githubusercontent.com" {
@@ -453,8 +474,25 @@ func (l *loader) validate(c *Config) {
 	}
 
 	// Delivery.
-	if c.PulumiOrganization != "" && !pulumiOrgRe.MatchString(c.PulumiOrganization) {
+	switch {
+	case c.PulumiOrganization != "" && !pulumiOrgRe.MatchString(c.PulumiOrganization):
 		l.fail("pulumiOrganization", "must be a Pulumi organization name, got %q", c.PulumiOrganization)
+	case c.PulumiOrganization != strings.ToLower(c.PulumiOrganization):
+		// The OIDC audience is the lowercase name; a subject with capitals would never match it.
+		l.fail("pulumiOrganization", "must be lowercase, as Pulumi Cloud names organizations in its tokens: use %q", strings.ToLower(c.PulumiOrganization))
+	}
+	switch c.DeployWith {
+	case "":
+	case DeployWithDeployments:
+		if c.PulumiOrganization == "" {
+			l.fail("deployWith", "is %q, which needs pulumiOrganization: set it with `pulumi config set pulumiOrganization <org>`", c.DeployWith)
+		}
+	case DeployWithGitHubActions:
+		if c.InfraRepository == "" {
+			l.fail("deployWith", "is %q, which needs infraRepository: set it with `pulumi config set infraRepository <owner/name>`", c.DeployWith)
+		}
+	default:
+		l.fail("deployWith", "must be %q or %q, got %q", DeployWithDeployments, DeployWithGitHubActions, c.DeployWith)
 	}
 	if c.PulumiOIDCProviderARN != "" {
 		if m := oidcProviderRe.FindStringSubmatch(c.PulumiOIDCProviderARN); m == nil || m[1] != "api.pulumi.com/oidc" {
@@ -476,6 +514,36 @@ func (l *loader) validate(c *Config) {
 		l.fail("nodeMinSize", "must be >= 3 when protect is true (prod): ArgoCD runs highly available and redis-ha spreads 3 pods over 3 nodes, got %d", c.NodeMinSize)
 	}
 }
+
+// repositoryIDs checks the numeric IDs of a GitHub repository the stack trusts.
+func (l *loader) repositoryIDs(ownerKey, repoKey, repository, ownerID, repositoryID string) {
+	how := "get them with `gh api repos/" + repository + " --jq '.owner.id, .id'`"
+	for _, id := range []struct{ key, value string }{{ownerKey, ownerID}, {repoKey, repositoryID}} {
+		switch {
+		case id.value == "":
+			l.fail(id.key, "is required: GitHub sends repositories created, renamed or transferred after 2026-07-15 only the subject repo:OWNER@OWNER_ID/REPO@REPO_ID, so the trust names the numeric IDs; %s", how)
+		case !numericIDRe.MatchString(id.value):
+			l.fail(id.key, "must be GitHub's numeric ID, got %q; %s", id.value, how)
+		}
+	}
+}
+
+// trustSize is the length of the push role's trust policy, which IAM limits.
+func trustSize(repository, ownerID, repositoryID string, allowed []string, nameSubjects bool) int {
+	provider := "arn:aws-us-gov:iam::123456789012:oidc-provider/" + infra.GitHubIssuerHost // the longest partition
+	doc, _ := infra.WebIdentityTrust(provider, infra.GitHubIssuerHost, infra.GitHubAudience,
+		infra.GitHubSubjects(repository, ownerID, repositoryID, allowed, nameSubjects)).JSON()
+	return len(doc)
+}
+
+// maxTrustPolicy is IAM's default limit on a role's trust policy (quota ACLSizePerRole).
+const maxTrustPolicy = 2048
+
+// Deployment flows.
+const (
+	DeployWithDeployments   = "deployments"
+	DeployWithGitHubActions = "github-actions"
+)
 
 func validSubject(s string) bool {
 	return s == "pull_request" || gitRefSubjectRe.MatchString(s) || envSubjectRe.MatchString(s)

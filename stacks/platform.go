@@ -4,10 +4,12 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -35,6 +37,8 @@ type Platform struct {
 	APIPublicAccessCIDRs []string
 	// Warnings are configuration problems a preview tolerates and `pulumi up` refuses (logged as warnings).
 	Warnings []string
+
+	pullRequestPreviews bool
 }
 
 // Run is the whole program: build the platform and export its outputs.
@@ -61,6 +65,9 @@ func Build(ctx *pulumi.Context) (*Platform, error) {
 		return nil, err
 	}
 	if err := cfg.ValidateAZs(env.AZs); err != nil {
+		return nil, err
+	}
+	if err := checkAccountIsTheStacksOwn(ctx, cfg); err != nil {
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
@@ -104,12 +111,49 @@ func lookupEnv(ctx *pulumi.Context) (Env, error) {
 	return Env{AZs: azs, Account: infra.Account{Partition: partition.Partition, Region: region.Name, ID: caller.AccountId}}, nil
 }
 
+// checkAccountIsTheStacksOwn refuses to share an AWS account between a stack with a deploy role and any other
+// stack of the project. The deploy role's ec2:*, kms:* and logs:* cannot be scoped to autonamed resources, so in a
+// shared account dev's unreviewed automation could run code on prod's nodes through user data, or delete prod's
+// keys and logs. The other stacks are found by their roles' IAM path, /<project>/<stack>/.
+func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config) error {
+	prefix := "/" + sanitize(cfg.Project) + "/"
+	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{PathPrefix: pulumi.StringRef(prefix)})
+	if err != nil {
+		return fmt.Errorf("look up the account's roles: %w", err)
+	}
+	others := map[string]bool{}
+	var deployRoleOf []string
+	for _, arn := range roles.Arns {
+		_, path, ok := strings.Cut(arn, ":role"+prefix)
+		stack, name, _ := strings.Cut(path, "/")
+		if !ok || stack == sanitize(cfg.Stack) {
+			continue
+		}
+		others[stack] = true
+		if strings.HasPrefix(name, "deploy-deploy-role-") {
+			deployRoleOf = append(deployRoleOf, stack)
+		}
+	}
+	var problem string
+	switch {
+	case len(deployRoleOf) > 0:
+		problem = fmt.Sprintf("stack %s has a deploy role in this account", strings.Join(deployRoleOf, ", "))
+	case cfg.DeployWith != "" && len(others) > 0:
+		problem = fmt.Sprintf("this stack's deploy role would share the account with stack %s", strings.Join(slices.Sorted(maps.Keys(others)), ", "))
+	default:
+		return nil
+	}
+	return &ConfigError{Problems: []string{"deployWith: " + problem + ". A deploy role manages EC2, KMS and CloudWatch Logs " +
+		"account-wide (they are autonamed), so it could reach the other stack: give each stack with automated deploys an " +
+		"AWS account of its own, or deploy this stack from a laptop (leave pulumiOrganization and infraRepository unset)"}}
+}
+
 // Deploy registers every component for a validated configuration.
 func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	if len(env.AZs) < cfg.AZCount {
 		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
 	}
-	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs}
+	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs, pullRequestPreviews: cfg.PullRequestPreviews()}
 	var err error
 	// Production mode protects every resource of the stack: no delete and no replacement, so a `pulumi destroy`
 	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
@@ -118,7 +162,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	protect := pulumi.Protect(cfg.Protect)
 
 	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
-	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath()}, protect)
+	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(), Scope: infra.BoundaryScope{
+		Account: env.Account, ClusterName: cfg.ClusterName(), ECRRepositoryName: cfg.ECRRepositoryName,
+		FlowLogGroupName: cfg.FlowLogGroupName(),
+	}}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -132,6 +179,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		NATGateways:          cfg.NATGateways,
 		ClusterName:          cfg.ClusterName(),
 		FlowLogRetentionDays: cfg.LogRetentionDays,
+		FlowLogGroupName:     cfg.FlowLogGroupName(),
 		Account:              env.Account,
 		Roles:                roles,
 	}, protect)
@@ -155,6 +203,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		OwnerID:             cfg.GitHubOwnerID,
 		RepositoryID:        cfg.GitHubRepositoryID,
 		AllowedSubjects:     cfg.GitHubAllowedSubjects,
+		NameSubjects:        cfg.GitHubNameSubjects,
 		ECRRepositoryARN:    p.Registry.RepositoryARN,
 		Roles:               roles,
 	}, protect)
@@ -163,34 +212,36 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	}
 
 	access := adminGrants(cfg.ClusterAdminARNs)
-	if cfg.PulumiOrganization != "" || cfg.InfraRepository != "" {
+	if cfg.DeployWith != "" {
 		p.DeployAccess, err = infra.NewDeployAccess(ctx, "deploy", &infra.DeployAccessArgs{
 			Project:                   cfg.Project,
 			Stack:                     cfg.Stack,
+			Flow:                      cfg.DeployWith,
 			PulumiOrganization:        cfg.PulumiOrganization,
 			ExistingPulumiProviderARN: cfg.PulumiOIDCProviderARN,
 			InfraRepository:           cfg.InfraRepository,
 			InfraOwnerID:              cfg.InfraOwnerID,
 			InfraRepositoryID:         cfg.InfraRepositoryID,
-			GitHubProviderARN:         p.GitHub.ProviderARN,
-			Account:                   env.Account,
-			Roles:                     roles,
-			ClusterName:               cfg.ClusterName(),
-			ECRRepositoryName:         cfg.ECRRepositoryName,
-			// A protected stack is never destroyed by automation; its teardown is a deliberate laptop step.
-			AllowDestroy: !cfg.Protect,
+			NameSubjects:              cfg.GitHubNameSubjects,
+			// Pull request code reads the configuration it previews (secrets included): never a protected stack's.
+			PullRequestPreviews: cfg.PullRequestPreviews(),
+			GitHubProviderARN:   p.GitHub.ProviderARN,
+			Account:             env.Account,
+			Roles:               roles,
+			ClusterName:         cfg.ClusterName(),
+			ECRRepositoryName:   cfg.ECRRepositoryName,
 		}, protect)
 		if err != nil {
 			return nil, err
 		}
-		access = append(access,
-			infra.AccessGrant{Key: "deploy", PrincipalARN: p.DeployAccess.DeployRoleARN,
-				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}}},
-			// View only: no Secrets anywhere (ArgoCD's hold its signing key and the repository token). Previews
+		access = append(access, infra.AccessGrant{Key: "deploy", PrincipalARN: p.DeployAccess.DeployRoleARN,
+			Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyClusterAdmin}}})
+		if cfg.PullRequestPreviews() {
+			// View only: no Secrets anywhere (Argo CD's hold its signing key and the repository token). Previews
 			// of Kubernetes objects it may not dry-run fall back to their inputs.
-			infra.AccessGrant{Key: "preview", PrincipalARN: p.DeployAccess.PreviewRoleARN,
-				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyView}}},
-		)
+			access = append(access, infra.AccessGrant{Key: "preview", PrincipalARN: p.DeployAccess.PreviewRoleARN,
+				Policies: []infra.AccessPolicy{{Policy: infra.AccessPolicyView}}})
+		}
 	}
 
 	p.Cluster, err = infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
@@ -311,7 +362,9 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 	}
 	if p.DeployAccess != nil {
 		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN
-		out[OutputPreviewRoleARN] = p.DeployAccess.PreviewRoleARN
+		if p.pullRequestPreviews {
+			out[OutputPreviewRoleARN] = p.DeployAccess.PreviewRoleARN
+		}
 	}
 	return out
 }

@@ -87,8 +87,10 @@ func TestProjectFile_malformedFileIsRejectedByTheLoader(t *testing.T) {
 func TestConfigDefaults_agreeWithPulumiYaml(t *testing.T) {
 	minimal := func() stackConfig {
 		cfg := stackConfig{Project: projectName, Values: map[string]string{
-			projectName + ":githubRepository": "acme/shop",
-			projectName + ":appRepoUrl":       "https://github.com/acme/shop.git",
+			projectName + ":githubRepository":   "acme/shop",
+			projectName + ":githubOwnerId":      "11",
+			projectName + ":githubRepositoryId": "22",
+			projectName + ":appRepoUrl":         "https://github.com/acme/shop.git",
 		}}
 		cfg.SetSecret("apiKey", testAPIKey)
 		return cfg
@@ -112,8 +114,10 @@ func TestConfigDefaults_agreeWithPulumiYaml(t *testing.T) {
 // defaults (the program applies them, not only the CLI).
 func TestConfig_minimalStackUsesDefaults(t *testing.T) {
 	cfg := stackConfig{Project: projectName, Values: map[string]string{
-		projectName + ":githubRepository": "acme/shop",
-		projectName + ":appRepoUrl":       "https://github.com/acme/shop.git",
+		projectName + ":githubRepository":   "acme/shop",
+		projectName + ":githubOwnerId":      "11",
+		projectName + ":githubRepositoryId": "22",
+		projectName + ":appRepoUrl":         "https://github.com/acme/shop.git",
 	}}
 	cfg.SetSecret("apiKey", testAPIKey)
 	r := runStack(t, "staging", cfg).ok()
@@ -123,7 +127,7 @@ func TestConfig_minimalStackUsesDefaults(t *testing.T) {
 		"the repository name carries the stack so stacks sharing an account never collide")
 	assert.Equal(t, "helm/your-service", r.single("kubernetes:argoproj.io/v1alpha1:Application").Str("spec.source.path"))
 	assert.Equal(t, stacks.DefaultKubernetesVersion, r.single(eksClusterTy).Str("version"))
-	assert.Equal(t, []string{"repo:acme/shop:ref:refs/heads/main"},
+	assert.Equal(t, []string{"repo:acme@11/shop@22:ref:refs/heads/main"},
 		jsonInput[trustDoc](t, r.one("aws:iam/role:Role", "github-push-role"), "assumeRolePolicy").Statement[0].Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
 }
 
@@ -156,7 +160,6 @@ var invalidConfigs = []invalidCase{
 	{"wildcard subject", map[string]any{"githubAllowedSubjects": []string{"*"}}, nil, []string{"githubAllowedSubjects:", `"*"`, "no wildcards"}},
 	{"wildcard branch", map[string]any{"githubAllowedSubjects": []string{"ref:refs/heads/*"}}, nil, []string{"githubAllowedSubjects:", `"ref:refs/heads/*"`}},
 	{"bare branch name", map[string]any{"githubAllowedSubjects": []string{"main"}}, nil, []string{"githubAllowedSubjects:", `"main"`}},
-	{"owner id alone", map[string]any{"githubOwnerId": "123"}, nil, []string{"githubOwnerId: and githubRepositoryId must be set together"}},
 	{"non-numeric ids", map[string]any{"githubOwnerId": "acme", "githubRepositoryId": "shop"}, nil, []string{"githubOwnerId: must be GitHub's numeric ID", "githubRepositoryId: must be GitHub's numeric ID"}},
 	{"admin arn malformed", map[string]any{"clusterAdminArns": []string{"admin"}}, nil, []string{"clusterAdminArns:", `"admin"`, "role or user ARN"}},
 	{"admin arn is a group", map[string]any{"clusterAdminArns": []string{"arn:aws:iam::123456789012:group/admins"}}, nil, []string{"clusterAdminArns:", "group/admins"}},
@@ -178,7 +181,16 @@ var invalidConfigs = []invalidCase{
 	{"pulumi org malformed", map[string]any{"pulumiOrganization": "acme corp"}, nil, []string{"pulumiOrganization:", `"acme corp"`}},
 	{"infra repository malformed", map[string]any{"infraRepository": "infra"}, nil, []string{"infraRepository:", `"infra"`}},
 	{"infra ids without repository", map[string]any{"infraRepositoryOwnerId": "1", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: is only used with infraRepository"}},
-	{"infra id alone", map[string]any{"infraRepository": "acme/infra", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: and infraRepositoryId must be set together"}},
+	{"infra repository without ids", map[string]any{"infraRepository": "acme/infra", "infraRepositoryId": "2"}, nil, []string{
+		"infraRepositoryOwnerId: is required: GitHub sends repositories created, renamed or transferred after 2026-07-15 only the subject repo:OWNER@OWNER_ID/REPO@REPO_ID",
+		"gh api repos/acme/infra --jq '.owner.id, .id'"}},
+	{"service repository without ids", map[string]any{"githubOwnerId": nil, "githubRepositoryId": nil}, nil, []string{
+		"githubOwnerId: is required", "githubRepositoryId: is required", "gh api repos/your-org/your-service --jq '.owner.id, .id'"}},
+	{"capitals in the pulumi organization", map[string]any{"pulumiOrganization": "Acme"}, nil, []string{`pulumiOrganization: must be lowercase`, `use "acme"`}},
+	{"unknown flow", map[string]any{"deployWith": "jenkins"}, nil, []string{`deployWith: must be "deployments" or "github-actions", got "jenkins"`}},
+	{"deployments without an organization", map[string]any{"deployWith": "deployments"}, nil, []string{`deployWith: is "deployments", which needs pulumiOrganization`}},
+	{"github actions without the repository", map[string]any{"deployWith": "github-actions"}, nil, []string{`deployWith: is "github-actions", which needs infraRepository`}},
+	{"trust policy over IAM's size", map[string]any{"githubAllowedSubjects": manyRefs(40)}, nil, []string{"githubAllowedSubjects: make the push role's trust policy", "IAM accepts 2048 (quota ACLSizePerRole)"}},
 	{"ssh app repo url", map[string]any{"appRepoUrl": "git@github.com:acme/shop.git"}, nil, []string{"appRepoUrl: must be an https:// URL", `"git@github.com:acme/shop.git"`}},
 	{"plaintext repo token", map[string]any{"appRepoToken": "t0ken"}, []string{"appRepoToken"}, []string{"appRepoToken: is stored in plain text", "pulumi config set --secret appRepoToken"}},
 	// Values that pass a syntax check but that AWS, EKS or Kubernetes refuse.
@@ -195,6 +207,14 @@ var invalidConfigs = []invalidCase{
 	{"service named argocd", map[string]any{"serviceName": "argocd"}, nil, []string{`serviceName: "argocd" names a namespace`}},
 	{"service named kube-system", map[string]any{"serviceName": "kube-system"}, nil, []string{`serviceName: "kube-system" names a namespace`}},
 	{"service named default", map[string]any{"serviceName": "default"}, nil, []string{`serviceName: "default" names a namespace`}},
+}
+
+func manyRefs(n int) []string {
+	var out []string
+	for i := 0; i < n; i++ {
+		out = append(out, fmt.Sprintf("ref:refs/heads/release-%d", i))
+	}
+	return out
 }
 
 func manyCIDRs(n int) []string {

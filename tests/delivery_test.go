@@ -136,13 +136,15 @@ func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *te
 			aws := dlvStepUsing(t, job, "aws-actions/configure-aws-credentials")
 			assert.NotEmptyf(t, aws.With["role-to-assume"], "%s job %s assumes a role through OIDC", wf.rel, name)
 			auth := dlvStepUsing(t, job, "pulumi/auth-actions")
+			// Never an organization token: with one, code in dev's unreviewed job could start or edit prod's update.
+			assert.Equalf(t, "urn:pulumi:token-type:access_token:team", auth.With["requested-token-type"],
+				"%s job %s gets a team token, with its team's stack rights only", wf.rel, name)
 			if wf.rel == dlvPullRequestRel {
-				assert.Equalf(t, "urn:pulumi:token-type:access_token:team", auth.With["requested-token-type"],
-					"%s job %s runs pull request code: a team token with the preview team's rights only", wf.rel, name)
-				assert.Equalf(t, "team:${{ vars.PULUMI_PREVIEW_TEAM }}", auth.With["scope"], "%s job %s", wf.rel, name)
+				assert.Equalf(t, "team:${{ vars.PULUMI_PREVIEW_TEAM }}", auth.With["scope"], "%s job %s runs pull request code: the read-only team", wf.rel, name)
 			} else {
-				assert.Equalf(t, "urn:pulumi:token-type:access_token:organization", auth.With["requested-token-type"],
-					"%s job %s exchanges its OIDC token for a Pulumi organization token", wf.rel, name)
+				assert.Equalf(t, "team:${{ vars.PULUMI_DEPLOY_TEAM }}", auth.With["scope"],
+					"%s job %s: the team of its GitHub environment, which may write only that stack", wf.rel, name)
+				assert.NotEmptyf(t, job.Environment.Name, "%s job %s reads PULUMI_DEPLOY_TEAM from its environment", wf.rel, name)
 			}
 			assert.Equalf(t, "${{ vars.PULUMI_ORGANIZATION }}", auth.With["organization"], "%s job %s", wf.rel, name)
 			assert.Regexpf(t, `^v2\.([1-9]\d*)\.\d+$`, dlvVersion(auth.Uses),
@@ -256,7 +258,9 @@ func TestPullRequestWorkflow_runsForPullRequestsToMainOnly(t *testing.T) {
 	assert.Equal(t, []string{"main"}, wf.On["pull_request"].Branches)
 }
 
-func TestPullRequestWorkflow_previewsDevAndProdWithADiffCommentedOnThePR(t *testing.T) {
+// TestPullRequestWorkflow_previewsOnlyDevWithADiffCommentedOnThePR: a preview runs the pull request's code with
+// the stack's decrypted configuration, so only dev is previewed; prod has no preview role at all.
+func TestPullRequestWorkflow_previewsOnlyDevWithADiffCommentedOnThePR(t *testing.T) {
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	job, name := dlvJobRunning(t, wf, "preview")
 	assert.Equal(t, "test", strings.Join(job.Needs, ","), "previews wait for the tests")
@@ -265,7 +269,8 @@ func TestPullRequestWorkflow_previewsDevAndProdWithADiffCommentedOnThePR(t *test
 	for _, entry := range job.Strategy.Matrix.Include {
 		stacks = append(stacks, entry["stack"])
 	}
-	assert.ElementsMatch(t, dlvStacks, stacks, "job %s previews every stack", name)
+	assert.Equal(t, []string{"dev"}, stacks, "job %s previews dev only", name)
+	assert.NotContains(t, string(wf.raw), "PROD_PREVIEW_ROLE_ARN")
 
 	preview := dlvStepUsing(t, job, "pulumi/actions")
 	assert.Equal(t, "${{ vars.PULUMI_ORGANIZATION }}/${{ matrix.stack }}", preview.With["stack-name"])
@@ -276,25 +281,18 @@ func TestPullRequestWorkflow_previewsDevAndProdWithADiffCommentedOnThePR(t *test
 	assert.Equal(t, "write", job.Permissions["pull-requests"], "the comment needs pull-requests: write")
 }
 
-func TestPullRequestWorkflow_previewsWithTheReadOnlyRoleOfEachStack(t *testing.T) {
+func TestPullRequestWorkflow_previewsWithDevsReadOnlyRole(t *testing.T) {
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	job, name := dlvJobRunning(t, wf, "preview")
 
-	// The preview roles trust the subject repo:OWNER/REPO:pull_request; a job in an environment would send
-	// repo:OWNER/REPO:environment:NAME instead, which only the deploy roles trust.
+	// The preview role trusts the subject ...:pull_request; a job in an environment would send
+	// ...:environment:NAME instead, which only the deploy roles trust.
 	assert.Emptyf(t, job.Environment.Name, "job %s runs outside any GitHub environment", name)
 
 	aws := dlvStepUsing(t, job, "aws-actions/configure-aws-credentials")
 	assert.Equal(t, "${{ matrix.preview-role-arn }}", aws.With["role-to-assume"])
 	assert.Equal(t, "${{ vars.AWS_REGION }}", aws.With["aws-region"])
-	roles := map[string]string{}
-	for _, entry := range job.Strategy.Matrix.Include {
-		roles[entry["stack"]] = entry["preview-role-arn"]
-	}
-	assert.Equal(t, map[string]string{
-		"dev":  "${{ vars.DEV_PREVIEW_ROLE_ARN }}",
-		"prod": "${{ vars.PROD_PREVIEW_ROLE_ARN }}",
-	}, roles, "each stack is previewed with its own read-only role")
+	assert.Equal(t, "${{ vars.DEV_PREVIEW_ROLE_ARN }}", job.Strategy.Matrix.Include[0]["preview-role-arn"])
 	assert.False(t, strings.Contains(strings.ToLower(string(wf.raw)), "deploy_role_arn"),
 		"pull requests never reach a deploy role")
 }
@@ -446,13 +444,69 @@ func TestDeployWorkflow_appliesWhatThePreviewShowedWithoutRefreshing(t *testing.
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	for name, job := range wf.Jobs {
 		for _, s := range job.Steps {
-			if strings.HasPrefix(s.Uses, "pulumi/actions@") {
+			if strings.HasPrefix(s.Uses, "pulumi/actions@") && s.With["command"] != "" {
 				assert.Equalf(t, "false", s.With["refresh"], "job %s", name)
 				assert.Equalf(t, "${{ vars.PULUMI_ORGANIZATION }}/"+job.Environment.Name, s.With["stack-name"],
 					"job %s updates the stack of its environment", name)
 			}
 		}
 	}
+}
+
+// TestDeployWorkflow_stopsBeforeAnIAMChangeTheDeployRoleMayNotMake runs each up job's guard step with a `pulumi`
+// that prints `pulumi preview --json` (the PreviewDigest of pulumi/pulumi pkg/display/json.go): the job stops,
+// naming the resources, before an update that creates or changes a role or policy, and goes on for changes the
+// deploy role may make (tags, OIDC providers, everything else).
+func TestDeployWorkflow_stopsBeforeAnIAMChangeTheDeployRoleMayNotMake(t *testing.T) {
+	jq, err := exec.LookPath("jq")
+	require.NoError(t, err, "jq is not on PATH (Debian: apt-get install jq)")
+	const role = "urn:pulumi:dev::eks-gitops-platform::platform:infra:GitHubOIDC$aws:iam/role:Role::github-push-role"
+	cases := []struct {
+		name  string
+		steps string
+		stops bool
+	}{
+		{"nothing to do", `[]`, false},
+		{"routine change", `[{"op":"update","urn":"urn:pulumi:dev::eks-gitops-platform::platform:infra:NodeGroup$aws:eks/nodeGroup:NodeGroup::nodes","diffReasons":["scalingConfig"]}]`, false},
+		{"tags on a role", `[{"op":"update","urn":"` + role + `","diffReasons":["tags","tagsAll"]}]`, false},
+		{"an OIDC provider", `[{"op":"update","urn":"urn:pulumi:dev::eks-gitops-platform::x$aws:iam/openIdConnectProvider:OpenIdConnectProvider::p","diffReasons":["thumbprintLists"]}]`, false},
+		{"a trust change", `[{"op":"update","urn":"` + role + `","diffReasons":["assumeRolePolicy"]},{"op":"same","urn":"x"}]`, true},
+		{"a new role policy", `[{"op":"create","urn":"urn:pulumi:dev::eks-gitops-platform::x$aws:iam/rolePolicy:RolePolicy::p"}]`, true},
+		{"a replaced role", `[{"op":"create-replacement","urn":"` + role + `","replaceReasons":["path"]}]`, true},
+	}
+	wf := dlvLoadWorkflow(t, dlvDeployRel)
+	var guarded int
+	for name, job := range wf.Jobs {
+		up := dlvStepIndex(job, func(s dlvStep) bool { return s.With["command"] == "up" })
+		if up < 0 {
+			continue
+		}
+		guard := dlvStepIndex(job, func(s dlvStep) bool { return strings.Contains(s.Run, "pulumi preview") })
+		require.GreaterOrEqualf(t, guard, 0, "job %s checks for IAM changes", name)
+		require.Less(t, guard, up, "job %s checks before its update", name)
+		assert.Equal(t, "${{ vars.PULUMI_ORGANIZATION }}/"+job.Environment.Name, job.Steps[guard].Env["STACK"])
+		guarded++
+		for _, tc := range cases {
+			bin := t.TempDir()
+			digest := filepath.Join(bin, "preview.json")
+			require.NoError(t, os.WriteFile(digest, []byte(`{"steps":`+tc.steps+`,"changeSummary":{}}`), 0o644))
+			require.NoError(t, os.WriteFile(filepath.Join(bin, "pulumi"),
+				[]byte("#!/bin/sh\ncat '"+digest+"'\n"), 0o755))
+			require.NoError(t, os.Symlink(jq, filepath.Join(bin, "jq")))
+			cmd := exec.Command("bash", "-eo", "pipefail", "-c", job.Steps[guard].Run)
+			cmd.Dir = t.TempDir()
+			cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "STACK=acme/" + job.Environment.Name}
+			out, err := cmd.CombinedOutput()
+			if tc.stops {
+				require.Errorf(t, err, "job %s, %s: the guard lets it through", name, tc.name)
+				assert.Contains(t, string(out), "IAM changes are applied from a laptop")
+				assert.Contains(t, string(out), "aws:iam/", "it names the resources")
+			} else {
+				assert.NoErrorf(t, err, "job %s, %s: %s", name, tc.name, out)
+			}
+		}
+	}
+	assert.Equal(t, 2, guarded)
 }
 
 // ---------------------------------------------------------------------------------------------------------

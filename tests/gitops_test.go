@@ -79,8 +79,8 @@ func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 		assert.Equal(t, "argocd", p.Str("metadata.namespace"))
 		assert.Equal(t, []string{cfg.Get("appRepoUrl")}, p.Strs("spec.sourceRepos"))
 		assert.Equal(t, []any{map[string]any{"server": inCluster, "namespace": "your-service"}}, p.In("spec.destinations"))
-		assert.Equal(t, []any{map[string]any{"group": "", "kind": "Namespace"}}, p.In("spec.clusterResourceWhitelist"),
-			"only the namespace CreateNamespace needs; no other cluster-scoped resource")
+		assert.Equal(t, []any{}, p.In("spec.clusterResourceWhitelist"),
+			"no cluster-scoped kind: a chart that could write a Namespace could relabel any to Pod Security privileged")
 		assert.True(t, r.dependsOn(p, r.single(releaseTy)), "the CRD comes with the release")
 	}
 }
@@ -105,7 +105,7 @@ func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
 		assert.Equal(t, "your-service", app.Str("spec.destination.namespace"))
 		assert.Equal(t, true, app.In("spec.syncPolicy.automated.prune"))
 		assert.Equal(t, true, app.In("spec.syncPolicy.automated.selfHeal"))
-		assert.Contains(t, app.Strs("spec.syncPolicy.syncOptions"), "CreateNamespace=true")
+		assert.NotContains(t, app.Strs("spec.syncPolicy.syncOptions"), "CreateNamespace=true", "Pulumi owns the namespace")
 		assert.Equal(t, float64(5), app.In("spec.syncPolicy.retry.limit"), "bounded retry")
 		assert.NotEmpty(t, app.Str("spec.syncPolicy.retry.backoff.maxDuration"))
 	}

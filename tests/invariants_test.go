@@ -90,7 +90,11 @@ func TestOutputs_coverTheContractAndKeepKubeconfigSecret(t *testing.T) {
 		assert.Contains(t, r.outputs["githubActionsRoleArn"].Value, ":role/"+projectName+"/"+stack+"/github-push-role-")
 		r = runStack(t, stack, deployConfig(t, stack)).ok()
 		assert.Contains(t, r.outputs[stacks.OutputDeployRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-deploy-role-")
-		assert.Contains(t, r.outputs[stacks.OutputPreviewRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-preview-role-")
+		if stack == "dev" {
+			assert.Contains(t, r.outputs[stacks.OutputPreviewRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-preview-role-")
+		} else {
+			assert.NotContains(t, r.outputs, stacks.OutputPreviewRoleARN, "no pull request previews of prod")
+		}
 	}
 }
 

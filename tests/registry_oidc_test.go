@@ -86,7 +86,7 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 		assert.Equal(t, []string{"sts.amazonaws.com"}, eq["token.actions.githubusercontent.com:aud"])
 		var want []string
 		for _, s := range asStrings(t, cfg.Get("githubAllowedSubjects")) {
-			want = append(want, "repo:"+cfg.Get("githubRepository")+":"+s)
+			want = append(want, "repo:your-org@100000001/your-service@200000002:"+s)
 		}
 		assert.ElementsMatch(t, want, eq["token.actions.githubusercontent.com:sub"])
 		for _, sub := range eq["token.actions.githubusercontent.com:sub"] {
@@ -95,12 +95,22 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 	}
 }
 
-func TestGitHubOIDC_immutableSubjectFormWhenIDsAreConfigured(t *testing.T) {
+// TestGitHubOIDC_immutableSubjectsAndTheNameFormOnlyWhenOptedIn: repositories created, renamed or transferred
+// after 2026-07-15 send only the immutable subject, so that is what the push role trusts; the name-only form
+// comes in only with githubNameSubjects, for older repositories.
+func TestGitHubOIDC_immutableSubjectsAndTheNameFormOnlyWhenOptedIn(t *testing.T) {
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("githubOwnerId", "1234")
 	cfg.Set("githubRepositoryId", "98765")
 	cfg.Set("githubAllowedSubjects", []string{"ref:refs/heads/main", "environment:prod"})
 	_, eq := pushTrust(t, runStack(t, "dev", cfg).ok())
+	assert.ElementsMatch(t, []string{
+		"repo:your-org@1234/your-service@98765:ref:refs/heads/main",
+		"repo:your-org@1234/your-service@98765:environment:prod",
+	}, eq["token.actions.githubusercontent.com:sub"])
+
+	cfg.Set("githubNameSubjects", true)
+	_, eq = pushTrust(t, runStack(t, "dev", cfg).ok())
 	assert.ElementsMatch(t, []string{
 		"repo:your-org/your-service:ref:refs/heads/main",
 		"repo:your-org/your-service:environment:prod",

@@ -70,6 +70,8 @@ type Engine struct {
 	standins   map[string]resource.PropertyValue // resource type -> reference to its stand-in
 	// Zones is what getAvailabilityZones answers.
 	Zones []string
+	// Roles are the ARNs of the account's roles that getRoles answers (default none: an account of its own).
+	Roles []string
 }
 
 // NewEngine makes an engine for one stack.
@@ -104,6 +106,18 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}), nil
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": Region, "id": Region, "description": "US East (N. Virginia)"}), nil
+	case "aws:iam/getRoles:getRoles":
+		var arns []any
+		prefix := ""
+		if p, ok := args.Args["pathPrefix"]; ok && p.IsString() {
+			prefix = p.StringValue()
+		}
+		for _, arn := range e.Roles {
+			if strings.Contains(arn, ":role"+prefix) {
+				arns = append(arns, arn)
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"arns": arns, "names": []any{}, "id": Region}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": Account, "arn": "arn:aws:sts::" + Account + ":assumed-role/admin/laptop",

@@ -86,6 +86,10 @@ func TestUp_stateHoldsNoSecretInPlaintext(t *testing.T) {
 func TestUp_everyRoleLivesUnderTheStackPathAndCarriesTheBoundary(t *testing.T) {
 	s := newBackend(t).platform("dev", fixtures)
 	s.set("pulumiOrganization", "acme")
+	// An infrastructure repository on an unprotected stack adds the pull-request preview role.
+	s.set("infraRepository", "acme/platform-infra")
+	s.set("infraRepositoryOwnerId", "300000003")
+	s.set("infraRepositoryId", "400000004")
 	s.mustUp()
 	var roles int
 	for _, r := range s.resources() {

@@ -16,14 +16,18 @@ import (
 
 // readmeValues fill the README's <placeholders>, as a user would.
 var readmeValues = map[string]string{
-	"<owner/name of the service repository>": "acme/shop",
-	"<https URL of the service repository>":  "https://github.com/acme/shop.git",
-	"<the service's API key>":                "readme-api-key",
-	"<your VPN's egress CIDR>":               "93.184.216.0/24",
-	"<admin role ARN>":                       "arn:aws:iam::111122223333:role/platform-admins",
-	"<read token of the service repository>": "readme-repo-token",
-	"<pulumi organization>":                  "acme",
-	"<owner/name of this repository>":        "acme/platform-infra",
+	"<owner/name of the service repository>":         "acme/shop",
+	"<https URL of the service repository>":          "https://github.com/acme/shop.git",
+	"<the service's API key>":                        "readme-api-key",
+	"<your VPN's egress CIDR>":                       "93.184.216.0/24",
+	"<admin role ARN>":                               "arn:aws:iam::111122223333:role/platform-admins",
+	"<read token of the service repository>":         "readme-repo-token",
+	"<pulumi organization>":                          "acme",
+	"<owner/name of this repository>":                "acme/platform-infra",
+	"<numeric ID of the service repository's owner>": "100000001",
+	"<numeric ID of the service repository>":         "200000002",
+	"<numeric ID of this repository's owner>":        "100000001",
+	"<numeric ID of this repository>":                "300000003",
 }
 
 var (
@@ -131,7 +135,7 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	dev, err := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
 	require.NoError(t, err)
 	for _, want := range []string{"githubRepository: acme/shop", "apiKey:", "secure:", "appRepoToken:", "clusterAdminArns:",
-		"pulumiOrganization: acme", "encryptionsalt:"} {
+		"pulumiOrganization: acme", "deployWith: deployments", "infraRepositoryId: \"300000003\"", "encryptionsalt:"} {
 		assert.Contains(t, string(dev), want, "Pulumi.dev.yaml after the README's steps")
 	}
 	assert.NotContains(t, string(dev), "readme-api-key")

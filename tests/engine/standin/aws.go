@@ -235,6 +235,10 @@ func AWSInvokes(zones []string) map[string]Invoke {
 		"aws:index/getRegion:getRegion": func(resource.PropertyMap) (resource.PropertyMap, error) {
 			return props("name", Region, "id", Region, "description", "US East (N. Virginia)"), nil
 		},
+		// An account of the stack's own: no other stack's roles.
+		"aws:iam/getRoles:getRoles": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			return props("arns", []any{}, "names", []any{}, "id", Account), nil
+		},
 		"aws:index/getCallerIdentity:getCallerIdentity": func(resource.PropertyMap) (resource.PropertyMap, error) {
 			return props("accountId", Account, "arn", "arn:aws:sts::"+Account+":assumed-role/admin/laptop",
 				"userId", "AROAEXAMPLE:laptop", "id", Account), nil
