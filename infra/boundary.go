@@ -15,6 +15,13 @@ type BoundaryScope struct {
 	ClusterName       string // the stack's EKS cluster
 	ECRRepositoryName string // the stack's ECR repository
 	FlowLogGroupName  string // the stack's VPC flow log group
+	RolePath          string // the stack's IAM path
+	// LaunchTemplateReaders are the logical names of the roles that may read launch template versions: Cluster
+	// Autoscaler's (its documented permissions include it, to learn a group's instance type). Default none.
+	LaunchTemplateReaders []string
+	// WorkloadStatements are the Allow statements of the service's own role (serviceIamStatements), which the
+	// boundary must not cut. Default none.
+	WorkloadStatements []Statement
 }
 
 // BoundaryPolicy caps every role of the stack but the deploy role (which may change no role): whatever policy
@@ -25,10 +32,12 @@ type BoundaryScope struct {
 //   - the control plane: security groups, routes and volumes of the in-tree cloud provider, and load balancers
 //     for Services (AmazonEKSClusterPolicy; Kubernetes does not tag every load balancer object at creation, so
 //     elasticloadbalancing writes cannot be scoped by tag);
-//   - the autoscaler: only the Auto Scaling groups tagged as this cluster's;
+//   - the autoscaler: only the managed nodegroups' Auto Scaling groups tagged as this cluster's, and launch
+//     template reads for the autoscaler's role alone;
 //   - the push role: pushing to this stack's repository, no other, and never its policy;
 //   - flow logs: writing to this stack's flow log group;
 //   - KMS: using keys of this account;
+//   - the service's own statements, as configured;
 //   - no EKS writes at all, no IAM but reads and the load balancers' service-linked role, nothing that reads
 //     credentials or what nodes boot with.
 func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
@@ -37,13 +46,13 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", a.Partition, service, a.Region, a.ID, resource)
 	}
 	flowLogs := arn("logs", "log-group:"+scope.FlowLogGroupName)
-	return PolicyDocument{Version: policyVersion, Statement: []Statement{
+	doc := PolicyDocument{Version: policyVersion, Statement: []Statement{
 		{
 			Sid:    "Read",
 			Effect: "Allow",
 			Action: []string{
 				"autoscaling:Describe*", "ec2:Describe*", "ecr:Describe*", "ecr:GetAuthorizationToken", "ecr:GetLifecyclePolicy*",
-				"ecr:GetRepositoryPolicy", "ecr:List*", "eks:Describe*", "eks:List*", "elasticloadbalancing:Describe*",
+				"ecr:GetRepositoryPolicy", "ecr:List*", "ec2:GetInstanceTypesFromInstanceRequirements", "eks:Describe*", "eks:List*", "elasticloadbalancing:Describe*",
 				"iam:Get*", "iam:List*", "kms:Describe*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:List*",
 				"logs:Describe*", "logs:ListTagsForResource", "logs:ListTagsLogGroup", "sts:GetCallerIdentity",
 			},
@@ -101,10 +110,10 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 		{
 			Sid:      "ScaleThisClustersNodes",
 			Effect:   "Allow",
-			Action:   []string{"autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:UpdateAutoScalingGroup"},
-			Resource: []string{"*"},
+			Action:   append(append([]string{}, AutoscalerWrites...), "autoscaling:UpdateAutoScalingGroup"),
+			Resource: []string{ManagedNodegroupGroups(a)},
 			Condition: map[string]map[string][]string{
-				"StringEquals": {"aws:ResourceTag/k8s.io/cluster-autoscaler/" + scope.ClusterName: {"owned"}},
+				"StringEquals": {"aws:ResourceTag/" + AutoscalerDiscoveryTag(scope.ClusterName): {"owned"}},
 			},
 		},
 		{
@@ -121,14 +130,40 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 			},
 			Resource: []string{arn("kms", "key/*")},
 		},
-		{
-			Sid:      "NeverReadWhatNodesBootWith",
-			Effect:   "Deny",
-			Action:   UserDataReads,
-			Resource: []string{"*"},
-		},
 	}}
+	var launchTemplateReaders []string
+	for _, role := range scope.LaunchTemplateReaders {
+		launchTemplateReaders = append(launchTemplateReaders, fmt.Sprintf("arn:%s:iam::%s:role%s%s-*", a.Partition, a.ID, scope.RolePath, role))
+	}
+	var others []string
+	for _, action := range UserDataReads {
+		if action != launchTemplateVersions || len(launchTemplateReaders) == 0 {
+			others = append(others, action)
+		}
+	}
+	doc.Statement = append(doc.Statement, Statement{
+		Sid:      "NeverReadWhatNodesBootWith",
+		Effect:   "Deny",
+		Action:   others,
+		Resource: []string{"*"},
+	})
+	if len(launchTemplateReaders) > 0 {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:       "OnlyTheAutoscalerReadsLaunchTemplates",
+			Effect:    "Deny",
+			Action:    []string{launchTemplateVersions},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string][]string{"ArnNotLike": {"aws:PrincipalArn": launchTemplateReaders}},
+		})
+	}
+	for i, st := range scope.WorkloadStatements {
+		st.Sid = fmt.Sprintf("Service%d", i)
+		doc.Statement = append(doc.Statement, st)
+	}
+	return doc
 }
+
+const launchTemplateVersions = "ec2:DescribeLaunchTemplateVersions"
 
 // RoleSettings apply to every role the platform creates: one IAM path per stack, which scopes what the deploy
 // role may touch, and the permissions boundary, which caps what any of those roles can ever do.
@@ -155,8 +190,8 @@ type RoleBoundary struct {
 // change no policy.
 func NewRoleBoundary(ctx *pulumi.Context, name string, args *RoleBoundaryArgs, opts ...pulumi.ResourceOption) (*RoleBoundary, error) {
 	if args == nil || args.Path == "" || !args.Scope.Account.valid() || args.Scope.ClusterName == "" ||
-		args.Scope.ECRRepositoryName == "" || args.Scope.FlowLogGroupName == "" {
-		return nil, fmt.Errorf("role boundary %q: a path, the account, cluster, repository and flow log group are required", name)
+		args.Scope.ECRRepositoryName == "" || args.Scope.FlowLogGroupName == "" || args.Scope.RolePath != args.Path {
+		return nil, fmt.Errorf("role boundary %q: a path (the scope's role path), the account, cluster, repository and flow log group are required", name)
 	}
 	b := &RoleBoundary{}
 	if err := ctx.RegisterComponentResource(roleBoundaryType, name, b, opts...); err != nil {

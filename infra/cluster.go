@@ -73,8 +73,9 @@ type Cluster struct {
 	// AccessResources are the access entries and policy associations; whatever talks to the Kubernetes API as
 	// one of those principals waits for them.
 	AccessResources []pulumi.Resource
-	// NetworkAddon is the VPC CNI addon; nodes wait for it to get pod networking.
-	NetworkAddon pulumi.Resource
+	// NodeAddons are the managed add-ons nodes need (NodeAddons: pod networking, Service routing, Pod Identity);
+	// nodes wait for them.
+	NodeAddons []pulumi.Resource
 }
 
 // NodePolicies are the managed policies of the node role, keyed by the name used in logical names. ECR read
@@ -176,7 +177,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		EndpointPrivateAccess: pulumi.Bool(true),
 		EndpointPublicAccess:  pulumi.Bool(len(args.PublicAccessCIDRs) > 0),
 		PublicAccessCidrs:     publicCIDRs(args.PublicAccessCIDRs),
-		// EKS's own VPC CNI, kept current by the managed addon below, instead of pulumi-eks v2's kubectl-applied
+		// EKS's own VPC CNI, kept current by the managed add-on below, instead of pulumi-eks v2's kubectl-applied
 		// copy (pinned to an older release than these Kubernetes versions ship).
 		UseDefaultVpcCni:       pulumi.BoolRef(true),
 		EncryptionConfigKeyArn: key.Arn,
@@ -203,16 +204,14 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	clusterName := cluster.EksCluster.Name()
 
-	cni, err := awseks.NewAddon(ctx, name+"-vpc-cni", &awseks.AddonArgs{
-		ClusterName:              clusterName,
-		AddonName:                pulumi.String("vpc-cni"),
-		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"), // adopt the aws-node EKS installed at creation
-		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
-	}, parent)
-	if err != nil {
-		return nil, wrap("manage VPC CNI addon", err)
+	// The add-ons nodes need, at the versions EKS publishes for this Kubernetes version; nodes wait for them.
+	for _, addon := range NodeAddons {
+		a, err := newAddon(ctx, name+"-"+addon, clusterName, addon, args.Version, parent)
+		if err != nil {
+			return nil, wrap("manage "+addon+" add-on", err)
+		}
+		c.NodeAddons = append(c.NodeAddons, a)
 	}
-	c.NetworkAddon = cni
 	for _, g := range args.Access {
 		if g.Key == "" || g.PrincipalARN == nil || len(g.Policies) == 0 {
 			return nil, wrap("access grant", fmt.Errorf("grant %q needs a key, a principal and a policy", g.Key))

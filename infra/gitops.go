@@ -43,6 +43,12 @@ type GitOpsArgs struct {
 	// RepoToken, when set, is a secret HTTPS token that lets ArgoCD read a private repository. Default nil: the
 	// repository is public.
 	RepoToken pulumi.StringInput
+	// WaitFor is what Argo CD and the service's namespace need in the cluster first (DNS, the metrics API); they are
+	// deleted before it. Default none.
+	WaitFor []pulumi.Resource
+	// ServiceWaitFor is what the service needs before Argo CD deploys it, such as its Pod Identity association
+	// (pods get credentials only if it exists when they start). Default none.
+	ServiceWaitFor []pulumi.Resource
 }
 
 // GitOps is ArgoCD installed by Helm plus the service's namespace, Secret, AppProject and Application.
@@ -159,9 +165,12 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	wrap := func(what string, err error) error { return fmt.Errorf("gitops %q: %s: %w", name, what, err) }
 
 	// Pulumi creates the namespace; Helm does not (createNamespace false), so it is created exactly once.
+	// Every child waits for WaitFor, so on destroy all of them go first: a namespace deleted after the metrics API
+	// lost its server would hang in Terminating.
+	waitFor := pulumi.DependsOn(args.WaitFor)
 	argoNS, err := corev1.NewNamespace(ctx, name+"-argocd-ns", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(ArgoCDNamespace)},
-	}, with()...)
+	}, with(waitFor)...)
 	if err != nil {
 		return nil, wrap("create argocd namespace", err)
 	}
@@ -178,7 +187,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 		Timeout:         pulumi.Int(HelmTimeoutSeconds),
 		MaxHistory:      pulumi.Int(10),
 		Values:          pulumi.ToMap(ArgoCDValues(args.HA)),
-	}, with()...)
+	}, with(waitFor)...)
 	if err != nil {
 		return nil, wrap("install argocd", err)
 	}
@@ -192,7 +201,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 				"pod-security.kubernetes.io/audit":   pulumi.String("restricted"),
 			},
 		},
-	}, with()...)
+	}, with(waitFor)...)
 	if err != nil {
 		return nil, wrap("create service namespace", err)
 	}
@@ -215,7 +224,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 		return nil, wrap("create API key secret", err)
 	}
 
-	appDeps := []pulumi.Resource{release, svcNS, secret}
+	appDeps := append([]pulumi.Resource{release, svcNS, secret}, args.ServiceWaitFor...)
 	if args.RepoToken != nil {
 		repoSecret, err := corev1.NewSecret(ctx, name+"-repo-credentials", &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{

@@ -79,7 +79,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		MetadataOptions: &ec2.LaunchTemplateMetadataOptionsArgs{
 			HttpEndpoint: pulumi.String("enabled"),
 			HttpTokens:   pulumi.String("required"),
-			// Hop limit 1: pods (one hop away) cannot reach the node role's credentials; they use IRSA.
+			// Hop limit 1: pods (one hop away) cannot reach the node role's credentials; they use Pod Identity.
 			HttpPutResponseHopLimit: pulumi.Int(1),
 		},
 		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{

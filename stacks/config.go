@@ -101,6 +101,10 @@ type Config struct {
 	// 2026-07-15 (and not renamed or transferred since) send.
 	GitHubNameSubjects bool
 
+	// ServiceIAMStatements are the service's own AWS permissions; with any, the service's ServiceAccount gets a
+	// role of its own through EKS Pod Identity. Default none (no role).
+	ServiceIAMStatements []infra.Statement
+
 	Protect bool
 
 	// Warnings are problems a preview tolerates and `pulumi up` refuses.
@@ -126,6 +130,10 @@ func (c *Config) PullRequestPreviews() bool { return c.InfraRepository != "" && 
 
 // ServiceNamespace is the Kubernetes namespace of the service.
 func (c *Config) ServiceNamespace() string { return c.ServiceName }
+
+// ServiceAccountName is the Kubernetes ServiceAccount of the service's pods: the service chart names it after its
+// release, which the Application names after the service.
+func (c *Config) ServiceAccountName() string { return c.ServiceName }
 
 // ConfigError lists every problem found in the stack configuration.
 type ConfigError struct{ Problems []string }
@@ -262,6 +270,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	c.InfraRepositoryID = l.str("infraRepositoryId", "")
 	c.DeployWith = l.str("deployWith", "")
 	c.GitHubNameSubjects = l.boolean("githubNameSubjects", false)
+	c.ServiceIAMStatements = l.serviceStatements()
 
 	c.Protect = l.boolean("protect", false)
 
@@ -448,6 +457,10 @@ func (l *loader) validate(c *Config) {
 	}
 	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
 		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
+	}
+	if doc, err := c.ServicePolicy().JSON(); err == nil && len(doc) > maxInlinePolicies {
+		l.fail(keyServiceIAMStatements, "make a policy of %d characters, and IAM accepts %d for a role's inline policies: "+
+			"merge statements, or use wildcards within one service (s3:Get*)", len(doc), maxInlinePolicies)
 	}
 	if c.GitHubOIDCProviderARN != "" {
 		if m := oidcProviderRe.FindStringSubmatch(c.GitHubOIDCProviderARN); m == nil || m[1] != "token.actions.githubusercontent.com" {

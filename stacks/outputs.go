@@ -18,5 +18,7 @@ const (
 	OutputServiceNamespace      = "serviceNamespace"
 	OutputAPIPublicAccessCIDRs  = "apiPublicAccessCidrs" // who reaches the API endpoint; empty: only the VPC
 	OutputDeployRoleARN         = "deployRoleArn"        // only with pulumiOrganization or infraRepository
-	OutputPreviewRoleARN        = "previewRoleArn"       // only with pulumiOrganization or infraRepository
+	OutputPreviewRoleARN        = "previewRoleArn"       // only with pull-request previews (unprotected, infraRepository)
+	OutputAutoscalerRoleARN     = "autoscalerRoleArn"    // Cluster Autoscaler's Pod Identity role
+	OutputServiceRoleARN        = "serviceRoleArn"       // only with serviceIamStatements
 )

@@ -32,7 +32,10 @@ type Platform struct {
 	Cluster      *infra.Cluster
 	NodeGroup    *infra.NodeGroup
 	Kubernetes   *kubernetes.Provider
-	GitOps       *infra.GitOps
+	Addons       *infra.ClusterAddons
+	// ServiceIdentity is the service's own AWS role; nil unless serviceIamStatements is set.
+	ServiceIdentity *infra.WorkloadIdentity
+	GitOps          *infra.GitOps
 	// APIPublicAccessCIDRs are the ranges the public API endpoint admits (none: private only).
 	APIPublicAccessCIDRs []string
 	// Warnings are configuration problems a preview tolerates and `pulumi up` refuses (logged as warnings).
@@ -68,6 +71,9 @@ func Build(ctx *pulumi.Context) (*Platform, error) {
 		return nil, err
 	}
 	if err := checkAccountIsTheStacksOwn(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := checkBoundarySize(cfg, env); err != nil {
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
@@ -162,10 +168,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	protect := pulumi.Protect(cfg.Protect)
 
 	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
-	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(), Scope: infra.BoundaryScope{
-		Account: env.Account, ClusterName: cfg.ClusterName(), ECRRepositoryName: cfg.ECRRepositoryName,
-		FlowLogGroupName: cfg.FlowLogGroupName(),
-	}}, protect)
+	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(), Scope: boundaryScope(cfg, env)}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +278,9 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		// The node role's policies and private egress first. On destroy this also keeps the whole network
 		// (internet gateway, NAT gateways, routes) until the nodes, and so every Kubernetes object and its load
 		// balancer, are gone.
-		WaitFor: slices.Concat(p.Cluster.NodeRolePolicies, p.Network.Egress, []pulumi.Resource{p.Cluster.NetworkAddon}),
+		// The add-ons they need to become Ready (pod networking, Service routing, Pod Identity) as well, which a
+		// version bump therefore upgrades after the control plane and before the nodes.
+		WaitFor: slices.Concat(p.Cluster.NodeRolePolicies, p.Network.Egress, p.Cluster.NodeAddons),
 	}, protect)
 	if err != nil {
 		return nil, err
@@ -296,6 +301,36 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		return nil, fmt.Errorf("kubernetes provider: %w", err)
 	}
 
+	// DNS, metrics for HPAs, and the autoscaler, once nodes exist.
+	p.Addons, err = infra.NewClusterAddons(ctx, addonsName, &infra.ClusterAddonsArgs{
+		ClusterName:       cfg.ClusterName(),
+		Cluster:           p.Cluster.Name,
+		KubernetesVersion: cfg.KubernetesVersion,
+		Account:           env.Account,
+		Roles:             roles,
+		Provider:          p.Kubernetes,
+		Nodes:             []pulumi.Resource{p.NodeGroup.Group},
+		HA:                cfg.Protect,
+	}, protect)
+	if err != nil {
+		return nil, err
+	}
+
+	// The service's own AWS identity, only when it has permissions to hold.
+	var serviceReady []pulumi.Resource
+	if len(cfg.ServiceIAMStatements) > 0 {
+		p.ServiceIdentity, err = infra.NewWorkloadIdentity(ctx, "service-identity", &infra.WorkloadIdentityArgs{
+			ClusterName: cfg.ClusterName(), Cluster: p.Cluster.Name, Account: env.Account, Roles: roles,
+			Namespace: cfg.ServiceNamespace(), ServiceAccount: cfg.ServiceAccountName(),
+			Description: "The service " + cfg.ServiceName + " (ServiceAccount " + cfg.ServiceNamespace() + "/" + cfg.ServiceAccountName() + ")",
+			Policy:      cfg.ServicePolicy(),
+		}, protect)
+		if err != nil {
+			return nil, err
+		}
+		serviceReady = p.ServiceIdentity.Ready
+	}
+
 	gitops := &infra.GitOpsArgs{
 		Provider:       p.Kubernetes,
 		ChartVersion:   cfg.ArgoCDChartVersion,
@@ -307,6 +342,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		ChartPath:      cfg.AppChartPath,
 		TargetRevision: cfg.AppTargetRevision,
 		APIKey:         cfg.APIKey,
+		WaitFor:        p.Addons.Ready,
+		ServiceWaitFor: serviceReady,
 	}
 	if cfg.HasAppRepoToken {
 		gitops.RepoToken = cfg.AppRepoToken
@@ -316,6 +353,37 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// addonsName names the ClusterAddons component, whose autoscaler role the boundary lets read launch templates.
+const addonsName = "addons"
+
+// boundaryScope is what the stack's permissions boundary confines its roles to.
+func boundaryScope(cfg *Config, env Env) infra.BoundaryScope {
+	return infra.BoundaryScope{
+		Account: env.Account, ClusterName: cfg.ClusterName(), ECRRepositoryName: cfg.ECRRepositoryName,
+		FlowLogGroupName: cfg.FlowLogGroupName(), RolePath: cfg.RolePath(),
+		LaunchTemplateReaders: []string{infra.AutoscalerRoleName(addonsName)},
+		WorkloadStatements:    cfg.serviceAllows(),
+	}
+}
+
+// maxManagedPolicy is IAM's limit on a managed policy document, such as the boundary.
+const maxManagedPolicy = 6144
+
+// checkBoundarySize refuses, before anything exists, service statements that would make the boundary larger than
+// IAM accepts (the boundary carries them).
+func checkBoundarySize(cfg *Config, env Env) error {
+	doc, err := infra.BoundaryPolicy(boundaryScope(cfg, env)).JSON()
+	if err != nil {
+		return err
+	}
+	if len(doc) > maxManagedPolicy {
+		return &ConfigError{Problems: []string{fmt.Sprintf("%s: the permissions boundary carries the service's statements and would be "+
+			"%d characters, and IAM accepts %d for a managed policy: merge statements, or use wildcards within one service (s3:Get*)",
+			keyServiceIAMStatements, len(doc), maxManagedPolicy)}}
+	}
+	return nil
 }
 
 // adminGrants turns clusterAdminArns into access grants keyed by the principal, not by list position, so
@@ -359,6 +427,10 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 		OutputArgoCDNamespace:       p.GitOps.ArgoCDNamespace,
 		OutputServiceNamespace:      p.GitOps.ServiceNamespace,
 		OutputAPIPublicAccessCIDRs:  pulumi.ToStringArray(append([]string{}, p.APIPublicAccessCIDRs...)).ToStringArrayOutput(),
+		OutputAutoscalerRoleARN:     p.Addons.AutoscalerRoleARN,
+	}
+	if p.ServiceIdentity != nil {
+		out[OutputServiceRoleARN] = p.ServiceIdentity.RoleARN
 	}
 	if p.DeployAccess != nil {
 		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN

@@ -218,9 +218,9 @@ func TestRoles_liveUnderTheStackPathAndCarryTheBoundary(t *testing.T) {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		boundary := r.one("aws:iam/policy:Policy", "roles-policy")
 		roles := r.all("aws:iam/role:Role")
-		want := 6 // flow logs, push, node, cluster service, deploy and preview
+		want := 7 // flow logs, push, node, cluster service, autoscaler, deploy and preview
 		if stack == "prod" {
-			want = 5 // no pull request previews
+			want = 6 // no pull request previews
 		}
 		require.Len(t, roles, want)
 		for _, role := range roles {

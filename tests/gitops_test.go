@@ -29,7 +29,7 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
-		rel := r.single(releaseTy)
+		rel := r.one(releaseTy, "gitops-argocd")
 		assert.Equal(t, "argo-cd", rel.Str("chart"))
 		assert.Equal(t, "https://argoproj.github.io/argo-helm", rel.Str("repositoryOpts.repo"))
 		assert.Equal(t, cfg.Get("argocdChartVersion"), rel.Str("version"))
@@ -56,8 +56,8 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 }
 
 func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
-	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().single(releaseTy)
-	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single(releaseTy)
+	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().one(releaseTy, "gitops-argocd")
+	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().one(releaseTy, "gitops-argocd")
 	assert.Equal(t, false, dev.In("values.redis-ha.enabled"))
 	assert.Equal(t, true, dev.In("values.redis.enabled"))
 	assert.Equal(t, true, prod.In("values.redis-ha.enabled"))
@@ -81,7 +81,7 @@ func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"server": inCluster, "namespace": "your-service"}}, p.In("spec.destinations"))
 		assert.Equal(t, []any{}, p.In("spec.clusterResourceWhitelist"),
 			"no cluster-scoped kind: a chart that could write a Namespace could relabel any to Pod Security privileged")
-		assert.True(t, r.dependsOn(p, r.single(releaseTy)), "the CRD comes with the release")
+		assert.True(t, r.dependsOn(p, r.one(releaseTy, "gitops-argocd")), "the CRD comes with the release")
 	}
 }
 
@@ -115,7 +115,7 @@ func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		app := r.single(applicationTy)
-		for _, dep := range []*record{r.single(releaseTy), r.single(secretTy), r.single(appProjectTy), r.one(namespaceTy, "gitops-service-ns")} {
+		for _, dep := range []*record{r.one(releaseTy, "gitops-argocd"), r.single(secretTy), r.single(appProjectTy), r.one(namespaceTy, "gitops-service-ns")} {
 			assert.True(t, r.dependsOn(app, dep), "the Application waits for %s", dep.Name)
 		}
 		assert.True(t, r.dependsOnTransitively(app, r.single(nodeGroupTy)), "through the provider, on the nodes")
@@ -128,7 +128,7 @@ func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
 func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.T) {
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	chain := []*record{
-		r.single(applicationTy), r.single(releaseTy), r.single(k8sProvTy), r.single(nodeGroupTy),
+		r.single(applicationTy), r.one(releaseTy, "gitops-argocd"), r.single(k8sProvTy), r.single(nodeGroupTy),
 		r.single(eksClusterTy), r.single("aws:ec2/vpc:Vpc"),
 	}
 	for i := 0; i+1 < len(chain); i++ {

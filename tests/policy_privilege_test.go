@@ -41,7 +41,8 @@ var privilegePolicies = []policy{
 	},
 	{
 		id:    "PLAT-NO-USERDATA-READS",
-		title: "No role but the deploy role may read what nodes boot with: user data, launch template versions, console output, passwords",
+		title: "No role but the deploy role may read what nodes boot with (user data, launch template versions, console output, passwords), but Cluster Autoscaler's role launch template versions, and the boundary denies them to every other",
+		also:  "Cluster Autoscaler's AWS documentation lists ec2:DescribeLaunchTemplateVersions; the boundary's deny exempts its role's ARN alone",
 		check: checkNoUserDataReads,
 	},
 	{
@@ -174,6 +175,10 @@ func checkDedicatedAccount(g *plan.Result) []string {
 	return nil
 }
 
+// polAutoscalerPolicy is the inline policy of Cluster Autoscaler's role, whose documented permissions include reading
+// launch template versions (to learn a group's instance type).
+const polAutoscalerPolicy = "addons-autoscaler-policy"
+
 func checkNoUserDataReads(g *plan.Result) []string {
 	var out []string
 	polIdentityStatements(g, func(d polDocument, st polStatement) {
@@ -181,11 +186,39 @@ func checkNoUserDataReads(g *plan.Result) []string {
 			return // manages the launch templates, in an account of the stack's own
 		}
 		for _, a := range infra.UserDataReads {
+			if a == "ec2:DescribeLaunchTemplateVersions" && strings.HasPrefix(d.res.Name, polAutoscalerPolicy) {
+				continue
+			}
 			if st.grants(a) && !polDeniesAction(d.doc, a) {
 				out = append(out, polViolation(d.res, "policy allows %s", a))
 			}
 		}
 	})
+	// The boundary denies them all, to every role it caps; launch template versions to all but the autoscaler's.
+	for _, d := range polDocuments(g) {
+		if d.kind != "boundary" || d.err != nil {
+			continue
+		}
+		for _, a := range infra.UserDataReads {
+			denied := slices.ContainsFunc(d.doc.Statement, func(st polStatement) bool {
+				if !strings.EqualFold(st.Effect, "Deny") || !st.onEverything() || !st.grants(a) {
+					return false
+				}
+				if len(st.Condition) == 0 {
+					return true
+				}
+				// The only exception: ArnNotLike aws:PrincipalArn naming the autoscaler's role alone.
+				exempt := st.Condition["ArnNotLike"]["aws:PrincipalArn"]
+				return a == "ec2:DescribeLaunchTemplateVersions" && len(st.Condition) == 1 && len(st.Condition["ArnNotLike"]) == 1 &&
+					len(exempt) > 0 && !slices.ContainsFunc(exempt, func(arn string) bool {
+					return !regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/[^*]+/addons-autoscaler-role-\*$`).MatchString(arn)
+				})
+			})
+			if !denied {
+				out = append(out, polViolation(d.res, "boundary does not deny %s to every role (launch template versions: to every role but the autoscaler's)", a))
+			}
+		}
+	}
 	return out
 }
 

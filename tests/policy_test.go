@@ -1763,7 +1763,16 @@ func checkNoNotActionAllow(g *plan.Result) []string {
 }
 
 // polWildcardOnlyActions have no resource-level permissions in IAM: Resource "*" is the only way to grant them.
-var polWildcardOnlyActions = []string{"ecr:GetAuthorizationToken", "sts:GetCallerIdentity"}
+// polWildcardOnlyActions have no resource-level permissions (Service Authorization Reference: no resource type),
+// so "*" is the only resource they take.
+var polWildcardOnlyActions = []string{
+	"ecr:GetAuthorizationToken", "sts:GetCallerIdentity", "cloudwatch:PutMetricData",
+	"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments",
+	"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+	"autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+	"ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
+	"ec2:GetInstanceTypesFromInstanceRequirements",
+}
 
 func checkNoUnscopedRestrictableActions(g *plan.Result) []string {
 	out := polDocumentErrors(g, "identity")

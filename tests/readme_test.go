@@ -69,11 +69,11 @@ func TestREADME_entryPointsAreWhatCIRuns(t *testing.T) {
 	assert.Contains(t, doc, stacks.DefaultArgoCDChartVersion+" ships Argo CD "+stacks.ArgoCDAppVersion)
 }
 
-// TestREADME_sampleOutputIsWhatThePlanPrints: the first screen's sample is the real output of `make plan` on the
+// TestREADME_sampleOutputIsWhatThePlanPrints: every line of the first screen's sample is real output of `make plan` on the
 // template's dev stack.
 func TestREADME_sampleOutputIsWhatThePlanPrints(t *testing.T) {
 	doc := readme(t)
-	at := strings.Index(doc, "The output begins like this:")
+	at := strings.Index(doc, "The output looks like this (an excerpt):")
 	require.Positive(t, at)
 	sample := codeBlocks(doc[at:], "")[0]
 	res := plan.Run(projectName, "dev", fixtureConfig(t, "dev"), buildPlatform, nil) // the template's dev

@@ -36,6 +36,12 @@ const (
 	EKSClusterChildrenText = "the EKS cluster, its OIDC provider, the nodes' access entry, 2 security groups with 6 rules, 2 Kubernetes providers"
 )
 
+// AddonVersion is what getAddonVersion answers offline: a placeholder naming the add-on and Kubernetes version it
+// was resolved for (AWS answers the newest version it publishes for them, such as v1.20.1-eksbuild.1).
+func AddonVersion(addon, kubernetesVersion string) string {
+	return "<newest " + addon + " for " + kubernetesVersion + ">"
+}
+
 // Zones is what getAvailabilityZones answers by default.
 var Zones = []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
 
@@ -118,6 +124,15 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			}
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"arns": arns, "names": []any{}, "id": Region}), nil
+	case "aws:eks/getAddonVersion:getAddonVersion":
+		addon, version := args.Args["addonName"], args.Args["kubernetesVersion"]
+		if !addon.IsString() || !version.IsString() {
+			return nil, fmt.Errorf("getAddonVersion needs addonName and kubernetesVersion, got %v", args.Args)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"addonName": addon.StringValue(), "kubernetesVersion": version.StringValue(),
+			"version": AddonVersion(addon.StringValue(), version.StringValue()), "id": addon.StringValue(),
+		}), nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": Account, "arn": "arn:aws:sts::" + Account + ":assumed-role/admin/laptop",

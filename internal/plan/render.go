@@ -22,6 +22,8 @@ var keyProps = map[string][]string{
 	EKSClusterType:                                            {"name", "version", "endpointPublicAccess", "publicAccessCidrs", "authenticationMode"},
 	"aws:eks/nodeGroup:NodeGroup":                             {"instanceTypes", "capacityType", "scalingConfig"},
 	"aws:eks/accessEntry:AccessEntry":                         {"principalArn"},
+	"aws:eks/addon:Addon":                                     {"addonName", "addonVersion"},
+	"aws:eks/podIdentityAssociation:PodIdentityAssociation":   {"namespace", "serviceAccount"},
 	"aws:eks/accessPolicyAssociation:AccessPolicyAssociation": {"policyArn", "accessScope"},
 	"pulumi:providers:kubernetes":                             {"clusterIdentifier"},
 	"kubernetes:helm.sh/v3:Release":                           {"chart", "version", "namespace"},

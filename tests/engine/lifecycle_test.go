@@ -103,7 +103,7 @@ func TestUp_everyRoleLivesUnderTheStackPathAndCarriesTheBoundary(t *testing.T) {
 		}
 		assert.Containsf(t, r.Outputs["permissionsBoundary"], ":policy/"+project+"/dev/roles-policy-", "%s carries the boundary", r.URN)
 	}
-	assert.Equal(t, 6, roles, "flow logs, push, cluster service, node, deploy and preview roles; none from pulumi-eks")
+	assert.Equal(t, 7, roles, "flow logs, push, cluster service, node, autoscaler, deploy and preview roles; none from pulumi-eks")
 }
 
 // TestStandin_pulumiEKSWithoutAnInstanceRoleMakesARoleOutsideTheRules shows how the rule above is known to

@@ -16,18 +16,19 @@ import (
 
 // readmeValues fill the README's <placeholders>, as a user would.
 var readmeValues = map[string]string{
-	"<owner/name of the service repository>":         "acme/shop",
-	"<https URL of the service repository>":          "https://github.com/acme/shop.git",
-	"<the service's API key>":                        "readme-api-key",
-	"<your VPN's egress CIDR>":                       "93.184.216.0/24",
-	"<admin role ARN>":                               "arn:aws:iam::111122223333:role/platform-admins",
-	"<read token of the service repository>":         "readme-repo-token",
-	"<pulumi organization>":                          "acme",
-	"<owner/name of this repository>":                "acme/platform-infra",
-	"<numeric ID of the service repository's owner>": "100000001",
-	"<numeric ID of the service repository>":         "200000002",
-	"<numeric ID of this repository's owner>":        "100000001",
-	"<numeric ID of this repository>":                "300000003",
+	"<owner/name of the service repository>":                          "acme/shop",
+	"<https URL of the service repository>":                           "https://github.com/acme/shop.git",
+	"<the service's API key>":                                         "readme-api-key",
+	"<your VPN's egress CIDR>":                                        "93.184.216.0/24",
+	"<admin role ARN>":                                                "arn:aws:iam::111122223333:role/platform-admins",
+	"<read token of the service repository>":                          "readme-repo-token",
+	"<pulumi organization>":                                           "acme",
+	"<owner/name of this repository>":                                 "acme/platform-infra",
+	"<numeric ID of the service repository's owner>":                  "100000001",
+	"<numeric ID of the service repository>":                          "200000002",
+	"<numeric ID of this repository's owner>":                         "100000001",
+	"<numeric ID of this repository>":                                 "300000003",
+	"<ARN of the objects it reads, such as arn:aws:s3:::my-assets/*>": "arn:aws:s3:::acme-shop-assets/*",
 }
 
 var (
@@ -93,7 +94,7 @@ func copyRepository(t *testing.T) string {
 }
 
 // TestREADME_everyConfigurationStepKeepsTheTestsGreen applies every configuration step of the README (the
-// quick start's values and apiKey, prod with a real egress range, an admin, a repository token, the deploy
+// quick start's values and apiKey, prod with a real egress range, an admin, the service's AWS statements, a repository token, the deploy
 // roles of both stacks) to a copy of the repository, with the real CLI, exactly as written but for the commands
 // that need AWS. Then the tests that CI runs on a user's stack files pass on the copy: the mocked suite and the
 // real CLI's acceptance of the configured stacks. Nothing was edited but through the documented commands.
@@ -104,7 +105,7 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
 	names, script := readmeSteps(t, string(readme))
-	require.Equal(t, []string{"dev", "prod", "admin", "repo-token", "deploy-access"}, names)
+	require.Equal(t, []string{"dev", "prod", "admin", "service-identity", "repo-token", "deploy-access"}, names)
 
 	dir := copyRepository(t)
 	home := t.TempDir()
@@ -135,7 +136,7 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	dev, err := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
 	require.NoError(t, err)
 	for _, want := range []string{"githubRepository: acme/shop", "apiKey:", "secure:", "appRepoToken:", "clusterAdminArns:",
-		"pulumiOrganization: acme", "deployWith: deployments", "infraRepositoryId: \"300000003\"", "encryptionsalt:"} {
+		"pulumiOrganization: acme", "deployWith: deployments", "arn:aws:s3:::acme-shop-assets/*", "infraRepositoryId: \"300000003\"", "encryptionsalt:"} {
 		assert.Contains(t, string(dev), want, "Pulumi.dev.yaml after the README's steps")
 	}
 	assert.NotContains(t, string(dev), "readme-api-key")

@@ -193,7 +193,7 @@ var AWSRules = map[string]Rules{
 		ID:      func(c Call) string { return c.Str("clusterName") + ":" + c.Str("addonName") },
 		Outputs: func(c Call) resource.PropertyMap {
 			return props("arn", arn("eks", "addon/"+c.Str("clusterName")+"/"+c.Str("addonName")+"/"+shortHash(string(c.URN))),
-				"addonVersion", "v0.0.0-eksbuild.1")
+				"addonVersion", c.Str("addonVersion"))
 		},
 	},
 	"aws:eks/accessEntry:AccessEntry": {
@@ -239,11 +239,25 @@ func AWSInvokes(zones []string) map[string]Invoke {
 		"aws:iam/getRoles:getRoles": func(args resource.PropertyMap) (resource.PropertyMap, error) {
 			return props("arns", []any{}, "names", []any{}, "id", Account), nil
 		},
+		// What AWS answers for the newest version of an add-on for a Kubernetes version, in its format.
+		"aws:eks/getAddonVersion:getAddonVersion": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			addon, version := args["addonName"], args["kubernetesVersion"]
+			if !addon.IsString() || !version.IsString() {
+				return nil, fmt.Errorf("getAddonVersion: addonName and kubernetesVersion are required")
+			}
+			return props("addonName", addon.StringValue(), "kubernetesVersion", version.StringValue(),
+				"version", AddonVersion(addon.StringValue(), version.StringValue()), "id", addon.StringValue()), nil
+		},
 		"aws:index/getCallerIdentity:getCallerIdentity": func(resource.PropertyMap) (resource.PropertyMap, error) {
 			return props("accountId", Account, "arn", "arn:aws:sts::"+Account+":assumed-role/admin/laptop",
 				"userId", "AROAEXAMPLE:laptop", "id", Account), nil
 		},
 	}
+}
+
+// AddonVersion is the stand-in's answer for an add-on's newest version for a Kubernetes version.
+func AddonVersion(addon, kubernetesVersion string) string {
+	return "v" + kubernetesVersion + ".0-" + addon + "-eksbuild.1"
 }
 
 func toAny(ss []string) []any {

@@ -1,0 +1,51 @@
+package infra
+
+import (
+	"fmt"
+
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// EKS managed add-ons. Each follows the cluster's Kubernetes version: its version is resolved for that version
+// at every preview and update (aws.eks.getAddonVersion, the newest EKS publishes for it), so a kubernetesVersion
+// bump upgrades them in the same update, and a new EKS build of one shows in the preview as an update.
+//
+// EKS installs its own self-managed vpc-cni, kube-proxy and coredns with a new cluster; the managed add-ons
+// take them over (conflicts resolved in favour of the add-on's settings).
+const (
+	AddonVPCCNI        = "vpc-cni"                // pod networking (DaemonSet): nodes need it to become Ready
+	AddonKubeProxy     = "kube-proxy"             // Service routing (DaemonSet)
+	AddonPodIdentity   = "eks-pod-identity-agent" // credentials for Pod Identity associations (DaemonSet)
+	AddonCoreDNS       = "coredns"                // cluster DNS (Deployment): needs nodes to become ACTIVE
+	AddonMetricsServer = "metrics-server"         // resource metrics for HPAs and `kubectl top` (Deployment; EKS community add-on)
+)
+
+// NodeAddons are the add-ons nodes need before they join: DaemonSets, which EKS reports ACTIVE without nodes.
+// On a version bump they upgrade after the control plane and before the nodes.
+var NodeAddons = []string{AddonVPCCNI, AddonKubeProxy, AddonPodIdentity}
+
+// WorkloadAddons run as Deployments and so need nodes: created before any node exists, EKS reports them
+// DEGRADED until its create timeout. They come after the nodegroup.
+var WorkloadAddons = []string{AddonCoreDNS, AddonMetricsServer}
+
+// newAddon creates one managed add-on at the version EKS publishes last for the Kubernetes version.
+func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion string,
+	opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+	v, err := awseks.GetAddonVersion(ctx, &awseks.GetAddonVersionArgs{
+		AddonName:         addon,
+		KubernetesVersion: kubernetesVersion,
+		MostRecent:        pulumi.BoolRef(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve the %s version for Kubernetes %s: %w", addon, kubernetesVersion, err)
+	}
+	return awseks.NewAddon(ctx, name, &awseks.AddonArgs{
+		ClusterName:  clusterName,
+		AddonName:    pulumi.String(addon),
+		AddonVersion: pulumi.String(v.Version),
+		// Adopt what EKS installed at creation, and keep the add-on's settings on every update.
+		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
+	}, opts...)
+}
