@@ -6,7 +6,8 @@
 #   make snapshots   rewrite the plan snapshots of your stacks after reviewing the change
 #   make golden      regenerate docs/policies.md and the engine tests' golden preview text
 #   make tools       the pinned tools alone (helm, actionlint, the Pulumi CLI)
-#   make ci          what CI runs (.ci/run): system packages, then `make test`
+#   make system      the Debian packages the tests need (shellcheck, jq, the service template's Python)
+#   make ci          what CI runs (.ci/run): `make test` on a fresh machine
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -32,7 +33,7 @@ ACTIONLINT := $(STAMPS)/actionlint-$(ACTIONLINT_VERSION)
 PULUMI := $(STAMPS)/pulumi-$(PULUMI_VERSION)
 ARGOCD := $(STAMPS)/argocd-crds-v3.2.0
 
-.PHONY: help plan test snapshots golden tools ci fmt-check vet unit engine
+.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,6 +42,10 @@ plan:
 	go run ./cmd/plan -stack $(STACK) -format $(FORMAT) $(foreach kv,$(SET),-set $(kv))
 
 tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD)
+
+# Debian packages: shellcheck, jq, and the Python the service template's tests run (installed as root, else named).
+system:
+	bash .ci/system-packages
 
 $(HELM):
 	GOBIN=$(TOOLS)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
@@ -67,13 +72,13 @@ fmt-check:
 vet:
 	go vet ./...
 
-unit: tools
+unit: tools system
 	go test ./tests/
 
 engine: tools
 	go test ./tests/engine/
 
-test: tools fmt-check vet
+test: system tools fmt-check vet
 	go test ./...
 
 snapshots:

@@ -87,8 +87,8 @@ func TestREADME_sampleOutputIsWhatThePlanPrints(t *testing.T) {
 // TestREADME_commandsThatNeedTheCloudSaySo: every command that talks to AWS, a cluster or a live backend is
 // marked, so that the rest runs as written on a machine with Go and make.
 func TestREADME_commandsThatNeedTheCloudSaySo(t *testing.T) {
-	cloud := regexp.MustCompile(`^\s*(aws |kubectl |helm |argocd |gh |crane |pulumi (up|destroy|refresh|login|state |stack output|stack init [^<\s]+ --secrets-provider))`)
-	marked := regexp.MustCompile(`# needs (AWS|GitHub|Pulumi Cloud)`)
+	cloud := regexp.MustCompile(`^\s*(aws |kubectl |helm |argocd |gh |crane |uv |pulumi (up|destroy|refresh|login|state |stack output|stack init [^<\s]+ --secrets-provider))`)
+	marked := regexp.MustCompile(`# needs (AWS|GitHub|Pulumi Cloud|PyPI)`)
 	var checked int
 	for _, block := range codeBlocks(readme(t), "bash") {
 		for _, line := range strings.Split(block, "\n") {

@@ -33,7 +33,7 @@ var readmeValues = map[string]string{
 
 var (
 	stepsMarker = regexp.MustCompile("(?s)<!-- readme-steps: ([a-z-]+) -->\\s*```bash\\n(.*?)```")
-	needsCloud  = regexp.MustCompile(`#\s*needs (AWS|GitHub|Pulumi Cloud)`)
+	needsCloud  = regexp.MustCompile(`#\s*needs (AWS|GitHub|Pulumi Cloud|PyPI)`)
 	stackInit   = regexp.MustCompile(`^pulumi stack init (\S+)`)
 	placeholder = regexp.MustCompile(`<[^<>]+>`)
 )
