@@ -4,7 +4,7 @@
 #   make plan [STACK=prod] [FORMAT=tree|mermaid|dot|snapshot] [SET='key=value ...']   offline plan, Go only
 #   make test        everything CI runs: formatting, vet, the mocked tests and the real-CLI engine tests
 #   make snapshots   rewrite the plan snapshots of your stacks after reviewing the change
-#   make golden      regenerate docs/policies.md and the engine tests' golden preview text
+#   make golden      regenerate docs/policies.md, the engine tests' golden preview text, the component's schema
 #   make tools       the pinned tools alone (helm, actionlint, the Pulumi CLI)
 #   make system      the Debian packages the tests need (shellcheck, jq, the service template's Python)
 #   make ci          what CI runs (.ci/run): `make test` on a fresh machine
@@ -32,8 +32,14 @@ HELM := $(STAMPS)/helm-$(HELM_VERSION)
 ACTIONLINT := $(STAMPS)/actionlint-$(ACTIONLINT_VERSION)
 PULUMI := $(STAMPS)/pulumi-$(PULUMI_VERSION)
 ARGOCD := $(STAMPS)/argocd-crds-v3.2.0
+# The TypeScript consumer example's pins (examples/component/typescript/package.json), which type-check it.
+TS_EXAMPLE := examples/component/typescript/package.json
+NODE_PINS := $(foreach p,typescript @pulumi/pulumi @types/node,$(p)@$(shell sed -n 's|^ *"$(p)": "\([0-9.]*\)".*|\1|p' $(TS_EXAMPLE)))
+empty :=
+space := $(empty) $(empty)
+NODE := $(STAMPS)/node-$(subst $(space),-,$(subst /,_,$(subst @,,$(NODE_PINS))))
 
-.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine
+.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -41,7 +47,7 @@ help:
 plan:
 	go run ./cmd/plan -stack $(STACK) -format $(FORMAT) $(foreach kv,$(SET),-set $(kv))
 
-tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD)
+tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD) $(NODE)
 
 # Debian packages: shellcheck, jq, and the Python the service template's tests run (installed as root, else named).
 system:
@@ -60,10 +66,20 @@ $(PULUMI): tools/pulumi/go.mod tools/pulumi/go.sum
 		-o $(TOOLS)/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 	mkdir -p $(STAMPS) && touch $@
 
+# TypeScript, Pulumi's Node.js SDK and Node's types, for the component's TypeScript consumer example.
+$(NODE): $(TS_EXAMPLE)
+	rm -rf $(TOOLS)/node && mkdir -p $(TOOLS)/node
+	npm install --prefix $(TOOLS)/node --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error $(NODE_PINS)
+	mkdir -p $(STAMPS) && touch $@
+
 # The Argo CD CRDs the GitOps tests validate against, at the Argo CD version of the pinned chart.
 $(ARGOCD):
 	go mod download $(ARGOCD_MODULE)
 	mkdir -p $(STAMPS) && touch $@
+
+# The component package: its Construct tests, schema golden, SDK generation and consumer type-checks.
+component: system tools
+	cd component && go test ./...
 
 fmt-check:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
@@ -80,6 +96,7 @@ engine: tools
 
 test: system tools fmt-check vet
 	go test ./...
+	cd component && go vet ./... && go test ./...
 
 snapshots:
 	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests -run 'TestUserStacks_planMatchesTheirSnapshot'
@@ -88,7 +105,8 @@ snapshots:
 golden: tools
 	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests -run 'TestPolicies_publishedTableIsGeneratedFromTheSuite'
 	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests/engine -run 'TestPreviewDiff'
-	@git status --short docs tests/engine/testdata
+	cd component && UPDATE_GOLDEN=1 go test -count=1 ./platform -run 'TestGenerated|TestSchema_isTheCommittedGolden'
+	@git status --short docs tests/engine/testdata component
 
 ci:
 	bash .ci/run

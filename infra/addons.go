@@ -29,14 +29,15 @@ var NodeAddons = []string{AddonVPCCNI, AddonKubeProxy, AddonPodIdentity}
 // DEGRADED until its create timeout. They come after the nodegroup.
 var WorkloadAddons = []string{AddonCoreDNS, AddonMetricsServer}
 
-// newAddon creates one managed add-on at the version EKS publishes last for the Kubernetes version.
+// newAddon creates one managed add-on at the version EKS publishes last for the Kubernetes version, as a child of
+// parent (whose AWS provider the version lookup uses too).
 func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion string,
-	opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+	parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
 	v, err := awseks.GetAddonVersion(ctx, &awseks.GetAddonVersionArgs{
 		AddonName:         addon,
 		KubernetesVersion: kubernetesVersion,
 		MostRecent:        pulumi.BoolRef(true),
-	})
+	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("resolve the %s version for Kubernetes %s: %w", addon, kubernetesVersion, err)
 	}
@@ -47,5 +48,5 @@ func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, 
 		// Adopt what EKS installed at creation, and keep the add-on's settings on every update.
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),
-	}, opts...)
+	}, append([]pulumi.ResourceOption{parent}, opts...)...)
 }

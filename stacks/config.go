@@ -109,6 +109,8 @@ type Config struct {
 
 	// Warnings are problems a preview tolerates and `pulumi up` refuses.
 	Warnings []string
+
+	source string // what an error names (ConfigError.Source)
 }
 
 // ClusterName is the EKS cluster's physical name. It is explicit (not autonamed) because the subnet discovery
@@ -135,16 +137,55 @@ func (c *Config) ServiceNamespace() string { return c.ServiceName }
 // release, which the Application names after the service.
 func (c *Config) ServiceAccountName() string { return c.ServiceName }
 
-// ConfigError lists every problem found in the stack configuration.
-type ConfigError struct{ Problems []string }
+// ConfigError lists every problem found in the stack configuration (or the component's arguments).
+type ConfigError struct {
+	Problems []string
+	// Source is what was invalid; default the stack configuration.
+	Source string
+}
 
 func (e *ConfigError) Error() string {
-	return "invalid stack configuration (fix these with `pulumi config set`, or edit the stack file):\n  - " +
-		strings.Join(e.Problems, "\n  - ")
+	source := e.Source
+	if source == "" {
+		source = "stack configuration (fix these with `pulumi config set`, or edit the stack file)"
+	}
+	return "invalid " + source + ":\n  - " + strings.Join(e.Problems, "\n  - ")
 }
+
+// Values are where the configuration comes from: the stack's Pulumi configuration for the program, a component's
+// arguments for the Platform component. Keys are the contract's (Pulumi.yaml), values as Pulumi config holds
+// them: strings, with lists and objects as JSON.
+type Values interface {
+	// Get returns a key's value and whether it is set.
+	Get(key string) (string, bool)
+	// Secret returns a secret key's value (a secret output), whether it is set, and whether it is stored
+	// encrypted.
+	Secret(key string) (value pulumi.StringOutput, set, encrypted bool)
+	// Source names what an error is about, such as "stack configuration"; "" for the stack configuration.
+	Source() string
+}
+
+// StackConfig is the stack's Pulumi configuration, in the project's namespace.
+type StackConfig struct{ Ctx *pulumi.Context }
+
+func (v StackConfig) Get(key string) (string, bool) {
+	return v.Ctx.GetConfig(v.Ctx.Project() + ":" + key)
+}
+
+func (v StackConfig) Secret(key string) (pulumi.StringOutput, bool, bool) {
+	full := v.Ctx.Project() + ":" + key
+	s, ok := v.Ctx.GetConfig(full)
+	if !ok || s == "" {
+		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false, false
+	}
+	return pulumi.ToSecret(pulumi.String(s)).(pulumi.StringOutput), true, v.Ctx.IsConfigSecret(full)
+}
+
+func (StackConfig) Source() string { return "" }
 
 type loader struct {
 	ctx      *pulumi.Context
+	values   Values
 	problems []string
 	warnings []string
 }
@@ -158,9 +199,7 @@ func (l *loader) warn(key, format string, args ...any) {
 	l.warnings = append(l.warnings, key+": "+fmt.Sprintf(format, args...))
 }
 
-func (l *loader) raw(key string) (string, bool) {
-	return l.ctx.GetConfig(l.ctx.Project() + ":" + key)
-}
+func (l *loader) raw(key string) (string, bool) { return l.values.Get(key) }
 
 func (l *loader) str(key, def string) string {
 	if v, ok := l.raw(key); ok {
@@ -211,26 +250,28 @@ func (l *loader) list(key string, def []string) []string {
 // secret reads a secret string. A value stored in plain text is refused so it never sits unencrypted in the
 // stack file.
 func (l *loader) secret(key string, required bool, how string) (pulumi.StringOutput, bool) {
-	full := l.ctx.Project() + ":" + key
-	v, ok := l.ctx.GetConfig(full)
+	v, set, encrypted := l.values.Secret(key)
 	switch {
-	case !ok || v == "":
+	case !set:
 		if required {
 			l.fail(key, "is required and missing; set it with `%s`", how)
 		}
 		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false
-	case !l.ctx.IsConfigSecret(full):
+	case !encrypted:
 		l.fail(key, "is stored in plain text; store it encrypted with `%s`", how)
 		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false
 	}
-	return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput), true
+	return v, true
 }
 
 // Load reads the stack configuration, applies defaults and validates everything it can without AWS. It returns
 // every problem at once in a *ConfigError. It registers no resources.
-func Load(ctx *pulumi.Context) (*Config, error) {
-	l := &loader{ctx: ctx}
-	c := &Config{Project: ctx.Project(), Stack: ctx.Stack()}
+func Load(ctx *pulumi.Context) (*Config, error) { return LoadFrom(ctx, StackConfig{Ctx: ctx}) }
+
+// LoadFrom is Load from any source of the configuration's values, with the same defaults and validation.
+func LoadFrom(ctx *pulumi.Context, values Values) (*Config, error) {
+	l := &loader{ctx: ctx, values: values}
+	c := &Config{Project: ctx.Project(), Stack: ctx.Stack(), source: values.Source()}
 
 	c.VPCCIDR = l.str("vpcCidr", DefaultVPCCIDR)
 	c.AZCount = l.integer("azCount", DefaultAZCount)
@@ -294,7 +335,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 
 	l.validate(c)
 	if len(l.problems) > 0 {
-		return nil, &ConfigError{Problems: l.problems}
+		return nil, &ConfigError{Problems: l.problems, Source: values.Source()}
 	}
 	c.Warnings = l.warnings
 	return c, nil
@@ -566,7 +607,7 @@ func validSubject(s string) bool {
 // and still before any resource exists.
 func (c *Config) ValidateAZs(available []string) error {
 	if c.AZCount > len(available) {
-		return &ConfigError{Problems: []string{fmt.Sprintf("azCount: must be at most %d, the number of available zones in this region (%s), got %d",
+		return &ConfigError{Source: c.source, Problems: []string{fmt.Sprintf("azCount: must be at most %d, the number of available zones in this region (%s), got %d",
 			len(available), strings.Join(available, ", "), c.AZCount)}}
 	}
 	return nil

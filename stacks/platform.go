@@ -56,21 +56,32 @@ func Run(ctx *pulumi.Context) error {
 	return nil
 }
 
-// Build loads and validates the configuration, looks up the account, and registers every component. Nothing
-// is registered unless the whole configuration is valid.
-func Build(ctx *pulumi.Context) (*Platform, error) {
-	cfg, err := Load(ctx)
+// Build loads and validates the stack configuration, looks up the account, and registers every component.
+// Nothing is registered unless the whole configuration is valid.
+func Build(ctx *pulumi.Context) (*Platform, error) { return BuildFrom(ctx, StackConfig{Ctx: ctx}, nil) }
+
+// BuildFrom is Build from any source of the configuration's values (a component's arguments), with every
+// resource a child of parent and every lookup through parent's providers; a nil parent builds the stack's own
+// top-level resources, as the program does.
+func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Platform, error) {
+	cfg, err := LoadFrom(ctx, values)
 	if err != nil {
 		return nil, err
 	}
-	env, err := lookupEnv(ctx)
+	var invoke []pulumi.InvokeOption
+	var opts []pulumi.ResourceOption
+	if parent != nil {
+		invoke = append(invoke, pulumi.Parent(parent))
+		opts = append(opts, pulumi.Parent(parent))
+	}
+	env, err := lookupEnv(ctx, invoke...)
 	if err != nil {
 		return nil, err
 	}
 	if err := cfg.ValidateAZs(env.AZs); err != nil {
 		return nil, err
 	}
-	if err := checkAccountIsTheStacksOwn(ctx, cfg); err != nil {
+	if err := checkAccountIsTheStacksOwn(ctx, cfg, invoke...); err != nil {
 		return nil, err
 	}
 	if err := checkBoundarySize(cfg, env); err != nil {
@@ -81,7 +92,7 @@ func Build(ctx *pulumi.Context) (*Platform, error) {
 			return nil, err
 		}
 	}
-	p, err := Deploy(ctx, cfg, env)
+	p, err := Deploy(ctx, cfg, env, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -89,26 +100,26 @@ func Build(ctx *pulumi.Context) (*Platform, error) {
 	return p, nil
 }
 
-func lookupEnv(ctx *pulumi.Context) (Env, error) {
+func lookupEnv(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (Env, error) {
 	zones, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{
 		State: pulumi.StringRef("available"),
 		// Local Zones and Wavelength Zones cannot host EKS control-plane subnets.
 		Filters: []aws.GetAvailabilityZonesFilter{{Name: "opt-in-status", Values: []string{"opt-in-not-required"}}},
 		// Zones where EKS cannot place a control plane (EKS user guide, cluster creation).
 		ExcludeZoneIds: []string{"use1-az3", "usw1-az2", "cac1-az3"},
-	})
+	}, opts...)
 	if err != nil {
 		return Env{}, fmt.Errorf("look up availability zones: %w", err)
 	}
-	partition, err := aws.GetPartition(ctx, nil)
+	partition, err := aws.GetPartition(ctx, nil, opts...)
 	if err != nil {
 		return Env{}, fmt.Errorf("look up partition: %w", err)
 	}
-	caller, err := aws.GetCallerIdentity(ctx, nil)
+	caller, err := aws.GetCallerIdentity(ctx, nil, opts...)
 	if err != nil {
 		return Env{}, fmt.Errorf("look up account: %w", err)
 	}
-	region, err := aws.GetRegion(ctx, nil)
+	region, err := aws.GetRegion(ctx, nil, opts...)
 	if err != nil {
 		return Env{}, fmt.Errorf("look up region: %w", err)
 	}
@@ -121,9 +132,9 @@ func lookupEnv(ctx *pulumi.Context) (Env, error) {
 // stack of the project. The deploy role's ec2:*, kms:* and logs:* cannot be scoped to autonamed resources, so in a
 // shared account dev's unreviewed automation could run code on prod's nodes through user data, or delete prod's
 // keys and logs. The other stacks are found by their roles' IAM path, /<project>/<stack>/.
-func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config) error {
+func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOption) error {
 	prefix := "/" + sanitize(cfg.Project) + "/"
-	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{PathPrefix: pulumi.StringRef(prefix)})
+	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{PathPrefix: pulumi.StringRef(prefix)}, opts...)
 	if err != nil {
 		return fmt.Errorf("look up the account's roles: %w", err)
 	}
@@ -149,13 +160,14 @@ func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config) error {
 	default:
 		return nil
 	}
-	return &ConfigError{Problems: []string{"deployWith: " + problem + ". A deploy role manages EC2, KMS and CloudWatch Logs " +
+	return &ConfigError{Source: cfg.source, Problems: []string{"deployWith: " + problem + ". A deploy role manages EC2, KMS and CloudWatch Logs " +
 		"account-wide (they are autonamed), so it could reach the other stack: give each stack with automated deploys an " +
 		"AWS account of its own, or deploy this stack from a laptop (leave pulumiOrganization and infraRepository unset)"}}
 }
 
-// Deploy registers every component for a validated configuration.
-func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
+// Deploy registers every component for a validated configuration, each with opts (a parent, for the Platform
+// component; none for the program, whose components are the stack's top level).
+func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOption) (*Platform, error) {
 	if len(env.AZs) < cfg.AZCount {
 		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
 	}
@@ -165,7 +177,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env) (*Platform, error) {
 	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
 	// protection would still take down what is not protected. The exceptions are the cluster's access entries
 	// and the repository credentials, which follow their configuration (infra sets those).
-	protect := pulumi.Protect(cfg.Protect)
+	protect := pulumi.Composite(append([]pulumi.ResourceOption{pulumi.Protect(cfg.Protect)}, opts...)...)
 
 	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
 	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(), Scope: boundaryScope(cfg, env)}, protect)
@@ -379,7 +391,7 @@ func checkBoundarySize(cfg *Config, env Env) error {
 		return err
 	}
 	if len(doc) > maxManagedPolicy {
-		return &ConfigError{Problems: []string{fmt.Sprintf("%s: the permissions boundary carries the service's statements and would be "+
+		return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("%s: the permissions boundary carries the service's statements and would be "+
 			"%d characters, and IAM accepts %d for a managed policy: merge statements, or use wildcards within one service (s3:Get*)",
 			keyServiceIAMStatements, len(doc), maxManagedPolicy)}}
 	}

@@ -42,6 +42,19 @@ func AddonVersion(addon, kubernetesVersion string) string {
 	return "<newest " + addon + " for " + kubernetesVersion + ">"
 }
 
+// stateKey identifies a resource by its qualified type and name, whatever stack and project its URN names (a
+// provider test's monitor names its own).
+func stateKey(urn string) string {
+	u := resource.URN(urn)
+	return string(u.QualifiedType()) + "::" + u.Name()
+}
+
+// registered is a resource's ID and outputs as the engine answered them.
+type registered struct {
+	id    string
+	state resource.PropertyMap
+}
+
 // Zones is what getAvailabilityZones answers by default.
 var Zones = []string{"us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d", "us-east-1e", "us-east-1f"}
 
@@ -74,6 +87,7 @@ type Engine struct {
 	invokes    []string
 	invokeArgs map[string]resource.PropertyMap
 	standins   map[string]resource.PropertyValue // resource type -> reference to its stand-in
+	states     map[string]registered             // stateKey -> what NewResource answered, for getResource
 	// Zones is what getAvailabilityZones answers.
 	Zones []string
 	// Roles are the ARNs of the account's roles that getRoles answers (default none: an account of its own).
@@ -82,7 +96,7 @@ type Engine struct {
 
 // NewEngine makes an engine for one stack.
 func NewEngine(project, stack string) *Engine {
-	return &Engine{project: project, stack: stack, standins: map[string]resource.PropertyValue{}, Zones: Zones}
+	return &Engine{project: project, stack: stack, standins: map[string]resource.PropertyValue{}, states: map[string]registered{}, Zones: Zones}
 }
 
 func (e *Engine) clusterName() string { return e.project + "-" + e.stack }
@@ -133,6 +147,17 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"addonName": addon.StringValue(), "kubernetesVersion": version.StringValue(),
 			"version": AddonVersion(addon.StringValue(), version.StringValue()), "id": addon.StringValue(),
 		}), nil
+	case "pulumi:pulumi:getResource":
+		// A resource reference read back (as a provider's Construct does): what NewResource answered for it.
+		urn := args.Args["urn"].StringValue()
+		e.mu.Lock()
+		r, ok := e.states[stateKey(urn)]
+		e.mu.Unlock()
+		if !ok {
+			return nil, fmt.Errorf("getResource: unknown resource %s", urn)
+		}
+		return resource.PropertyMap{"urn": resource.NewStringProperty(urn), "id": resource.NewStringProperty(r.id),
+			"state": resource.NewObjectProperty(r.state)}, nil
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"accountId": Account, "arn": "arn:aws:sts::" + Account + ":assumed-role/admin/laptop",
@@ -199,6 +224,9 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 		id = ""
 	}
 
+	e.mu.Lock()
+	e.states[stateKey(e.URN(rpc.GetParent(), args.TypeToken, args.Name))] = registered{id: id, state: outs}
+	e.mu.Unlock()
 	if strings.HasPrefix(args.Name, StandinPrefix) {
 		return id, outs, nil
 	}
@@ -302,6 +330,20 @@ func Run(project, stack string, cfg Config, build Build, change func(*Engine)) *
 	sort.Slice(res.Resources, func(i, j int) bool { return res.Resources[i].URN < res.Resources[j].URN })
 	res.Invokes = slices.Clone(e.invokes)
 	res.InvokeArgs = e.invokeArgs
+	return res
+}
+
+// RegisterStandins registers the stand-ins of pulumi-eks's references in a program the engine mocks but did not
+// start itself (a component's Construct, which a provider test serves through the engine).
+func (e *Engine) RegisterStandins(ctx *pulumi.Context) error { return e.registerStandins(ctx) }
+
+// Recorded is what the engine has recorded so far, as a Result without outputs.
+func (e *Engine) Recorded() *Result {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	res := &Result{Stack: e.stack, Outputs: map[string]Output{}, Resources: slices.Clone(e.resources),
+		Invokes: slices.Clone(e.invokes), InvokeArgs: e.invokeArgs}
+	sort.Slice(res.Resources, func(i, j int) bool { return res.Resources[i].URN < res.Resources[j].URN })
 	return res
 }
 

@@ -67,6 +67,9 @@ func unsecret(v resource.PropertyValue) resource.PropertyValue {
 // unwrapped, resource references as their URN, unknowns as nil.
 func Plain(v resource.PropertyValue) any { return plain(v, false) }
 
+// Redacted is a resource's inputs as Plain values, with every secret replaced by "[secret]".
+func Redacted(inputs resource.PropertyMap) any { return redacted(resource.NewObjectProperty(inputs)) }
+
 // redacted is Plain with every secret replaced by "[secret]".
 func redacted(v resource.PropertyValue) any { return plain(v, true) }
 
@@ -94,7 +97,18 @@ func plain(v resource.PropertyValue, redact bool) any {
 		return a
 	case v.IsResourceReference():
 		return string(v.ResourceReferenceValue().URN)
-	case v.IsComputed() || v.IsOutput():
+	case v.IsOutput():
+		// An output value (how a monitor that supports them receives a remote component's inputs): its
+		// element when known, secret as a secret.
+		o := v.OutputValue()
+		if !o.Known {
+			return nil
+		}
+		if o.Secret && redact {
+			return "[secret]"
+		}
+		return plain(o.Element, redact)
+	case v.IsComputed():
 		return nil
 	default:
 		return v.V

@@ -1,0 +1,288 @@
+package platform_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"gopkg.in/yaml.v3"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/nodejs"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/python"
+	"github.com/pulumi/pulumi/pkg/v3/codegen/schema"
+	"github.com/stretchr/testify/require"
+)
+
+// noReferences loads no other package: the schema references none (its outputs are strings, not resources).
+type noReferences struct{}
+
+var errNoReferences = errors.New("the eks-gitops schema references no other package")
+
+func (noReferences) LoadPackage(string, *semver.Version) (*schema.Package, error) {
+	return nil, errNoReferences
+}
+func (noReferences) LoadPackageV2(context.Context, *schema.PackageDescriptor) (*schema.Package, error) {
+	return nil, errNoReferences
+}
+func (noReferences) LoadPackageReference(string, *semver.Version) (schema.PackageReference, error) {
+	return nil, errNoReferences
+}
+func (noReferences) LoadPackageReferenceV2(context.Context, *schema.PackageDescriptor) (schema.PackageReference, error) {
+	return nil, errNoReferences
+}
+
+// boundSchema binds the committed schema as `pulumi package gen-sdk` does before generating (validated).
+func boundSchema(t *testing.T) *schema.Package {
+	t.Helper()
+	raw, err := os.ReadFile(schemaFile)
+	require.NoError(t, err)
+	var spec schema.PackageSpec
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	pkg, diags, err := schema.BindSpec(spec, noReferences{}, schema.ValidationOptions{})
+	require.NoError(t, err)
+	require.False(t, diags.HasErrors(), "%v", diags)
+	return pkg
+}
+
+// generate writes an SDK of the schema for a language into dir, with the code generators the Pulumi language
+// plugins run for `pulumi package gen-sdk`.
+func generate(t *testing.T, language, dir string) {
+	t.Helper()
+	pkg := boundSchema(t)
+	var files map[string][]byte
+	var err error
+	switch language {
+	case "nodejs":
+		files, err = nodejs.GeneratePackage("pulumi-language-nodejs", pkg, nil, nil, true, noReferences{})
+	case "python":
+		files, err = python.GeneratePackage("pulumi-language-python", pkg, nil, noReferences{})
+	}
+	require.NoError(t, err)
+	for name, content := range files {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, content, 0o644))
+	}
+}
+
+// tool is a pinned tool `make tools` installs into the repository's .tools.
+func tool(t *testing.T, rel string) string {
+	t.Helper()
+	path := filepath.Join(repoRoot(t), ".tools", rel)
+	_, err := os.Stat(path)
+	require.NoErrorf(t, err, "%s is missing: run `make tools` at the repository root", path)
+	return path
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	require.NoError(t, os.CopyFS(to, os.DirFS(from)))
+}
+
+// TestSchema_passesPulumisOwnCheck runs `pulumi schema check` (the pinned CLI) on the committed schema.
+func TestSchema_passesPulumisOwnCheck(t *testing.T) {
+	out, err := run(t, ".", []string{"PULUMI_HOME=" + t.TempDir(), "PULUMI_SKIP_UPDATE_CHECK=true"},
+		tool(t, "bin/pulumi"), "schema", "check", schemaFile)
+	require.NoError(t, err, out)
+}
+
+// typeScriptConsumer lays out the TypeScript example as `pulumi package add` leaves it (the SDK in
+// sdks/eks-gitops), with the pinned node modules, and returns its directory.
+func typeScriptConsumer(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	copyDir(t, filepath.Join(repoRoot(t), "examples", "component", "typescript"), dir)
+	generate(t, "nodejs", filepath.Join(dir, "sdks", "eks-gitops"))
+	require.NoError(t, os.Symlink(tool(t, "node/node_modules"), filepath.Join(dir, "node_modules")))
+	// The example's own compiler options; the package name resolved to the generated SDK, as the file:
+	// dependency of package.json does once installed.
+	tsconfig := `{"extends": "./tsconfig.json", "compilerOptions": {"baseUrl": ".", "paths": {"@example/eks-gitops": ["sdks/eks-gitops"]}}}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tsconfig.check.json"), []byte(tsconfig), 0o644))
+	return dir
+}
+
+func tsc(t *testing.T, dir string) (string, error) {
+	t.Helper()
+	return run(t, dir, nil, "node", tool(t, "node/node_modules/typescript/bin/tsc"), "-p", "tsconfig.check.json")
+}
+
+// TestSDK_typeScriptConsumerTypeChecks: the TypeScript SDK generated from the schema compiles with the example,
+// and the compiler rejects what the component would (a number for a string argument, a missing required one).
+func TestSDK_typeScriptConsumerTypeChecks(t *testing.T) {
+	dir := typeScriptConsumer(t)
+	out, err := tsc(t, dir)
+	require.NoError(t, err, out)
+
+	example, err := os.ReadFile(filepath.Join(dir, "index.ts"))
+	require.NoError(t, err)
+	for name, c := range map[string]struct{ from, to, want string }{
+		"a number for an ID":   {`githubOwnerId: "100000001",`, `githubOwnerId: 100000001,`, "githubOwnerId"},
+		"no API key":           {`apiKey: config.requireSecret("apiKey"),`, ``, "apiKey"},
+		"an output for a list": {`action: ["s3:GetObject"]`, `action: pulumi.output(["s3:GetObject"])`, "action"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.Contains(t, string(example), c.from)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "index.ts"), []byte(strings.Replace(string(example), c.from, c.to, 1)), 0o644))
+			out, err := tsc(t, dir)
+			assert.Error(t, err, "the compiler accepts it")
+			line := strings.Count(strings.SplitN(string(example), c.from, 2)[0], "\n") + 1
+			assert.True(t, strings.Contains(out, fmt.Sprintf("index.ts(%d,", line)) || strings.Contains(out, "'"+c.want+"'"),
+				"the error is about the change (%s): %s", c.want, out)
+		})
+	}
+}
+
+// pythonConsumer lays out the Python example with the generated SDK, for mypy with Pulumi's Python SDK (the
+// sdk/python of the Go module the program pins).
+func pythonConsumer(t *testing.T) (dir string, env []string) {
+	t.Helper()
+	dir = t.TempDir()
+	copyDir(t, filepath.Join(repoRoot(t), "examples", "component", "python"), dir)
+	sdk := filepath.Join(dir, "sdks", "eks-gitops")
+	generate(t, "python", sdk)
+	goSDK, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi/sdk/v3").Output()
+	require.NoError(t, err)
+	pulumiPython := filepath.Join(strings.TrimSpace(string(goSDK)), "python", "lib")
+	_, err = os.Stat(filepath.Join(pulumiPython, "pulumi", "__init__.py"))
+	require.NoError(t, err, "Pulumi's Python SDK in the Go module cache")
+	return dir, []string{"MYPYPATH=" + sdk + string(os.PathListSeparator) + pulumiPython, "MYPY_CACHE_DIR=" + t.TempDir()}
+}
+
+func mypy(t *testing.T, dir string, env []string) (string, error) {
+	t.Helper()
+	python := "/usr/bin/python3"
+	if _, err := os.Stat(python); err != nil {
+		python = "python3"
+	}
+	// Pulumi's own dependencies (grpc, protobuf, ...) are not installed here, nor the generated protobuf modules
+	// its stubs import (pulumi.*_pb2): their types stay unchecked, and only theirs; the component's SDK, Pulumi's
+	// SDK and the example are checked, and an unresolved import of any of them fails.
+	config := "[mypy]\npython_version = 3.11\nfollow_imports = silent\n\n[mypy-google.*,grpc.*,grpc,semver.*,semver,dill.*,dill,yaml.*,yaml,debugpy.*,debugpy,pulumi.*]\nignore_missing_imports = True\n"
+	ini := filepath.Join(t.TempDir(), "mypy.ini")
+	require.NoError(t, os.WriteFile(ini, []byte(config), 0o644))
+	return run(t, dir, env, python, "-m", "mypy", "--config-file", ini, "--no-error-summary", "__main__.py")
+}
+
+// TestSDK_pythonConsumerTypeChecks: the Python SDK generated from the schema type-checks with the example under
+// mypy, which rejects what the component would.
+func TestSDK_pythonConsumerTypeChecks(t *testing.T) {
+	dir, env := pythonConsumer(t)
+	out, err := mypy(t, dir, env)
+	require.NoError(t, err, out)
+
+	example, err := os.ReadFile(filepath.Join(dir, "__main__.py"))
+	require.NoError(t, err)
+	for name, c := range map[string]struct{ from, to, want string }{
+		"a number for an ID":  {`github_owner_id="100000001",`, `github_owner_id=100000001,`, "github_owner_id"},
+		"a misspelt argument": {`app_repo_url=`, `app_repository_url=`, `No overload variant of "Platform"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			require.Contains(t, string(example), c.from)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "__main__.py"), []byte(strings.Replace(string(example), c.from, c.to, 1)), 0o644))
+			out, err := mypy(t, dir, env)
+			assert.Error(t, err, "mypy accepts it")
+			assert.Contains(t, out, c.want)
+		})
+	}
+}
+
+// TestYAMLExample_usesTheSchema: the Pulumi YAML example names the component's type, sets only its arguments
+// (every required one), with statements in the schema's shape, and reads only its outputs.
+func TestYAMLExample_usesTheSchema(t *testing.T) {
+	var spec schema.PackageSpec
+	raw, err := os.ReadFile(schemaFile)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &spec))
+	component := spec.Resources["eks-gitops:index:Platform"]
+
+	var program struct {
+		Resources map[string]struct {
+			Type       string         `yaml:"type"`
+			Properties map[string]any `yaml:"properties"`
+		} `yaml:"resources"`
+		Outputs map[string]string `yaml:"outputs"`
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "component", "yaml", "Pulumi.yaml"))
+	require.NoError(t, err)
+	require.NoError(t, yaml.Unmarshal(b, &program))
+	platform := program.Resources["platform"]
+	require.Equal(t, "eks-gitops:index:Platform", platform.Type)
+	for key := range platform.Properties {
+		assert.Containsf(t, component.InputProperties, key, "%s is an argument of the component", key)
+	}
+	for _, key := range component.RequiredInputs {
+		assert.Containsf(t, platform.Properties, key, "the required argument %s is set", key)
+	}
+	statement := spec.Types["eks-gitops:index:Statement"]
+	for _, s := range platform.Properties["serviceIamStatements"].([]any) {
+		for key := range s.(map[string]any) {
+			assert.Contains(t, statement.Properties, key)
+		}
+	}
+	for _, expr := range program.Outputs {
+		out := strings.TrimSuffix(strings.TrimPrefix(expr, "${platform."), "}")
+		assert.Containsf(t, component.Properties, out, "%s is an output of the component", out)
+	}
+}
+
+// TestSchema_isWhatPulumiPackageGetSchemaPrints builds the provider binary and asks the pinned CLI for its schema,
+// as `pulumi package add` does: it is the committed schema.
+func TestSchema_isWhatPulumiPackageGetSchemaPrints(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "pulumi-resource-eks-gitops")
+	out, err := run(t, "..", nil, "go", "build", "-o", bin, ".")
+	require.NoError(t, err, out)
+	cmd := exec.Command(tool(t, "bin/pulumi"), "package", "get-schema", bin)
+	cmd.Env = append(os.Environ(), "PULUMI_HOME="+t.TempDir(), "PULUMI_SKIP_UPDATE_CHECK=true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true")
+	printed, err := cmd.Output()
+	require.NoError(t, err)
+	golden, err := os.ReadFile(schemaFile)
+	require.NoError(t, err)
+	assert.JSONEq(t, string(golden), string(printed))
+}
+
+// readmeBlock is the README's first code block of a language after a heading.
+func readmeBlock(t *testing.T, heading, language string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	require.NoError(t, err)
+	doc := string(b)
+	at := strings.Index(doc, heading)
+	require.GreaterOrEqual(t, at, 0, "README has %q", heading)
+	doc = doc[at:]
+	start := strings.Index(doc, "```"+language+"\n")
+	require.GreaterOrEqual(t, start, 0, "README has a %s example under %q", language, heading)
+	doc = doc[start+len("```"+language+"\n"):]
+	return doc[:strings.Index(doc, "```")]
+}
+
+// TestSDK_readmeExamplesTypeCheck: the ten-line examples of the README compile against the generated SDKs.
+func TestSDK_readmeExamplesTypeCheck(t *testing.T) {
+	const heading = "## From TypeScript, Python or YAML"
+	ts := typeScriptConsumer(t)
+	require.NoError(t, os.WriteFile(filepath.Join(ts, "index.ts"), []byte(readmeBlock(t, heading, "typescript")), 0o644))
+	out, err := tsc(t, ts)
+	require.NoError(t, err, "the README's TypeScript example: %s", out)
+
+	py, env := pythonConsumer(t)
+	require.NoError(t, os.WriteFile(filepath.Join(py, "__main__.py"), []byte(readmeBlock(t, heading, "python")), 0o644))
+	out, err = mypy(t, py, env)
+	require.NoError(t, err, "the README's Python example: %s", out)
+}
