@@ -232,11 +232,9 @@ func construct(t *testing.T, stack string, in property.Map, dryRun bool) constru
 	return constructed{engine: engine, urn: urn, resp: resp, err: err, result: engine.Recorded()}
 }
 
-// TestConstruct_buildsTheProgramsGraphUnderTheComponent: from the same values, the component registers exactly the
-// resources the program registers (same types, names and inputs), each a descendant of the component; the
-// Kubernetes resources use the explicit provider; the secrets arrive and leave as secrets.
-func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
-	cfg := allFeatures(t)
+// programRun is the Go program's offline run on the same values, its outputs resolved.
+func programRun(t *testing.T, cfg plan.Config) *plan.Result {
+	t.Helper()
 	program := plan.Run(project, "dev", cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		p, err := stacks.Build(ctx)
 		if err != nil {
@@ -245,6 +243,15 @@ func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
 		return p.Outputs(), nil
 	}, nil)
 	require.NoError(t, program.Err)
+	return program
+}
+
+// TestConstruct_buildsTheProgramsGraphUnderTheComponent: from the same values, the component registers exactly the
+// resources the program registers (same types, names and inputs), each a descendant of the component; the
+// Kubernetes resources use the explicit provider; the secrets arrive and leave as secrets.
+func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
+	cfg := allFeatures(t)
+	program := programRun(t, cfg)
 
 	c := construct(t, "dev", inputs(t, cfg), false)
 	require.NoError(t, c.err)
@@ -322,14 +329,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // feature on, under the same names.
 func TestConstruct_outputsAreTheStackOutputs(t *testing.T) {
 	cfg := allFeatures(t)
-	program := plan.Run(project, "dev", cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
-		p, err := stacks.Build(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return p.Outputs(), nil
-	}, nil)
-	require.NoError(t, program.Err)
+	program := programRun(t, cfg)
 	c := construct(t, "dev", inputs(t, cfg), false)
 	require.NoError(t, c.err)
 	var got []string
