@@ -289,37 +289,40 @@ func waitEvents(wg *sync.WaitGroup, err error) {
 	}
 }
 
-func (s *engineStack) preview(opts ...optpreview.Option) run {
-	s.t.Helper()
+// operation runs one engine operation with an event stream and a progress buffer, and collects both: op gets
+// the channel and the buffer to pass as its options, and returns its standard output when it has one.
+func operation(op func(ch chan<- events.EngineEvent, out *bytes.Buffer) (string, error)) run {
 	ch := make(chan events.EngineEvent)
 	var r run
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go collect(ch, &r.steps, &wg)
 	var out bytes.Buffer
-	res, err := s.stack.Preview(context.Background(), append(opts, optpreview.EventStreams(ch),
-		optpreview.ProgressStreams(&out), optpreview.Color("never"))...)
+	stdout, err := op(ch, &out)
 	waitEvents(&wg, err)
 	r.stdout, r.err = out.String(), err
-	if err == nil {
-		r.stdout = res.StdOut
+	if err == nil && stdout != "" {
+		r.stdout = stdout
 	}
 	return r
 }
 
+func (s *engineStack) preview(opts ...optpreview.Option) run {
+	s.t.Helper()
+	return operation(func(ch chan<- events.EngineEvent, out *bytes.Buffer) (string, error) {
+		res, err := s.stack.Preview(context.Background(), append(opts, optpreview.EventStreams(ch),
+			optpreview.ProgressStreams(out), optpreview.Color("never"))...)
+		return res.StdOut, err
+	})
+}
+
 func (s *engineStack) up(opts ...optup.Option) run {
 	s.t.Helper()
-	ch := make(chan events.EngineEvent)
-	var r run
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go collect(ch, &r.steps, &wg)
-	var out bytes.Buffer
-	_, err := s.stack.Up(context.Background(), append(opts, optup.EventStreams(ch),
-		optup.ProgressStreams(&out), optup.Color("never"))...)
-	waitEvents(&wg, err)
-	r.stdout, r.err = out.String(), err
-	return r
+	return operation(func(ch chan<- events.EngineEvent, out *bytes.Buffer) (string, error) {
+		_, err := s.stack.Up(context.Background(), append(opts, optup.EventStreams(ch),
+			optup.ProgressStreams(out), optup.Color("never"))...)
+		return "", err
+	})
 }
 
 func (s *engineStack) mustUp(opts ...optup.Option) run {
@@ -331,32 +334,20 @@ func (s *engineStack) mustUp(opts ...optup.Option) run {
 
 func (s *engineStack) refresh() run {
 	s.t.Helper()
-	ch := make(chan events.EngineEvent)
-	var r run
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go collect(ch, &r.steps, &wg)
-	var out bytes.Buffer
-	_, err := s.stack.Refresh(context.Background(), optrefresh.EventStreams(ch), optrefresh.ProgressStreams(&out),
-		optrefresh.Color("never"))
-	waitEvents(&wg, err)
-	r.stdout, r.err = out.String(), err
-	return r
+	return operation(func(ch chan<- events.EngineEvent, out *bytes.Buffer) (string, error) {
+		_, err := s.stack.Refresh(context.Background(), optrefresh.EventStreams(ch), optrefresh.ProgressStreams(out),
+			optrefresh.Color("never"))
+		return "", err
+	})
 }
 
 func (s *engineStack) destroy() run {
 	s.t.Helper()
-	ch := make(chan events.EngineEvent)
-	var r run
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go collect(ch, &r.steps, &wg)
-	var out bytes.Buffer
-	_, err := s.stack.Destroy(context.Background(), optdestroy.EventStreams(ch), optdestroy.ProgressStreams(&out),
-		optdestroy.Color("never"))
-	waitEvents(&wg, err)
-	r.stdout, r.err = out.String(), err
-	return r
+	return operation(func(ch chan<- events.EngineEvent, out *bytes.Buffer) (string, error) {
+		_, err := s.stack.Destroy(context.Background(), optdestroy.EventStreams(ch), optdestroy.ProgressStreams(out),
+			optdestroy.Color("never"))
+		return "", err
+	})
 }
 
 // pulumi runs the CLI in the stack's directory with the backend's environment, as a user would.
