@@ -96,10 +96,13 @@ var RoleChanges = []string{
 	"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey", "ec2:GetPasswordData",
 }
 
-// RepositoryPolicyChanges are the ECR actions that could make a repository readable or writable by others.
+// RepositoryPolicyChanges are the ECR actions that could make a repository readable or writable by others:
+// its policy, the registry's, replication to another registry, pull-through caching, and the creation templates
+// that give future repositories a policy.
 var RepositoryPolicyChanges = []string{
 	"ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy",
-	"ecr:PutReplicationConfiguration", "ecr:PutPullThroughCacheRule",
+	"ecr:PutReplicationConfiguration", "ecr:CreatePullThroughCacheRule", "ecr:UpdatePullThroughCacheRule",
+	"ecr:CreateRepositoryCreationTemplate", "ecr:UpdateRepositoryCreationTemplate",
 }
 
 // ServiceLinkedRoleServices are the services whose service-linked roles the stack's first run may create.

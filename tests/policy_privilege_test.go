@@ -154,16 +154,50 @@ func polDeniesAction(d polDoc, action string) bool {
 	})
 }
 
-func checkNoRoleChanges(g *plan.Result) []string {
+// The actions the rules look for, written down here from IAM's, ECR's and EC2's action references, not taken
+// from the program's own deny lists (a rule that read those would shrink with them).
+var (
+	// polRoleChangeActions create, re-trust, widen or delete a role or customer managed policy, or mint a
+	// long-lived credential.
+	polRoleChangeActions = []string{
+		"iam:CreateRole", "iam:DeleteRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
+		"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+		"iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicy", "iam:DeletePolicy",
+		"iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion",
+		"iam:CreateUser", "iam:PutUserPolicy", "iam:AttachUserPolicy", "iam:AddUserToGroup", "iam:PutGroupPolicy",
+		"iam:AttachGroupPolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
+		"iam:CreateServiceSpecificCredential", "iam:UploadSSHPublicKey",
+	}
+	// polRepositoryPolicyActions open a repository to others: policies, replication, pull-through caching,
+	// creation templates (which give future repositories a policy).
+	polRepositoryPolicyActions = []string{
+		"ecr:SetRepositoryPolicy", "ecr:DeleteRepositoryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy",
+		"ecr:PutReplicationConfiguration", "ecr:CreatePullThroughCacheRule", "ecr:UpdatePullThroughCacheRule",
+		"ecr:CreateRepositoryCreationTemplate", "ecr:UpdateRepositoryCreationTemplate",
+	}
+	// polUserDataReadActions read what nodes boot with, or their passwords.
+	polUserDataReadActions = []string{
+		"ec2:DescribeInstanceAttribute", "ec2:DescribeLaunchTemplateVersions", "ec2:GetLaunchTemplateData",
+		"ec2:GetConsoleOutput", "ec2:GetConsoleScreenshot", "ec2:GetPasswordData",
+	}
+)
+
+// polUndeniedGrants reports each identity policy that allows one of actions without denying it; skip exempts a
+// policy from an action.
+func polUndeniedGrants(g *plan.Result, actions []string, skip func(d polDocument, action string) bool) []string {
 	var out []string
 	polIdentityStatements(g, func(d polDocument, st polStatement) {
-		for _, a := range infra.RoleChanges {
-			if st.grants(a) && !polDeniesAction(d.doc, a) {
+		for _, a := range actions {
+			if st.grants(a) && !polDeniesAction(d.doc, a) && (skip == nil || !skip(d, a)) {
 				out = append(out, polViolation(d.res, "policy allows %s", a))
 			}
 		}
 	})
 	return out
+}
+
+func checkNoRoleChanges(g *plan.Result) []string {
+	return polUndeniedGrants(g, polRoleChangeActions, nil)
 }
 
 func checkDedicatedAccount(g *plan.Result) []string {
@@ -180,26 +214,18 @@ func checkDedicatedAccount(g *plan.Result) []string {
 const polAutoscalerPolicy = "addons-autoscaler-policy"
 
 func checkNoUserDataReads(g *plan.Result) []string {
-	var out []string
-	polIdentityStatements(g, func(d polDocument, st polStatement) {
-		if strings.HasPrefix(d.res.Name, "deploy-deploy-policy") {
-			return // manages the launch templates, in an account of the stack's own
-		}
-		for _, a := range infra.UserDataReads {
-			if a == "ec2:DescribeLaunchTemplateVersions" && strings.HasPrefix(d.res.Name, polAutoscalerPolicy) {
-				continue
-			}
-			if st.grants(a) && !polDeniesAction(d.doc, a) {
-				out = append(out, polViolation(d.res, "policy allows %s", a))
-			}
-		}
+	out := polUndeniedGrants(g, polUserDataReadActions, func(d polDocument, a string) bool {
+		// The deploy role manages the launch templates, in an account of the stack's own; the autoscaler's
+		// documented policy reads launch template versions.
+		return strings.HasPrefix(d.res.Name, "deploy-deploy-policy") ||
+			a == "ec2:DescribeLaunchTemplateVersions" && strings.HasPrefix(d.res.Name, polAutoscalerPolicy)
 	})
 	// The boundary denies them all, to every role it caps; launch template versions to all but the autoscaler's.
 	for _, d := range polDocuments(g) {
 		if d.kind != "boundary" || d.err != nil {
 			continue
 		}
-		for _, a := range infra.UserDataReads {
+		for _, a := range polUserDataReadActions {
 			denied := slices.ContainsFunc(d.doc.Statement, func(st polStatement) bool {
 				if !strings.EqualFold(st.Effect, "Deny") || !st.onEverything() || !st.grants(a) {
 					return false
@@ -325,15 +351,7 @@ func checkServiceLinkedRolesScoped(g *plan.Result) []string {
 }
 
 func checkNoRepositoryPolicyWrites(g *plan.Result) []string {
-	var out []string
-	polIdentityStatements(g, func(d polDocument, st polStatement) {
-		for _, a := range infra.RepositoryPolicyChanges {
-			if st.grants(a) && !polDeniesAction(d.doc, a) {
-				out = append(out, polViolation(d.res, "policy allows %s", a))
-			}
-		}
-	})
-	return out
+	return polUndeniedGrants(g, polRepositoryPolicyActions, nil)
 }
 
 func checkLogsKeysScoped(g *plan.Result) []string {

@@ -18,10 +18,7 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 	b := newBackend(t)
 	roles := map[string]string{}
 	for _, name := range []string{"dev", "prod"} {
-		s := b.platform(name, fixtures)
-		if name == "prod" {
-			s = prodStack(b)
-		}
+		s := deployable(b, name)
 		s.set("pulumiOrganization", "acme")
 		s.mustUp()
 		out, err := s.stack.Outputs(t.Context())

@@ -31,16 +31,21 @@ func prodStack(b *backend) *engineStack {
 	return s
 }
 
+// deployable is a fixture stack ready for `up`: prod with a real egress range in place of its placeholder.
+func deployable(b *backend, stack string) *engineStack {
+	if stack == "prod" {
+		return prodStack(b)
+	}
+	return b.platform(stack, fixtures)
+}
+
 // TestUp_contractOutputsAreReadBackWithTheCLIAndKubeconfigIsSecret: what the service's CI and a user's shell
 // read with `pulumi stack output`.
 func TestUp_contractOutputsAreReadBackWithTheCLIAndKubeconfigIsSecret(t *testing.T) {
 	for _, stack := range []string{"dev", "prod"} {
 		t.Run(stack, func(t *testing.T) {
 			b := newBackend(t)
-			s := b.platform(stack, fixtures)
-			if stack == "prod" {
-				s = prodStack(b)
-			}
+			s := deployable(b, stack)
 			s.mustUp()
 			out, err := s.pulumi("stack", "output", "--json")
 			require.NoError(t, err, out)

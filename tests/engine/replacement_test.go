@@ -49,10 +49,7 @@ func TestReplacementGuard_routineChangesReplaceNothingThatServes(t *testing.T) {
 	for _, stack := range []string{"dev", "prod"} {
 		t.Run(stack, func(t *testing.T) {
 			b := newBackend(t)
-			s := b.platform(stack, fixtures)
-			if stack == "prod" {
-				s = prodStack(b)
-			}
+			s := deployable(b, stack)
 			s.mustUp()
 			file := filepath.Join(s.dir, "Pulumi."+stack+".yaml")
 			original, err := os.ReadFile(file)
