@@ -11,8 +11,8 @@ import (
 const deployAccessType = "platform:infra:DeployAccess" // frozen; renaming needs an alias
 
 // How long automation runs. The slowest routine update is a prod Kubernetes version bump: EKS upgrades the control
-// plane (up to about 30 minutes), then the add-ons, then rolls every node (the AWS provider waits up to 60 minutes
-// for a nodegroup update), then ArgoCD's chart. Pulumi Deployments and GitHub Actions ask for DeploySession, which
+// plane (up to about 30 minutes), then the add-ons, then rolls every node (up to NodeGroupUpdateTimeout, 90
+// minutes), then the add-ons on nodes and the charts (up to about 30 minutes). Pulumi Deployments and GitHub Actions ask for DeploySession, which
 // outlives it; the deploy role allows sessions up to DeployRoleMaxSession; GitHub jobs time out within the session.
 const (
 	LongestUpdate        = 150 * time.Minute

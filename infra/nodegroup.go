@@ -3,6 +3,7 @@ package infra
 import (
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -25,14 +26,48 @@ type NodeGroupArgs struct {
 	MinSize      int
 	DesiredSize  int // initial size only: later changes by an autoscaler are not reverted
 	MaxSize      int
-	DiskSizeGiB  int               // encrypted gp3 root volume (required)
-	Labels       map[string]string // Kubernetes node labels; default none
+	// Live is the scaling of the nodegroup as it runs (the autoscaler moves its desired size); nil before it
+	// exists. Default nil.
+	Live        *NodeGroupScaling
+	DiskSizeGiB int               // encrypted gp3 root volume (required)
+	Labels      map[string]string // Kubernetes node labels; default none
 	// MaxUnavailable is how many nodes a rolling update may take down at once. Default 1.
 	MaxUnavailable int
 	// WaitFor are resources the nodes need before they can join: the node role's policy attachments, and the
 	// NAT routes they reach EKS and ECR through. Custom resources only: dependsOn a component sees only the
 	// children registered so far. Default none.
 	WaitFor []pulumi.Resource
+}
+
+// A rolling update of the nodegroup (a Kubernetes version bump, a new launch template) replaces MaxUnavailable
+// nodes per batch; a batch (launch, join, drain, terminate) takes about NodeBatchTime. The provider waits up to
+// NodeGroupUpdateTimeout for the whole roll, and MaxUnavailableFor sizes the batches so that even the largest
+// group fits in it.
+const (
+	NodeBatchTime          = 8 * time.Minute
+	NodeGroupUpdateTimeout = 90 * time.Minute
+)
+
+// MaxUnavailableFor is how many nodes a rolling update may replace at once in a group of up to maxSize nodes: one
+// for groups that roll within the timeout one node at a time, more for larger ones.
+func MaxUnavailableFor(maxSize int) int {
+	batches := int(NodeGroupUpdateTimeout / NodeBatchTime)
+	return max(1, (maxSize+batches-1)/batches)
+}
+
+// NodeGroupScaling is a nodegroup's desired, minimum and maximum size.
+type NodeGroupScaling struct{ Desired, Min, Max int }
+
+// scaling is what the nodegroup asks EKS for, and whether its desired size is left to the autoscaler. EKS takes
+// the three sizes together: whenever the bounds change, the desired size goes with them, and Pulumi would send
+// its own (the initial one, from the state) in place of the autoscaler's. So while the bounds stay, the desired
+// size is ignored; when they change, it is the live one, kept within the new bounds.
+func (a *NodeGroupArgs) scaling() (desired int, ignoreDesired bool) {
+	live := a.Live
+	if live == nil || (live.Min == a.MinSize && live.Max == a.MaxSize) {
+		return a.DesiredSize, true
+	}
+	return min(max(live.Desired, a.MinSize), a.MaxSize), false
 }
 
 // NodeGroup is a managed nodegroup with its launch template.
@@ -67,6 +102,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 	if maxUnavailable < 1 {
 		maxUnavailable = 1
 	}
+	desired, ignoreDesired := args.scaling()
 	ng := &NodeGroup{}
 	if err := ctx.RegisterComponentResource(nodeGroupType, name, ng, opts...); err != nil {
 		return nil, err
@@ -110,7 +146,7 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		CapacityType:  pulumi.String(args.CapacityType),
 		ScalingConfig: &awseks.NodeGroupScalingConfigArgs{
 			MinSize:     pulumi.Int(args.MinSize),
-			DesiredSize: pulumi.Int(args.DesiredSize),
+			DesiredSize: pulumi.Int(desired),
 			MaxSize:     pulumi.Int(args.MaxSize),
 		},
 		UpdateConfig: &awseks.NodeGroupUpdateConfigArgs{MaxUnavailable: pulumi.Int(maxUnavailable)},
@@ -124,8 +160,10 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		// Nodes must never start without ECR pull rights (ImagePullBackOff) or CNI rights (NotReady), nor
 		// before their subnets can reach EKS and ECR (NodeCreationFailure).
 		pulumi.DependsOn(args.WaitFor),
-		// An autoscaler owns the desired size after creation; `pulumi up` must not reset it.
-		pulumi.IgnoreChanges([]string{"scalingConfig.desiredSize"}),
+		// A rolling update replaces the nodes MaxUnavailable at a time; it may take until NodeGroupUpdateTimeout.
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Update: fmt.Sprintf("%dm", int(NodeGroupUpdateTimeout.Minutes()))}),
+		// The autoscaler owns the desired size after creation; `pulumi up` must not reset it.
+		pulumi.IgnoreChanges(ignored(ignoreDesired, "scalingConfig.desiredSize")),
 	)
 	if err != nil {
 		return nil, wrap("create nodegroup", err)
@@ -139,4 +177,12 @@ func NewNodeGroup(ctx *pulumi.Context, name string, args *NodeGroupArgs, opts ..
 		return nil, wrap("register outputs", err)
 	}
 	return ng, nil
+}
+
+// ignored is paths when ignore, else none.
+func ignored(ignore bool, paths ...string) []string {
+	if ignore {
+		return paths
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -20,6 +21,8 @@ import (
 type Env struct {
 	AZs     []string // available zones of the region, sorted
 	Account infra.Account
+	// Nodes is the scaling of the stack's nodegroup as it runs; nil before it exists.
+	Nodes *infra.NodeGroupScaling
 }
 
 // Platform holds the components of one environment.
@@ -85,6 +88,9 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 		return nil, err
 	}
 	if err := checkBoundarySize(cfg, env); err != nil {
+		return nil, err
+	}
+	if env.Nodes, err = liveNodes(ctx, cfg.ClusterName(), invoke...); err != nil {
 		return nil, err
 	}
 	for _, w := range cfg.Warnings {
@@ -275,7 +281,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	p.NodeGroup, err = infra.NewNodeGroup(ctx, "nodes", &infra.NodeGroupArgs{
+	p.NodeGroup, err = infra.NewNodeGroup(ctx, nodesName, &infra.NodeGroupArgs{
 		ClusterName:   p.Cluster.Name,
 		Role:          p.Cluster.NodeRole,
 		SubnetIDs:     p.Network.PrivateSubnetIDs,
@@ -285,8 +291,11 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		MinSize:       cfg.NodeMinSize,
 		DesiredSize:   cfg.NodeDesiredSize,
 		MaxSize:       cfg.NodeMaxSize,
-		DiskSizeGiB:   cfg.NodeDiskSizeGiB,
-		Labels:        map[string]string{"platform/nodegroup": "default"},
+		Live:          env.Nodes,
+		// The largest group still rolls within the provider's timeout.
+		MaxUnavailable: infra.MaxUnavailableFor(cfg.NodeMaxSize),
+		DiskSizeGiB:    cfg.NodeDiskSizeGiB,
+		Labels:         map[string]string{"platform/nodegroup": "default"},
 		// The node role's policies and private egress first. On destroy this also keeps the whole network
 		// (internet gateway, NAT gateways, routes) until the nodes, and so every Kubernetes object and its load
 		// balancer, are gone.
@@ -365,6 +374,42 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return p, nil
+}
+
+// nodesName names the nodegroup; autonaming makes its physical name nodesName-<random>.
+const nodesName = "nodes"
+
+// liveNodes reads the scaling of the stack's nodegroup as it runs in AWS, where the autoscaler moves its desired
+// size; nil before the cluster or the nodegroup exists. While a replacement is under way two groups exist: the
+// larger desired size is kept.
+func liveNodes(ctx *pulumi.Context, clusterName string, opts ...pulumi.InvokeOption) (*infra.NodeGroupScaling, error) {
+	clusters, err := awseks.GetClusters(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("look up the account's EKS clusters: %w", err)
+	}
+	if !slices.Contains(clusters.Names, clusterName) {
+		return nil, nil
+	}
+	groups, err := awseks.GetNodeGroups(ctx, &awseks.GetNodeGroupsArgs{ClusterName: clusterName}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("look up the nodegroups of %s: %w", clusterName, err)
+	}
+	var live *infra.NodeGroupScaling
+	for _, name := range groups.Names {
+		if !strings.HasPrefix(name, nodesName+"-") {
+			continue
+		}
+		ng, err := awseks.LookupNodeGroup(ctx, &awseks.LookupNodeGroupArgs{ClusterName: clusterName, NodeGroupName: name}, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("look up nodegroup %s: %w", name, err)
+		}
+		for _, sc := range ng.ScalingConfigs {
+			if live == nil || sc.DesiredSize > live.Desired {
+				live = &infra.NodeGroupScaling{Desired: sc.DesiredSize, Min: sc.MinSize, Max: sc.MaxSize}
+			}
+		}
+	}
+	return live, nil
 }
 
 // addonsName names the ClusterAddons component, whose autoscaler role the boundary lets read launch templates.

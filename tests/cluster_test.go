@@ -1,13 +1,16 @@
 package tests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/internal/plan"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -240,9 +243,63 @@ func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
 	assert.Equal(t, "AL2023_x86_64_STANDARD", infra.AMIType([]string{"t3.medium"}))
 }
 
-func TestNodeGroup_autoscalerDesiredSizeIsNotReverted(t *testing.T) {
-	ng := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single(nodeGroupTy)
-	assert.Equal(t, []string{"scalingConfig.desiredSize"}, ng.IgnoreChanges)
+// TestNodeGroup_keepsTheAutoscalersSizeWhenItsBoundsChange: EKS takes the desired, minimum and maximum size
+// together. While the bounds stay, the desired size is left to the autoscaler (ignored); when nodeMinSize or
+// nodeMaxSize change, the nodegroup sends the size it runs at (read from AWS), kept within the new bounds, never
+// the initial nodeDesiredSize, which would undo the autoscaler or break the new bounds.
+func TestNodeGroup_keepsTheAutoscalersSizeWhenItsBoundsChange(t *testing.T) {
+	cases := []struct {
+		name          string
+		live          *plan.LiveNodeGroup
+		min, max      int
+		desired       float64
+		ignoresDesire bool
+	}{
+		{"first up", nil, 3, 6, 3, true},
+		{"bounds unchanged", &plan.LiveNodeGroup{Name: "nodes-abc", Desired: 5, Min: 3, Max: 6}, 3, 6, 3, true},
+		{"max raised", &plan.LiveNodeGroup{Name: "nodes-abc", Desired: 5, Min: 3, Max: 6}, 3, 9, 5, false},
+		{"min raised above the live size", &plan.LiveNodeGroup{Name: "nodes-abc", Desired: 3, Min: 3, Max: 6}, 4, 6, 4, false},
+		{"max lowered below the live size", &plan.LiveNodeGroup{Name: "nodes-abc", Desired: 6, Min: 3, Max: 6}, 3, 4, 4, false},
+		{"another group of the cluster", &plan.LiveNodeGroup{Name: "batch-abc", Desired: 6, Min: 3, Max: 6}, 3, 4, 3, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fixtureConfig(t, "prod")
+			cfg.Set("nodeMinSize", tc.min)
+			cfg.Set("nodeDesiredSize", tc.min)
+			cfg.Set("nodeMaxSize", tc.max)
+			ng := runStackWith(t, "prod", cfg, func(e *plan.Engine) { e.Nodes = tc.live }).ok().single(nodeGroupTy)
+			assert.Equal(t, tc.desired, ng.In("scalingConfig.desiredSize"))
+			assert.Equal(t, float64(tc.min), ng.In("scalingConfig.minSize"))
+			assert.Equal(t, float64(tc.max), ng.In("scalingConfig.maxSize"))
+			if tc.ignoresDesire {
+				assert.Equal(t, []string{"scalingConfig.desiredSize"}, ng.IgnoreChanges)
+			} else {
+				assert.Empty(t, ng.IgnoreChanges, "the live size goes to EKS with the new bounds")
+			}
+		})
+	}
+}
+
+// TestNodeGroup_rollsWithinItsTimeoutAndTheDeploySession: a rolling update replaces nodes in batches sized so
+// that the largest group allowed rolls within the provider's timeout, which the automation session outlives.
+func TestNodeGroup_rollsWithinItsTimeoutAndTheDeploySession(t *testing.T) {
+	for _, max := range []int{4, 6, 11, 12, 100, stacks.MaxNodesPerNodeGroup} {
+		cfg := fixtureConfig(t, "prod")
+		cfg.Set("nodeMaxSize", max)
+		ng := runStack(t, "prod", cfg).ok().single(nodeGroupTy)
+		unavailable := int(ng.In("updateConfig.maxUnavailable").(float64))
+		batches := (max + unavailable - 1) / unavailable
+		assert.LessOrEqualf(t, time.Duration(batches)*infra.NodeBatchTime, infra.NodeGroupUpdateTimeout,
+			"%d nodes, %d at a time", max, unavailable)
+		assert.LessOrEqual(t, unavailable, 100, "EKS allows at most 100")
+		assert.Equal(t, fmt.Sprintf("%dm", int(infra.NodeGroupUpdateTimeout.Minutes())), ng.UpdateTimeout)
+		if max <= 11 {
+			assert.Equal(t, 1, unavailable, "small groups roll one node at a time")
+		}
+	}
+	// Control plane (about 30 minutes), the roll, then add-ons and charts (about 30).
+	assert.GreaterOrEqual(t, infra.LongestUpdate, 30*time.Minute+infra.NodeGroupUpdateTimeout+30*time.Minute)
 }
 
 func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testing.T) {

@@ -3,7 +3,6 @@ package platform_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,18 +42,8 @@ func TestEngine_aConsumerProgramBuildsThePlatformThroughTheRealEngine(t *testing
 
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	journal := &standin.Journal{}
-	var ports []string
-	for _, prov := range []*standin.Provider{
-		{Package: "aws", Version: "6.83.4", Types: standin.AWSRules, Invokes: standin.AWSInvokes(standin.Zones), Journal: journal},
-		{Package: "eks", Version: "2.8.1", Journal: journal, Components: map[string]standin.Component{"eks:index:Cluster": standin.EKSCluster}},
-		{Package: "kubernetes", Version: "4.32.0", Types: standin.KubernetesRules, Default: &standin.KubernetesDefault,
-			ConfigDiff: standin.KubernetesConfigDiff, Journal: journal},
-	} {
-		port, err := prov.Serve(ctx)
-		require.NoError(t, err)
-		ports = append(ports, fmt.Sprintf("%s:%d", prov.Package, port))
-	}
+	providers, err := standin.Start(ctx)
+	require.NoError(t, err)
 
 	state, home, dir := t.TempDir(), t.TempDir(), t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: acme-platform\nruntime: go\n"), 0o600))
@@ -85,7 +74,7 @@ func TestEngine_aConsumerProgramBuildsThePlatformThroughTheRealEngine(t *testing
 			"PULUMI_CONFIG_PASSPHRASE":                    "component-engine-test",
 			"PULUMI_SKIP_UPDATE_CHECK":                    "true",
 			"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-			"PULUMI_DEBUG_PROVIDERS":                      strings.Join(ports, ","),
+			"PULUMI_DEBUG_PROVIDERS":                      providers.Env,
 			"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "true",
 			"PATH": bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 		}))

@@ -72,6 +72,7 @@ type Resource struct {
 	SecretOutputs       []string
 	ReplaceOnChanges    []string
 	DeleteTimeout       string
+	UpdateTimeout       string
 	RetainOnDelete      bool
 	DeletedWith         string
 	DeleteBeforeReplace bool
@@ -92,6 +93,15 @@ type Engine struct {
 	Zones []string
 	// Roles are the ARNs of the account's roles that getRoles answers (default none: an account of its own).
 	Roles []string
+	// Nodes is the stack's nodegroup as it runs, which the nodegroup lookups answer; default nil: the cluster
+	// does not exist yet (a first `up`).
+	Nodes *LiveNodeGroup
+}
+
+// LiveNodeGroup is a running nodegroup: its name and scaling.
+type LiveNodeGroup struct {
+	Name              string
+	Desired, Min, Max int
 }
 
 // NewEngine makes an engine for one stack.
@@ -147,6 +157,25 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"addonName": addon.StringValue(), "kubernetesVersion": version.StringValue(),
 			"version": AddonVersion(addon.StringValue(), version.StringValue()), "id": addon.StringValue(),
 		}), nil
+	case "aws:eks/getClusters:getClusters":
+		names := []any{}
+		if e.Nodes != nil {
+			names = append(names, e.clusterName())
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "id": Region}), nil
+	case "aws:eks/getNodeGroups:getNodeGroups":
+		if e.Nodes == nil || args.Args["clusterName"].StringValue() != e.clusterName() {
+			return nil, fmt.Errorf("getNodeGroups: no cluster %v", args.Args["clusterName"])
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"clusterName": e.clusterName(), "names": []any{e.Nodes.Name},
+			"id": e.clusterName()}), nil
+	case "aws:eks/getNodeGroup:getNodeGroup":
+		if e.Nodes == nil || args.Args["nodeGroupName"].StringValue() != e.Nodes.Name {
+			return nil, fmt.Errorf("getNodeGroup: no nodegroup %v", args.Args["nodeGroupName"])
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"clusterName": e.clusterName(), "nodeGroupName": e.Nodes.Name,
+			"id": e.clusterName() + ":" + e.Nodes.Name, "scalingConfigs": []any{map[string]any{
+				"desiredSize": e.Nodes.Desired, "minSize": e.Nodes.Min, "maxSize": e.Nodes.Max}}}), nil
 	case "pulumi:pulumi:getResource":
 		// A resource reference read back (as a provider's Construct does): what NewResource answered for it.
 		urn := args.Args["urn"].StringValue()
@@ -241,6 +270,7 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 	}
 	if ct := rpc.GetCustomTimeouts(); ct != nil {
 		r.DeleteTimeout = ct.GetDelete()
+		r.UpdateTimeout = ct.GetUpdate()
 	}
 	for k, d := range rpc.GetPropertyDependencies() {
 		r.PropertyDeps[k] = d.GetUrns()

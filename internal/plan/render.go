@@ -54,6 +54,9 @@ func (r *Resource) flags() []string {
 	if len(r.IgnoreChanges) > 0 {
 		f = append(f, "ignores "+strings.Join(r.IgnoreChanges, ","))
 	}
+	if r.UpdateTimeout != "" {
+		f = append(f, "update timeout "+r.UpdateTimeout)
+	}
 	if r.DeleteTimeout != "" {
 		f = append(f, "delete timeout "+r.DeleteTimeout)
 	}

@@ -119,3 +119,30 @@ func TestDestroy_addOnsOutliveWhatNeedsThem(t *testing.T) {
 		assert.Greater(t, first, nodes.Seq, "%s outlives the nodes", name)
 	}
 }
+
+// TestUp_changingTheNodeBoundsKeepsTheAutoscalersSize: the autoscaler grew dev's nodegroup from 2 to 3 nodes
+// outside Pulumi; raising nodeMaxSize then sends EKS the 3 it runs at with the new bounds, read from the running
+// nodegroup, not the 2 the state remembers from creation.
+func TestUp_changingTheNodeBoundsKeepsTheAutoscalersSize(t *testing.T) {
+	s := newBackend(t).platform("dev", fixtures)
+	s.mustUp()
+	groups := s.cloud().Of("aws:eks/nodeGroup:NodeGroup")
+	require.Len(t, groups, 1)
+	for id := range groups {
+		s.cloud().Change("aws:eks/nodeGroup:NodeGroup", id, func(ng resource.PropertyMap) {
+			ng["scalingConfig"].ObjectValue()["desiredSize"] = resource.NewNumberProperty(3)
+		})
+	}
+	s.set("nodeMaxSize", "5")
+	s.mustUp()
+	for _, r := range s.resources() {
+		if string(r.Type) == "aws:eks/nodeGroup:NodeGroup" {
+			scaling := r.Inputs["scalingConfig"].(map[string]any)
+			assert.Equal(t, 3.0, scaling["desiredSize"], "the autoscaler's size, not the initial 2")
+			assert.Equal(t, 5.0, scaling["maxSize"])
+		}
+	}
+	for _, ng := range s.cloud().Of("aws:eks/nodeGroup:NodeGroup") {
+		assert.Equal(t, 3.0, ng["scalingConfig"].ObjectValue()["desiredSize"].NumberValue(), "EKS keeps running 3 nodes")
+	}
+}

@@ -32,7 +32,7 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
   eks-gitops-platform-deployments:repository: acme/platform-infra
   eks-gitops-platform-deployments:runnerPools:
     prod: `+pool+"\n"))
-	b.prov.journal.Reset()
+	b.prov.Journal.Reset()
 	s.mustUp()
 	created := map[string]bool{}
 	for _, r := range s.resources() {
@@ -52,5 +52,5 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 		}
 	}
 	assert.Equal(t, map[string]bool{"dev": true, "prod": true}, created)
-	assert.Len(t, b.prov.journal.Of(standin.OpCreate), 2, "the two settings, and nothing else")
+	assert.Len(t, b.prov.Journal.Of(standin.OpCreate), 2, "the two settings, and nothing else")
 }

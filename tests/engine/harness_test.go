@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,39 +75,20 @@ func cli(t testing.TB) auto.PulumiCommand {
 	return cmd
 }
 
-// providers are the stand-ins of one backend, sharing one journal.
-type providers struct {
-	journal *standin.Journal
-	env     string // PULUMI_DEBUG_PROVIDERS
-}
-
-func startProviders(t testing.TB) *providers {
+func startProviders(t testing.TB) *standin.Providers {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	journal := &standin.Journal{}
-	all := []*standin.Provider{
-		{Package: "aws", Version: "6.83.4", Types: standin.AWSRules, Invokes: standin.AWSInvokes(standin.Zones), Journal: journal},
-		{Package: "eks", Version: "2.8.1", Journal: journal,
-			Components: map[string]standin.Component{"eks:index:Cluster": standin.EKSCluster}},
-		{Package: "kubernetes", Version: "4.32.0", Types: standin.KubernetesRules, Default: &standin.KubernetesDefault,
-			ConfigDiff: standin.KubernetesConfigDiff, Journal: journal},
-		{Package: "pulumiservice", Version: "1.3.0", Types: standin.PulumiServiceRules, Journal: journal},
-	}
-	var ports []string
-	for _, prov := range all {
-		port, err := prov.Serve(ctx)
-		require.NoError(t, err)
-		ports = append(ports, fmt.Sprintf("%s:%d", prov.Package, port))
-	}
-	return &providers{journal: journal, env: strings.Join(ports, ",")}
+	prov, err := standin.Start(ctx)
+	require.NoError(t, err)
+	return prov
 }
 
 // backend is a local (file) backend with its own stand-in providers; its stacks can reference each other.
 type backend struct {
 	t    testing.TB
 	dir  string
-	prov *providers
+	prov *standin.Providers
 }
 
 func newBackend(t testing.TB) *backend {
@@ -125,7 +105,7 @@ func (b *backend) env() map[string]string {
 		"PULUMI_HOME":                                 filepath.Join(b.dir, "home"),
 		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"PULUMI_DEBUG_PROVIDERS":                      b.prov.env,
+		"PULUMI_DEBUG_PROVIDERS":                      b.prov.Env,
 		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "true",
 	}
 }
@@ -392,4 +372,6 @@ func (s *engineStack) resources() []apitype.ResourceV3 {
 	return d.Resources
 }
 
-func (s *engineStack) journal() *standin.Journal { return s.b.prov.journal }
+func (s *engineStack) journal() *standin.Journal { return s.b.prov.Journal }
+
+func (s *engineStack) cloud() *standin.Cloud { return s.b.prov.Cloud }

@@ -223,9 +223,42 @@ func oidcProviderARN(c Call) string {
 	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", Partition, Account, strings.TrimPrefix(c.Str("url"), "https://"))
 }
 
-// AWSInvokes answer the functions the program calls.
-func AWSInvokes(zones []string) map[string]Invoke {
+// AWSInvokes answer the functions the program calls; those that read live resources answer from cloud.
+func AWSInvokes(zones []string, cloud *Cloud) map[string]Invoke {
+	nodegroups := func(cluster string) map[string]resource.PropertyMap {
+		out := map[string]resource.PropertyMap{}
+		for _, ng := range cloud.Of("aws:eks/nodeGroup:NodeGroup") {
+			if ng["clusterName"].StringValue() == cluster {
+				out[ng["nodeGroupName"].StringValue()] = ng
+			}
+		}
+		return out
+	}
 	return map[string]Invoke{
+		"aws:eks/getClusters:getClusters": func(resource.PropertyMap) (resource.PropertyMap, error) {
+			var names []any
+			for _, c := range cloud.Of("aws:eks/cluster:Cluster") {
+				names = append(names, c["name"].StringValue())
+			}
+			return props("names", names, "id", Region), nil
+		},
+		"aws:eks/getNodeGroups:getNodeGroups": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			cluster := args["clusterName"].StringValue()
+			var names []any
+			for name := range nodegroups(cluster) {
+				names = append(names, name)
+			}
+			return props("clusterName", cluster, "names", names, "id", cluster), nil
+		},
+		"aws:eks/getNodeGroup:getNodeGroup": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			cluster, name := args["clusterName"].StringValue(), args["nodeGroupName"].StringValue()
+			ng, ok := nodegroups(cluster)[name]
+			if !ok {
+				return nil, fmt.Errorf("reading EKS Node Group (%s:%s): couldn't find resource", cluster, name)
+			}
+			return props("clusterName", cluster, "nodeGroupName", name, "id", cluster+":"+name,
+				"scalingConfigs", []any{ng["scalingConfig"].Mappable()}), nil
+		},
 		"aws:index/getAvailabilityZones:getAvailabilityZones": func(resource.PropertyMap) (resource.PropertyMap, error) {
 			return props("names", toAny(zones), "zoneIds", toAny(zones), "id", Region), nil
 		},

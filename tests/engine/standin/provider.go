@@ -89,6 +89,8 @@ type Provider struct {
 	Components map[string]Component
 	ConfigDiff ConfigDiff
 	Journal    *Journal
+	// Cloud, if set, keeps what this provider created, as AWS would show it; default none.
+	Cloud *Cloud
 
 	mu         sync.Mutex
 	engineAddr string
@@ -391,6 +393,7 @@ func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 	if !req.GetPreview() {
 		id = p.id(c)
 		p.Journal.record(OpCreate, c.URN, id)
+		p.Cloud.put(c.Type, id, outs)
 	}
 	props, err := plugin.MarshalProperties(outs, marshal)
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
@@ -409,6 +412,7 @@ func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pul
 	outs := p.outputs(c, req.GetPreview())
 	if !req.GetPreview() {
 		p.Journal.record(OpUpdate, c.URN, req.GetId())
+		p.Cloud.put(c.Type, req.GetId(), outs)
 	}
 	props, err := plugin.MarshalProperties(outs, marshal)
 	return &pulumirpc.UpdateResponse{Properties: props}, err
@@ -422,6 +426,7 @@ func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumir
 
 func (p *Provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	p.Journal.record(OpDelete, resource.URN(req.GetUrn()), req.GetId())
+	p.Cloud.remove(req.GetType(), req.GetId())
 	return &emptypb.Empty{}, nil
 }
 
