@@ -19,9 +19,6 @@ type BoundaryScope struct {
 	// LaunchTemplateReaders are the logical names of the roles that may read launch template versions: Cluster
 	// Autoscaler's (its documented permissions include it, to learn a group's instance type). Default none.
 	LaunchTemplateReaders []string
-	// WorkloadStatements are the Allow statements of the service's own role (serviceIamStatements), which the
-	// boundary must not cut. Default none.
-	WorkloadStatements []Statement
 }
 
 // BoundaryPolicy caps every role of the stack but the deploy role (which may change no role): whatever policy
@@ -37,7 +34,6 @@ type BoundaryScope struct {
 //   - the push role: pushing to this stack's repository, no other, and never its policy;
 //   - flow logs: writing to this stack's flow log group;
 //   - KMS: using keys of this account;
-//   - the service's own statements, as configured;
 //   - no EKS writes at all, no IAM but reads and the load balancers' service-linked role, nothing that reads
 //     credentials or what nodes boot with.
 func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
@@ -156,11 +152,24 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 			Condition: map[string]map[string][]string{"ArnNotLike": {"aws:PrincipalArn": launchTemplateReaders}},
 		})
 	}
-	for i, st := range scope.WorkloadStatements {
-		st.Sid = fmt.Sprintf("Service%d", i)
-		doc.Statement = append(doc.Statement, st)
-	}
 	return doc
+}
+
+// ServiceBoundary caps the service's own role (serviceIamStatements) at its configured Allow statements, and
+// denies what no role of the stack may do. It is a boundary of its own: the stack's boundary, which every other
+// role carries, never widens for what the service is given.
+func ServiceBoundary(statements []Statement) PolicyDocument {
+	doc := PolicyDocument{Version: policyVersion}
+	for i, st := range statements {
+		if st.Effect == "Allow" {
+			st.Sid = fmt.Sprintf("Service%d", i)
+			doc.Statement = append(doc.Statement, st)
+		}
+	}
+	return PolicyDocument{Version: policyVersion, Statement: append(doc.Statement,
+		Statement{Sid: "NeverReadWhatNodesBootWith", Effect: "Deny", Action: UserDataReads, Resource: []string{"*"}},
+		Statement{Sid: "NeverChangeRolesPoliciesOrCredentials", Effect: "Deny", Action: RoleChanges, Resource: []string{"*"}},
+	)}
 }
 
 const launchTemplateVersions = "ec2:DescribeLaunchTemplateVersions"
@@ -174,10 +183,11 @@ type RoleSettings struct {
 
 func (s RoleSettings) valid() bool { return s.Path != "" && s.Boundary != nil }
 
-// RoleBoundaryArgs configures the permissions boundary.
+// RoleBoundaryArgs configures a permissions boundary.
 type RoleBoundaryArgs struct {
-	Path  string        // IAM path of the policy, the stack's role path (required)
-	Scope BoundaryScope // the stack's resources that writes are confined to (required)
+	Path        string         // IAM path of the policy, the stack's role path (required)
+	Description string         // (required)
+	Policy      PolicyDocument // BoundaryPolicy or ServiceBoundary (required, at least one statement)
 }
 
 // RoleBoundary is the managed policy used as permissions boundary of the platform's roles.
@@ -189,18 +199,21 @@ type RoleBoundary struct {
 // NewRoleBoundary creates the boundary policy. Changes to it are applied from a laptop: the deploy role may
 // change no policy.
 func NewRoleBoundary(ctx *pulumi.Context, name string, args *RoleBoundaryArgs, opts ...pulumi.ResourceOption) (*RoleBoundary, error) {
-	if args == nil || args.Path == "" || !args.Scope.Account.valid() || args.Scope.ClusterName == "" ||
-		args.Scope.ECRRepositoryName == "" || args.Scope.FlowLogGroupName == "" || args.Scope.RolePath != args.Path {
-		return nil, fmt.Errorf("role boundary %q: a path (the scope's role path), the account, cluster, repository and flow log group are required", name)
+	if args == nil || args.Path == "" || args.Description == "" || len(args.Policy.Statement) == 0 {
+		return nil, fmt.Errorf("role boundary %q: a path, a description and a policy are required", name)
+	}
+	doc, err := args.Policy.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("role boundary %q: %w", name, err)
 	}
 	b := &RoleBoundary{}
 	if err := ctx.RegisterComponentResource(roleBoundaryType, name, b, opts...); err != nil {
 		return nil, err
 	}
 	policy, err := iam.NewPolicy(ctx, name+"-policy", &iam.PolicyArgs{
-		Description: pulumi.String("Permissions boundary of the platform's roles"),
+		Description: pulumi.String(args.Description),
 		Path:        pulumi.String(args.Path),
-		Policy:      pulumi.String(mustJSON(BoundaryPolicy(args.Scope))),
+		Policy:      pulumi.String(doc),
 	}, pulumi.Parent(b))
 	if err != nil {
 		return nil, fmt.Errorf("role boundary %q: create policy: %w", name, err)

@@ -49,6 +49,10 @@ type GitOpsArgs struct {
 	// ServiceWaitFor is what the service needs before Argo CD deploys it, such as its Pod Identity association
 	// (pods get credentials only if it exists when they start). Default none.
 	ServiceWaitFor []pulumi.Resource
+	// ServiceRoleARN is the service's own AWS role, if it has one. The chart gets it as the pod annotation
+	// ServiceRoleAnnotation, so that a new or changed role rolls the pods: EKS Pod Identity gives credentials only
+	// to pods started after their association. Default nil.
+	ServiceRoleARN pulumi.StringInput
 }
 
 // GitOps is ArgoCD installed by Helm plus the service's namespace, Secret, AppProject and Application.
@@ -106,21 +110,30 @@ func AppProjectSpec(args *GitOpsArgs) map[string]any {
 	}
 }
 
+// ServiceRoleAnnotation is the pod annotation that names the service's AWS role (the chart's podAnnotations).
+const ServiceRoleAnnotation = "platform/service-role"
+
 // ApplicationSpec deploys the service chart from Git with automated sync, prune and self-heal.
 func ApplicationSpec(args *GitOpsArgs) map[string]any {
+	helm := map[string]any{
+		// The chart reads Secret <release>-secret; pin the release name to the service name.
+		"releaseName": args.ServiceName,
+		// values-<stack>.yaml lets dev and prod differ in the service repository, if it wants to.
+		"valueFiles":              []any{"values.yaml", "values-" + args.Stack + ".yaml"},
+		"ignoreMissingValueFiles": true,
+	}
+	if args.ServiceRoleARN != nil {
+		helm["parameters"] = []any{map[string]any{
+			"name": "podAnnotations." + ServiceRoleAnnotation, "value": args.ServiceRoleARN, "forceString": true,
+		}}
+	}
 	return map[string]any{
 		"project": args.ServiceName,
 		"source": map[string]any{
 			"repoURL":        args.RepoURL,
 			"targetRevision": args.TargetRevision,
 			"path":           args.ChartPath,
-			"helm": map[string]any{
-				// The chart reads Secret <release>-secret; pin the release name to the service name.
-				"releaseName": args.ServiceName,
-				// values-<stack>.yaml lets dev and prod differ in the service repository, if it wants to.
-				"valueFiles":              []any{"values.yaml", "values-" + args.Stack + ".yaml"},
-				"ignoreMissingValueFiles": true,
-			},
+			"helm":           helm,
 		},
 		"destination": map[string]any{
 			"server":    InClusterServer,

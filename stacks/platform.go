@@ -87,7 +87,7 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 	if err := checkAccountIsTheStacksOwn(ctx, cfg, invoke...); err != nil {
 		return nil, err
 	}
-	if err := checkBoundarySize(cfg, env); err != nil {
+	if err := checkBoundarySize(cfg); err != nil {
 		return nil, err
 	}
 	if env.Nodes, err = liveNodes(ctx, cfg.ClusterName(), invoke...); err != nil {
@@ -186,7 +186,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	protect := pulumi.Composite(append([]pulumi.ResourceOption{pulumi.Protect(cfg.Protect)}, opts...)...)
 
 	// Every role lives under the stack's IAM path and carries the boundary; the deploy role may touch no other.
-	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(), Scope: boundaryScope(cfg, env)}, protect)
+	p.Boundary, err = infra.NewRoleBoundary(ctx, "roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(),
+		Description: "Permissions boundary of the platform's roles", Policy: infra.BoundaryPolicy(boundaryScope(cfg, env))}, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -339,9 +340,17 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 
 	// The service's own AWS identity, only when it has permissions to hold.
 	var serviceReady []pulumi.Resource
+	var serviceRole pulumi.StringInput
 	if len(cfg.ServiceIAMStatements) > 0 {
+		// Its own boundary, at its own statements: the stack's boundary never widens for the service.
+		boundary, err := infra.NewRoleBoundary(ctx, "service-roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(),
+			Description: "Permissions boundary of the service's own role", Policy: infra.ServiceBoundary(cfg.ServiceIAMStatements)}, protect)
+		if err != nil {
+			return nil, err
+		}
 		p.ServiceIdentity, err = infra.NewWorkloadIdentity(ctx, "service-identity", &infra.WorkloadIdentityArgs{
-			ClusterName: cfg.ClusterName(), Cluster: p.Cluster.Name, Account: env.Account, Roles: roles,
+			ClusterName: cfg.ClusterName(), Cluster: p.Cluster.Name, Account: env.Account,
+			Roles:     infra.RoleSettings{Path: cfg.RolePath(), Boundary: boundary.PolicyARN},
 			Namespace: cfg.ServiceNamespace(), ServiceAccount: cfg.ServiceAccountName(),
 			Description: "The service " + cfg.ServiceName + " (ServiceAccount " + cfg.ServiceNamespace() + "/" + cfg.ServiceAccountName() + ")",
 			Policy:      cfg.ServicePolicy(),
@@ -350,6 +359,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 			return nil, err
 		}
 		serviceReady = p.ServiceIdentity.Ready
+		serviceRole = p.ServiceIdentity.RoleARN
 	}
 
 	gitops := &infra.GitOpsArgs{
@@ -365,6 +375,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		APIKey:         cfg.APIKey,
 		WaitFor:        p.Addons.Ready,
 		ServiceWaitFor: serviceReady,
+		ServiceRoleARN: serviceRole,
 	}
 	if cfg.HasAppRepoToken {
 		gitops.RepoToken = cfg.AppRepoToken
@@ -421,22 +432,24 @@ func boundaryScope(cfg *Config, env Env) infra.BoundaryScope {
 		Account: env.Account, ClusterName: cfg.ClusterName(), ECRRepositoryName: cfg.ECRRepositoryName,
 		FlowLogGroupName: cfg.FlowLogGroupName(), RolePath: cfg.RolePath(),
 		LaunchTemplateReaders: []string{infra.AutoscalerRoleName(addonsName)},
-		WorkloadStatements:    cfg.serviceAllows(),
 	}
 }
 
 // maxManagedPolicy is IAM's limit on a managed policy document, such as the boundary.
 const maxManagedPolicy = 6144
 
-// checkBoundarySize refuses, before anything exists, service statements that would make the boundary larger than
-// IAM accepts (the boundary carries them).
-func checkBoundarySize(cfg *Config, env Env) error {
-	doc, err := infra.BoundaryPolicy(boundaryScope(cfg, env)).JSON()
+// checkBoundarySize refuses, before anything exists, service statements that would make the service's boundary
+// larger than IAM accepts (it carries them).
+func checkBoundarySize(cfg *Config) error {
+	if len(cfg.ServiceIAMStatements) == 0 {
+		return nil
+	}
+	doc, err := infra.ServiceBoundary(cfg.ServiceIAMStatements).JSON()
 	if err != nil {
 		return err
 	}
 	if len(doc) > maxManagedPolicy {
-		return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("%s: the permissions boundary carries the service's statements and would be "+
+		return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("%s: the service role's permissions boundary carries its statements and would be "+
 			"%d characters, and IAM accepts %d for a managed policy: merge statements, or use wildcards within one service (s3:Get*)",
 			keyServiceIAMStatements, len(doc), maxManagedPolicy)}}
 	}

@@ -82,8 +82,14 @@ func (l *loader) serviceStatement(key string, item map[string]any) (infra.Statem
 	}
 	st.Resource = l.stringOrList(key+".Resource", item["Resource"])
 	for _, r := range st.Resource {
-		if r != "*" && !strings.HasPrefix(r, "arn:") {
+		parts := strings.SplitN(r, ":", 6)
+		switch {
+		case r == "*":
+		case len(parts) < 6 || parts[0] != "arn":
 			l.fail(key+".Resource", "%q is not an ARN", r)
+		case st.Effect == "Allow" && (parts[4] == "*" || strings.Trim(parts[5], "*/") == ""):
+			l.fail(key+".Resource", "%q names every resource of %s (any account, or the whole resource part a wildcard): name "+
+				"the resources, such as arn:aws:s3:::my-bucket/*", r, parts[2])
 		}
 	}
 	if st.Effect == "Allow" && slices.Contains(st.Resource, "*") {
@@ -165,15 +171,4 @@ func readVerb(verb string) bool {
 // ServicePolicy is the inline policy of the service's role.
 func (c *Config) ServicePolicy() infra.PolicyDocument {
 	return infra.PolicyDocument{Version: "2012-10-17", Statement: c.ServiceIAMStatements}
-}
-
-// serviceAllows are the service's Allow statements, which the permissions boundary carries so as not to cut them.
-func (c *Config) serviceAllows() []infra.Statement {
-	var out []infra.Statement
-	for _, st := range c.ServiceIAMStatements {
-		if st.Effect == "Allow" {
-			out = append(out, st)
-		}
-	}
-	return out
 }

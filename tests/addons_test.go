@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -249,6 +248,7 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 			assert.NotContains(t, role.Name, "service-identity", "no service role without statements")
 		}
 		assert.Len(t, r.all(associationTy), 1, "the autoscaler's association alone")
+		assert.Nil(t, r.single(applicationTy).In("spec.source.helm.parameters"), "no role to annotate the pods with")
 		assert.NotContains(t, r.outputs, stacks.OutputServiceRoleARN)
 
 		cfg := fixtureConfig(t, stack)
@@ -256,7 +256,8 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 		r = runStack(t, stack, cfg).ok()
 		role := r.one(roleTy, "service-identity-role")
 		assert.Equal(t, "/eks-gitops-platform/"+stack+"/", role.Str("path"))
-		assert.Contains(t, role.PropertyDeps["permissionsBoundary"], r.one("aws:iam/policy:Policy", "roles-policy").URN)
+		serviceBoundary := r.one("aws:iam/policy:Policy", "service-roles-policy")
+		assert.Equal(t, []string{serviceBoundary.URN}, role.PropertyDeps["permissionsBoundary"], "a boundary of its own")
 		trust := jsonInput[map[string]any](t, role, "assumeRolePolicy")
 		cond := asSlice(trust["Statement"])[0].(map[string]any)["Condition"].(map[string]any)["StringEquals"].(map[string]any)
 		assert.Equal(t, []any{"your-service"}, cond["aws:RequestTag/kubernetes-namespace"])
@@ -280,16 +281,32 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 		assert.Equal(t, "your-service", r.single(applicationTy).Str("spec.source.helm.releaseName"), "which names the ServiceAccount")
 		assert.Contains(t, r.outputs, stacks.OutputServiceRoleARN)
 
-		// The boundary carries the service's statements, or it would cut them.
-		boundary := jsonInput[map[string]any](t, r.one("aws:iam/policy:Policy", "roles-policy"), "policy")
-		var carried int
-		for _, s := range asSlice(boundary["Statement"]) {
-			st := s.(map[string]any)
-			if strings.HasPrefix(fmt.Sprint(st["Sid"]), "Service") {
-				carried++
+		// Its boundary lets exactly its Allow statements through, and denies IAM changes; the stack's boundary,
+		// which every other role carries, grants none of it.
+		boundary := jsonInput[map[string]any](t, serviceBoundary, "policy")
+		var allowed []any
+		for _, st := range asSlice(boundary["Statement"]) {
+			st := st.(map[string]any)
+			if st["Effect"] == "Allow" {
+				allowed = append(allowed, map[string]any{"Action": st["Action"], "Resource": st["Resource"]})
+			} else {
+				assert.Equal(t, "*", asSlice(st["Resource"])[0])
 			}
 		}
-		assert.Equal(t, 2, carried)
+		assert.Equal(t, []any{
+			map[string]any{"Action": []any{"s3:GetObject"}, "Resource": []any{"arn:aws:s3:::acme-assets/*"}},
+			map[string]any{"Action": []any{"cloudwatch:PutMetricData"}, "Resource": []any{"*"}},
+		}, allowed)
+		shared, err := json.Marshal(r.one("aws:iam/policy:Policy", "roles-policy").In("policy"))
+		require.NoError(t, err)
+		assert.NotContains(t, string(shared), "s3:GetObject")
+		assert.NotContains(t, string(shared), "cloudwatch:PutMetricData")
+
+		// A new or changed role rolls the pods: Pod Identity gives credentials only to pods started after it.
+		params := asSlice(r.single(applicationTy).In("spec.source.helm.parameters"))
+		require.Len(t, params, 1)
+		assert.Equal(t, map[string]any{"name": "podAnnotations.platform/service-role", "value": r.outputs[stacks.OutputServiceRoleARN].Value,
+			"forceString": true}, params[0])
 	}
 }
 
@@ -310,6 +327,12 @@ func TestServiceChart_rendersTheServiceAccountThePlatformAssociates(t *testing.T
 	assert.Equal(t, association.Str("serviceAccount"), sa.Metadata.Name)
 	assert.Equal(t, association.Str("namespace"), sa.Metadata.Namespace)
 	assert.Equal(t, association.Str("serviceAccount"), kitDeploymentOf(t, objs).Spec.Template.Spec.ServiceAccountName)
+
+	// The Application's Helm parameter lands on the pod template, so a new role rolls the pods.
+	param := asSlice(app.In("spec.source.helm.parameters"))[0].(map[string]any)
+	role := "arn:aws:iam::123456789012:role/eks-gitops-platform/dev/service-identity-role-1a2b3c4"
+	d := kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir), "--set-string", param["name"].(string)+"="+role))
+	assert.Equal(t, role, d.Spec.Template.Metadata.Annotations["platform/service-role"])
 }
 
 // serviceStatementCases are configurations the program refuses, each with the key and index it names.
@@ -343,8 +366,12 @@ var serviceStatementCases = []struct {
 		[]string{"serviceIamStatements[1].Resource: is required"}},
 	{"a bad condition", []any{map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*", "Condition": "yes"}},
 		[]string{"serviceIamStatements[0].Condition: must map condition operators"}},
+	{"every bucket by ARN", []any{map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*"}},
+		[]string{`serviceIamStatements[0].Resource: "arn:aws:s3:::*" names every resource of s3`}},
+	{"instances of any account", []any{map[string]any{"Effect": "Allow", "Action": "ec2:StartInstances", "Resource": "arn:aws:ec2:us-east-1:*:instance/*"}},
+		[]string{`serviceIamStatements[0].Resource: "arn:aws:ec2:us-east-1:*:instance/*" names every resource of ec2`}},
 	{"larger than IAM accepts", manyStatements(200), []string{"serviceIamStatements: make a policy of", "IAM accepts 10240"}},
-	{"a boundary larger than IAM accepts", manyStatements(40), []string{"serviceIamStatements: the permissions boundary carries the service's statements", "IAM accepts 6144"}},
+	{"a boundary larger than IAM accepts", manyStatements(80), []string{"serviceIamStatements: the service role's permissions boundary carries its statements", "IAM accepts 6144"}},
 }
 
 func manyStatements(n int) []any {

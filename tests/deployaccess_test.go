@@ -264,6 +264,12 @@ func TestBoundary_writesOnlyTheStacksOwnResources(t *testing.T) {
 				assert.Equal(t, []string{group, group + ":*"}, st.Resource, a)
 			case service == "kms":
 				assert.Equal(t, []string{"arn:aws:kms:us-east-1:" + testAccount + ":key/*"}, st.Resource, "%s only on this account's keys", a)
+			case service == "eks-auth":
+				assert.Equal(t, []string{"arn:aws:eks:us-east-1:" + testAccount + ":cluster/" + projectName + "-prod"}, st.Resource, a)
+			case service == "ec2" || service == "elasticloadbalancing":
+				// The VPC CNI's and the in-tree cloud provider's writes (AmazonEKS_CNI_Policy, AmazonEKSClusterPolicy).
+			default:
+				t.Errorf("the boundary allows %s, in a service none of the stack's roles writes to", a)
 			}
 		}
 	}

@@ -294,6 +294,11 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 		r := runStack(t, stack, cfg).ok()
 		assert.NoError(t, appSchema.Validate(asObject(t, r.single(applicationTy))))
 		assert.NoError(t, projSchema.Validate(asObject(t, r.single(appProjectTy))))
+		// With the service's own role, the Application passes it to the chart as a Helm parameter.
+		cfg.Set("serviceIamStatements", serviceStatements)
+		app := runStack(t, stack, cfg).ok().single(applicationTy)
+		require.NotNil(t, app.In("spec.source.helm.parameters"))
+		assert.NoError(t, appSchema.Validate(asObject(t, app)))
 	}
 }
 

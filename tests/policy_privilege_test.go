@@ -23,7 +23,7 @@ func init() {
 var privilegePolicies = []policy{
 	{
 		id:    "PLAT-BOUNDARY-SCOPED",
-		title: "The permissions boundary confines writes to the stack's own resources: no EKS writes, ECR pushes to the stack's repository, scaling of this cluster's groups, flow logs to the stack's group",
+		title: "The permissions boundary confines writes to the services its roles use, on the stack's own resources: no EKS writes, ECR pushes to the stack's repository, scaling of this cluster's groups, flow logs to the stack's group; the service's own role has a boundary of its own, at its own statements",
 		also:  "stricter than the deploy role's own scope: a role under the boundary can never outgrow the stack",
 		check: checkBoundaryScopesWrites,
 	},
@@ -116,10 +116,28 @@ func polReadVerb(action string) bool {
 	})
 }
 
+// polBoundaryWriteServices are the services in whose writes the stack's boundary may let its roles act: the
+// nodes' networking and the control plane's (ec2, elasticloadbalancing), scaling (autoscaling), pushing images
+// (ecr), flow logs (logs), using keys (kms), Pod Identity (eks-auth) and the load balancers' service-linked role.
+var polBoundaryWriteServices = []string{"autoscaling", "ec2", "ecr", "eks-auth", "elasticloadbalancing", "iam", "kms", "logs"}
+
+// checkBoundaryScopesWrites: the stack's boundary allows writes only in the services its roles use, each on the
+// stack's own resources; a boundary that only the service's own role carries allows exactly what that role's
+// policy does (the stack's boundary never widens for it).
 func checkBoundaryScopesWrites(g *plan.Result) []string {
 	var out []string
+	carriers := map[string][]*plan.Resource{} // boundary URN -> roles carrying it
+	for _, r := range g.Find(polTypeRole) {
+		for _, u := range r.PropertyDeps["permissionsBoundary"] {
+			carriers[u] = append(carriers[u], r)
+		}
+	}
 	for _, d := range polDocuments(g) {
 		if d.kind != "boundary" || d.err != nil {
+			continue
+		}
+		if roles := carriers[d.res.URN]; len(roles) == 1 && strings.HasPrefix(roles[0].Name, "service-identity-role") {
+			out = append(out, polBoundaryOnlyOfItsRole(g, d, roles[0])...)
 			continue
 		}
 		for _, st := range d.doc.Statement {
@@ -132,16 +150,40 @@ func checkBoundaryScopesWrites(g *plan.Result) []string {
 					continue
 				}
 				switch {
+				case !slices.Contains(polBoundaryWriteServices, service):
+					out = append(out, polViolation(d.res, "boundary allows %s, in a service none of the stack's roles writes to", a))
 				case service == "eks":
 					out = append(out, polViolation(d.res, "boundary allows the EKS write %s", a))
 				case (service == "ecr" || service == "logs" || service == "kms") && st.onEverything():
 					out = append(out, polViolation(d.res, "boundary allows %s on every resource, not the stack's own", a))
 				case service == "autoscaling" && len(st.Condition) == 0:
 					out = append(out, polViolation(d.res, "boundary allows %s on every Auto Scaling group, not this cluster's", a))
-				case a == "*" || strings.HasSuffix(a, ":*") && service != "elasticloadbalancing":
+				case strings.HasSuffix(a, ":*") && service != "elasticloadbalancing":
 					out = append(out, polViolation(d.res, "boundary allows every action of %s", service))
 				}
 			}
+		}
+	}
+	return out
+}
+
+// polBoundaryOnlyOfItsRole: every Allow of a role's own boundary is an Allow of the role's inline policy.
+func polBoundaryOnlyOfItsRole(g *plan.Result, boundary polDocument, role *plan.Resource) []string {
+	var granted []polStatement
+	for _, d := range polDocuments(g) {
+		if d.kind == "identity" && d.err == nil && slices.Contains(d.res.PropertyDeps["role"], role.URN) {
+			granted = append(granted, d.doc.Statement...)
+		}
+	}
+	var out []string
+	for _, st := range boundary.doc.Statement {
+		if !st.allows() {
+			continue
+		}
+		if !slices.ContainsFunc(granted, func(g polStatement) bool {
+			return g.allows() && slices.Equal(g.Action, st.Action) && slices.Equal(g.Resource, st.Resource)
+		}) {
+			out = append(out, polViolation(boundary.res, "boundary of %s allows %v on %v, which its policy does not", role.Name, st.Action, st.Resource))
 		}
 	}
 	return out
@@ -507,6 +549,18 @@ var privilegeFixtures = []policyFixture{
 		fxEditDocument(t, fxOne(t, g, polTypeManagedPolicy, "roles-policy"), "policy",
 			fxAppendStatement(map[string]any{"Effect": "Allow", "Action": []any{"eks:UpdateClusterConfig"}, "Resource": "arn:aws:eks:us-east-1:123456789012:cluster/x"}))
 	}},
+	{policy: "PLAT-BOUNDARY-SCOPED", name: "writes to a service no role uses", mutate: func(t *testing.T, g *plan.Result) {
+		fxEditDocument(t, fxOne(t, g, polTypeManagedPolicy, "roles-policy"), "policy",
+			fxAppendStatement(map[string]any{"Effect": "Allow", "Action": []any{"s3:PutObject"}, "Resource": "arn:aws:s3:::some-bucket/*"}))
+	}},
+	{policy: "PLAT-BOUNDARY-SCOPED", name: "the service's boundary allows more than its policy",
+		config: func(cfg stackConfig) {
+			cfg.Set("serviceIamStatements", []any{map[string]any{"Effect": "Allow", "Action": []any{"s3:GetObject"}, "Resource": []any{"arn:aws:s3:::assets/*"}}})
+		},
+		mutate: func(t *testing.T, g *plan.Result) {
+			fxEditDocument(t, fxOne(t, g, polTypeManagedPolicy, "service-roles-policy"), "policy",
+				fxAppendStatement(map[string]any{"Effect": "Allow", "Action": []any{"s3:PutObject"}, "Resource": "arn:aws:s3:::assets/*"}))
+		}},
 	{policy: "PLAT-BOUNDARY-SCOPED", name: "scaling any group", mutate: func(t *testing.T, g *plan.Result) {
 		fxEditDocument(t, fxOne(t, g, polTypeManagedPolicy, "roles-policy"), "policy",
 			fxAppendStatement(map[string]any{"Effect": "Allow", "Action": []any{"autoscaling:SetDesiredCapacity"}, "Resource": "*"}))

@@ -601,7 +601,8 @@ type kitDeployment struct {
 		} `yaml:"selector"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec kitPodSpec `yaml:"spec"`
 		} `yaml:"template"`
