@@ -143,7 +143,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	// pulumi-eks v2.8.1 creates a role of its own (path "/", no permissions boundary) even with
 	// skipDefaultNodeGroup (nodejs/eks/cluster.ts:767-819; fixed only in v3.0.0). It then gives this role the
 	// EC2_LINUX access entry nodes join with, which the managed nodegroup reuses.
-	nodeRole, err := iam.NewRole(ctx, name+"-node-role", &iam.RoleArgs{
+	nodeRole, err := iam.NewRole(ctx, NodeRoleName(name), &iam.RoleArgs{
 		Description:         pulumi.String("Nodes of the EKS cluster " + args.Name),
 		AssumeRolePolicy:    pulumi.String(mustJSON(serviceTrust("ec2.amazonaws.com"))),
 		Path:                pulumi.String(args.Roles.Path),
@@ -273,6 +273,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	return c, nil
 }
+
+// NodeRoleName is the logical name of the node role of a Cluster component of that name; its physical name is
+// this name with a random suffix.
+func NodeRoleName(cluster string) string { return cluster + "-node-role" }
 
 // AccessPolicyARN is the ARN of an EKS access policy in a partition.
 func AccessPolicyARN(partition, policy string) string {

@@ -67,6 +67,10 @@ type DeployAccess struct {
 	PreviewRoleARN pulumi.StringOutput `pulumi:"previewRoleArn"` // "" without pull request previews
 }
 
+// DeployRoleName is the logical name of the deploy role of a DeployAccess component of that name; its physical
+// name is this name with a random suffix.
+func DeployRoleName(access string) string { return access + "-deploy-role" }
+
 // PulumiSubjects are the exact Deployments subjects for a stack and operations, with write scope.
 func PulumiSubjects(org, project, stack string, operations []string) []string {
 	var subs []string
@@ -331,7 +335,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		deployTrust = githubTrust("environment:" + args.Stack)
 	}
 
-	deployRole, err := iam.NewRole(ctx, name+"-deploy-role", &iam.RoleArgs{
+	deployRole, err := iam.NewRole(ctx, DeployRoleName(name), &iam.RoleArgs{
 		Description:        pulumi.Sprintf("Runs pulumi up/refresh of %s/%s (%s)", args.Project, args.Stack, args.Flow),
 		AssumeRolePolicy:   deployTrust,
 		MaxSessionDuration: pulumi.Int(int(DeployRoleMaxSession.Seconds())),

@@ -80,9 +80,12 @@ type NodeGroup struct {
 
 var armTypeRe = regexp.MustCompile(`^(a1|[a-z]+[0-9]+g[a-z]*)\.`)
 
+// Graviton reports whether an instance type runs on AWS's arm64 processors.
+func Graviton(instanceType string) bool { return armTypeRe.MatchString(instanceType) }
+
 // AMIType is the EKS-optimized Amazon Linux 2023 AMI matching the instance types' architecture.
 func AMIType(instanceTypes []string) string {
-	if len(instanceTypes) > 0 && armTypeRe.MatchString(instanceTypes[0]) {
+	if len(instanceTypes) > 0 && Graviton(instanceTypes[0]) {
 		return "AL2023_ARM_64_STANDARD"
 	}
 	return "AL2023_x86_64_STANDARD"

@@ -346,7 +346,6 @@ var (
 	dnsLabelRe      = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,40}[a-z0-9])?$`)
 	ecrNameRe       = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$`)
 	instanceTypeRe  = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
-	gravitonRe      = regexp.MustCompile(`^(a1|[a-z]+[0-9]+g[a-z]*)\.`)
 	chartVersionRe  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
 	numericIDRe     = regexp.MustCompile(`^[0-9]+$`)
 	pulumiOrgRe     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -433,7 +432,7 @@ func (l *loader) validate(c *Config) {
 		if slices.Contains(c.NodeInstanceTypes[:i], it) {
 			l.fail("nodeInstanceTypes", "lists %s twice", it)
 		}
-		arch[gravitonRe.MatchString(it)] = true
+		arch[infra.Graviton(it)] = true
 	}
 	if len(arch) > 1 {
 		l.fail("nodeInstanceTypes", "mixes arm64 (Graviton) and x86_64 types %v; one nodegroup runs one AMI architecture", c.NodeInstanceTypes)
@@ -493,8 +492,12 @@ func (l *loader) validate(c *Config) {
 	l.repositoryIDs("githubOwnerId", "githubRepositoryId", c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID)
 	if c.InfraRepository != "" {
 		l.repositoryIDs("infraRepositoryOwnerId", "infraRepositoryId", c.InfraRepository, c.InfraOwnerID, c.InfraRepositoryID)
-	} else if c.InfraOwnerID != "" || c.InfraRepositoryID != "" {
-		l.fail("infraRepositoryOwnerId", "is only used with infraRepository; set infraRepository too")
+	} else {
+		for _, id := range []struct{ key, value string }{{"infraRepositoryOwnerId", c.InfraOwnerID}, {"infraRepositoryId", c.InfraRepositoryID}} {
+			if id.value != "" {
+				l.fail(id.key, "is only used with infraRepository; set infraRepository too, or unset %s", id.key)
+			}
+		}
 	}
 	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
 		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
@@ -595,8 +598,8 @@ const maxTrustPolicy = 2048
 
 // Deployment flows.
 const (
-	DeployWithDeployments   = "deployments"
-	DeployWithGitHubActions = "github-actions"
+	DeployWithDeployments   = infra.FlowDeployments
+	DeployWithGitHubActions = infra.FlowGitHubActions
 )
 
 func validSubject(s string) bool {

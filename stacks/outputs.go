@@ -18,6 +18,7 @@ const (
 	OutputServiceNamespace      = "serviceNamespace"
 	OutputAPIPublicAccessCIDRs  = "apiPublicAccessCidrs" // who reaches the API endpoint; empty: only the VPC
 	OutputDeployRoleARN         = "deployRoleArn"        // only with pulumiOrganization or infraRepository
+	OutputDeployWith            = "deployWith"           // the flow the deploy role trusts; only with it
 	OutputPreviewRoleARN        = "previewRoleArn"       // only with pull-request previews (unprotected, infraRepository)
 	OutputAutoscalerRoleARN     = "autoscalerRoleArn"    // Cluster Autoscaler's Pod Identity role
 	OutputServiceRoleARN        = "serviceRoleArn"       // only with serviceIamStatements

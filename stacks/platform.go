@@ -45,6 +45,7 @@ type Platform struct {
 	Warnings []string
 
 	pullRequestPreviews bool
+	deployWith          string
 }
 
 // Run is the whole program: build the platform and export its outputs.
@@ -135,41 +136,55 @@ func lookupEnv(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (Env, error) {
 }
 
 // checkAccountIsTheStacksOwn refuses to share an AWS account between a stack with a deploy role and any other
-// stack of the project. The deploy role's ec2:*, kms:* and logs:* cannot be scoped to autonamed resources, so in a
+// stack of the platform. The deploy role's ec2:*, kms:* and logs:* cannot be scoped to autonamed resources, so in a
 // shared account dev's unreviewed automation could run code on prod's nodes through user data, or delete prod's
-// keys and logs. The other stacks are found by their roles' IAM path, /<project>/<stack>/.
+// keys and logs. The platform's stacks, of this project or of any program using the Platform component, are found
+// by their roles: a node role, and maybe a deploy role, under /<project>/<stack>/.
 func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOption) error {
-	prefix := "/" + sanitize(cfg.Project) + "/"
-	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{PathPrefix: pulumi.StringRef(prefix)}, opts...)
+	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{}, opts...)
 	if err != nil {
 		return fmt.Errorf("look up the account's roles: %w", err)
 	}
 	others := map[string]bool{}
-	var deployRoleOf []string
+	deployRoles := map[string]bool{}
 	for _, arn := range roles.Arns {
-		_, path, ok := strings.Cut(arn, ":role"+prefix)
-		stack, name, _ := strings.Cut(path, "/")
-		if !ok || stack == sanitize(cfg.Stack) {
+		_, pathName, _ := strings.Cut(arn, ":role")
+		i := strings.LastIndex(pathName, "/")
+		path, name := pathName[:i+1], pathName[i+1:]
+		if path == cfg.RolePath() || strings.Count(path, "/") != 3 {
 			continue
 		}
-		others[stack] = true
-		if strings.HasPrefix(name, "deploy-deploy-role-") {
-			deployRoleOf = append(deployRoleOf, stack)
+		stack := strings.Trim(path, "/")
+		switch {
+		case strings.HasPrefix(name, infra.DeployRoleName(deployName)+"-"):
+			deployRoles[stack], others[stack] = true, true
+		case strings.HasPrefix(name, infra.NodeRoleName(clusterName)+"-"):
+			others[stack] = true
 		}
 	}
 	var problem string
 	switch {
-	case len(deployRoleOf) > 0:
-		problem = fmt.Sprintf("stack %s has a deploy role in this account", strings.Join(deployRoleOf, ", "))
+	case len(deployRoles) > 0:
+		problem = fmt.Sprintf("stack %s has a deploy role in this account, which reaches this stack's resources: move one of "+
+			"the two to an AWS account of its own, or remove that deploy role (unset pulumiOrganization and infraRepository "+
+			"there and `pulumi up` it from a laptop)", strings.Join(slices.Sorted(maps.Keys(deployRoles)), ", "))
 	case cfg.DeployWith != "" && len(others) > 0:
-		problem = fmt.Sprintf("this stack's deploy role would share the account with stack %s", strings.Join(slices.Sorted(maps.Keys(others)), ", "))
+		problem = fmt.Sprintf("this stack's deploy role would reach stack %s in the same account: give this stack an AWS "+
+			"account of its own, or deploy it from a laptop only (unset pulumiOrganization and infraRepository)",
+			strings.Join(slices.Sorted(maps.Keys(others)), ", "))
 	default:
 		return nil
 	}
-	return &ConfigError{Source: cfg.source, Problems: []string{"deployWith: " + problem + ". A deploy role manages EC2, KMS and CloudWatch Logs " +
-		"account-wide (they are autonamed), so it could reach the other stack: give each stack with automated deploys an " +
-		"AWS account of its own, or deploy this stack from a laptop (leave pulumiOrganization and infraRepository unset)"}}
+	return &ConfigError{Source: cfg.source, Problems: []string{"deployWith: " + problem + ". A deploy role manages EC2, " +
+		"KMS and CloudWatch Logs account-wide (they are autonamed), so each stack with automated deploys needs an AWS " +
+		"account of its own"}}
 }
+
+// The logical names of the components whose roles identify the platform's stacks in an account.
+const (
+	clusterName = "cluster"
+	deployName  = "deploy"
+)
 
 // Deploy registers every component for a validated configuration, each with opts (a parent, for the Platform
 // component; none for the program, whose components are the stack's top level).
@@ -177,7 +192,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	if len(env.AZs) < cfg.AZCount {
 		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
 	}
-	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs, pullRequestPreviews: cfg.PullRequestPreviews()}
+	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs, pullRequestPreviews: cfg.PullRequestPreviews(),
+		deployWith: cfg.DeployWith}
 	var err error
 	// Production mode protects every resource of the stack: no delete and no replacement, so a `pulumi destroy`
 	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
@@ -235,7 +251,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 
 	access := adminGrants(cfg.ClusterAdminARNs)
 	if cfg.DeployWith != "" {
-		p.DeployAccess, err = infra.NewDeployAccess(ctx, "deploy", &infra.DeployAccessArgs{
+		p.DeployAccess, err = infra.NewDeployAccess(ctx, deployName, &infra.DeployAccessArgs{
 			Project:                   cfg.Project,
 			Stack:                     cfg.Stack,
 			Flow:                      cfg.DeployWith,
@@ -266,7 +282,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		}
 	}
 
-	p.Cluster, err = infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
+	p.Cluster, err = infra.NewCluster(ctx, clusterName, &infra.ClusterArgs{
 		Name:              cfg.ClusterName(),
 		Version:           cfg.KubernetesVersion,
 		VPCID:             p.Network.VPCID,
@@ -504,6 +520,7 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 	}
 	if p.DeployAccess != nil {
 		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN
+		out[OutputDeployWith] = pulumi.String(p.deployWith).ToStringOutput()
 		if p.pullRequestPreviews {
 			out[OutputPreviewRoleARN] = p.DeployAccess.PreviewRoleARN
 		}

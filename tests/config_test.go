@@ -180,7 +180,8 @@ var invalidConfigs = []invalidCase{
 	{"disk too small", map[string]any{"nodeDiskSizeGiB": 8}, nil, []string{"nodeDiskSizeGiB:", "got 8"}},
 	{"pulumi org malformed", map[string]any{"pulumiOrganization": "acme corp"}, nil, []string{"pulumiOrganization:", `"acme corp"`}},
 	{"infra repository malformed", map[string]any{"infraRepository": "infra"}, nil, []string{"infraRepository:", `"infra"`}},
-	{"infra ids without repository", map[string]any{"infraRepositoryOwnerId": "1", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: is only used with infraRepository"}},
+	{"infra ids without repository", map[string]any{"infraRepositoryOwnerId": "1", "infraRepositoryId": "2"}, nil, []string{"infraRepositoryOwnerId: is only used with infraRepository", "infraRepositoryId: is only used with infraRepository"}},
+	{"infra repository id alone", map[string]any{"infraRepositoryId": "2"}, nil, []string{"infraRepositoryId: is only used with infraRepository; set infraRepository too, or unset infraRepositoryId"}},
 	{"infra repository without ids", map[string]any{"infraRepository": "acme/infra", "infraRepositoryId": "2"}, nil, []string{
 		"infraRepositoryOwnerId: is required: GitHub sends repositories created, renamed or transferred after 2026-07-15 only the subject repo:OWNER@OWNER_ID/REPO@REPO_ID",
 		"gh api repos/acme/infra --jq '.owner.id, .id'"}},

@@ -319,16 +319,19 @@ func TestDeployAccess_anAccountOfItsOwn(t *testing.T) {
 		want  string
 	}{
 		{"deploy role beside another stack", deployConfig(t, "prod"), []string{role("dev", "cluster-node-role-1")},
-			"deployWith: this stack's deploy role would share the account with stack dev"},
+			"deployWith: this stack's deploy role would reach stack " + projectName + "/dev in the same account: give this stack an AWS account of its own, or deploy it from a laptop only"},
 		{"beside another stack's deploy role", fixtureConfig(t, "prod"), []string{role("dev", "deploy-deploy-role-1")},
-			"deployWith: stack dev has a deploy role in this account"},
+			"deployWith: stack " + projectName + "/dev has a deploy role in this account, which reaches this stack's resources: move one of the two to an AWS account of its own, or remove that deploy role"},
+		{"deploy role beside a stack of a program using the component", deployConfig(t, "prod"),
+			[]string{"arn:aws:iam::" + testAccount + ":role/acme-platform/prod/cluster-node-role-9"},
+			"deployWith: this stack's deploy role would reach stack acme-platform/prod"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runStackWith(t, "prod", tc.cfg, func(e *plan.Engine) { e.Roles = tc.roles })
 			require.Error(t, r.err)
 			assert.Contains(t, r.err.Error(), tc.want)
-			assert.Contains(t, r.err.Error(), "give each stack with automated deploys an AWS account of its own")
+			assert.Contains(t, r.err.Error(), "each stack with automated deploys needs an AWS account of its own")
 			assert.Empty(t, r.records)
 			assert.Contains(t, r.invokes, "aws:iam/getRoles:getRoles")
 		})

@@ -66,8 +66,10 @@ func deployRoleOf(stack string) string {
 // platformOutputs are the outputs of the fixture stacks that the settings read.
 func platformOutputs() map[string]map[string]any {
 	return map[string]map[string]any{
-		settingsOrg + "/" + projectName + "/dev":  {stacks.OutputDeployRoleARN: deployRoleOf("dev"), stacks.OutputAPIPublicAccessCIDRs: []any{"0.0.0.0/0"}},
-		settingsOrg + "/" + projectName + "/prod": {stacks.OutputDeployRoleARN: deployRoleOf("prod"), stacks.OutputAPIPublicAccessCIDRs: []any{"198.51.100.0/24"}},
+		settingsOrg + "/" + projectName + "/dev": {stacks.OutputDeployRoleARN: deployRoleOf("dev"), stacks.OutputDeployWith: stacks.DeployWithDeployments,
+			stacks.OutputAPIPublicAccessCIDRs: []any{"0.0.0.0/0"}},
+		settingsOrg + "/" + projectName + "/prod": {stacks.OutputDeployRoleARN: deployRoleOf("prod"), stacks.OutputDeployWith: stacks.DeployWithDeployments,
+			stacks.OutputAPIPublicAccessCIDRs: []any{"198.51.100.0/24"}},
 	}
 }
 

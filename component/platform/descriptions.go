@@ -19,6 +19,7 @@ var outputDescriptions = map[string]string{
 	"apiPublicAccessCidrs":   "The ranges the public API endpoint admits; empty: reachable from inside the VPC only.",
 	"autoscalerRoleArn":      "Cluster Autoscaler's Pod Identity role.",
 	"deployRoleArn":          "The deploy role (with pulumiOrganization or infraRepository); \"\" without.",
+	"deployWith":             "The one flow the deploy role trusts: deployments or github-actions; \"\" without a deploy role.",
 	"previewRoleArn":         "The pull-request preview role (unprotected, with infraRepository); \"\" without.",
 	"serviceRoleArn":         "The service's own role (with serviceIamStatements); \"\" without.",
 }

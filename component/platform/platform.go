@@ -128,6 +128,7 @@ type Platform struct {
 	APIPublicAccessCIDRs   pulumi.StringArrayOutput `pulumi:"apiPublicAccessCidrs"`
 	AutoscalerRoleARN      pulumi.StringOutput      `pulumi:"autoscalerRoleArn"`
 	DeployRoleARN          pulumi.StringOutput      `pulumi:"deployRoleArn"`
+	DeployWith             pulumi.StringOutput      `pulumi:"deployWith"`
 	PreviewRoleARN         pulumi.StringOutput      `pulumi:"previewRoleArn"`
 	ServiceRoleARN         pulumi.StringOutput      `pulumi:"serviceRoleArn"`
 }
@@ -181,6 +182,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	c.APIPublicAccessCIDRs = list(stacks.OutputAPIPublicAccessCIDRs)
 	c.AutoscalerRoleARN = str(stacks.OutputAutoscalerRoleARN)
 	c.DeployRoleARN = str(stacks.OutputDeployRoleARN)
+	c.DeployWith = str(stacks.OutputDeployWith)
 	c.PreviewRoleARN = str(stacks.OutputPreviewRoleARN)
 	c.ServiceRoleARN = str(stacks.OutputServiceRoleARN)
 	return c, nil

@@ -59,8 +59,11 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	if cfg.Branch == "" {
 		cfg.Branch = "main"
 	}
-	if err := c.TryObject("stacks", &cfg.Stacks); err != nil {
+	switch err := c.TryObject("stacks", &cfg.Stacks); {
+	case err != nil && strings.Contains(err.Error(), "missing"):
 		cfg.Stacks = []string{"dev", "prod"}
+	case err != nil:
+		fail("stacks", "must be a list of stack names, such as [dev, prod]: %v", err)
 	}
 	if err := c.TryObject("runnerPools", &cfg.RunnerPools); err != nil && !strings.Contains(err.Error(), "missing") {
 		fail("runnerPools", "must map stack names to agent pool IDs: %v", err)
@@ -141,6 +144,14 @@ func Run(ctx *pulumi.Context) error {
 		roleARN, _ := role.Value.(string)
 		if roleARN == "" {
 			return fmt.Errorf("stack %s has no %s output: set pulumiOrganization on it and run `pulumi up` there first", stack, stacks.OutputDeployRoleARN)
+		}
+		flow, err := ref.GetOutputDetails(stacks.OutputDeployWith)
+		if err != nil {
+			return fmt.Errorf("stack %s: %w", stack, err)
+		}
+		if flow.Value != stacks.DeployWithDeployments {
+			return fmt.Errorf("stack %s: its deploy role trusts %v (deployWith), not Pulumi Deployments: set `pulumi config set "+
+				"deployWith %s` there and `pulumi up` it from a laptop, or leave it out of stacks", stack, flow.Value, stacks.DeployWithDeployments)
 		}
 		cidrs, err := ref.GetOutputDetails(stacks.OutputAPIPublicAccessCIDRs)
 		if err != nil {

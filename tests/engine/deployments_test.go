@@ -53,4 +53,16 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 	}
 	assert.Equal(t, map[string]bool{"dev": true, "prod": true}, created)
 	assert.Len(t, b.prov.Journal.Of(standin.OpCreate), 2, "the two settings, and nothing else")
+
+	// A stack whose deploy role trusts GitHub Actions gets no Deployments settings, which could not assume it.
+	dev := deployable(b, "dev")
+	dev.set("pulumiOrganization", "acme")
+	dev.set("deployWith", "github-actions")
+	dev.set("infraRepository", "acme/platform-infra")
+	dev.set("infraRepositoryOwnerId", "300000003")
+	dev.set("infraRepositoryId", "400000004")
+	dev.mustUp()
+	r := s.up()
+	require.Error(t, r.err)
+	assert.Contains(t, r.stdout+r.err.Error(), "stack dev: its deploy role trusts github-actions (deployWith), not Pulumi Deployments")
 }
