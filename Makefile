@@ -3,6 +3,9 @@
 #
 #   make plan [STACK=prod] [FORMAT=tree|mermaid|dot|snapshot] [SET='key=value ...']   offline plan, Go only
 #   make test        everything CI runs: formatting, vet, the mocked tests and the real-CLI engine tests
+#   make unit        the mocked tests alone (seconds once compiled): the loop while you change infra/ or stacks/
+#   make engine      the real-CLI engine tests alone
+#   make bench-tests measure the test times (cold and warm) into docs/test-times.md; takes a quarter of an hour
 #   make snapshots   rewrite the plan snapshots of your stacks after reviewing the change
 #   make golden      regenerate docs/policies.md, the engine tests' golden preview text, the component's schema
 #   make tools       the pinned tools alone (helm, actionlint, the Pulumi CLI)
@@ -15,7 +18,12 @@ SHELL := bash
 
 export GOFLAGS := -trimpath
 TOOLS := $(CURDIR)/.tools
+# The PATH without .tools/bin: where an installed pinned tool is found and used as it is.
+USER_PATH := $(PATH)
 export PATH := $(TOOLS)/bin:$(PATH)
+TIMED := bash $(CURDIR)/tools/timed
+# An installed tool at the pinned version, or nothing: `$(call installed,pulumi,pulumi version,v3.274.1)`.
+installed = $(shell p=$$(PATH='$(USER_PATH)' command -v $(1) 2>/dev/null) && [ "$$(PATH='$(USER_PATH)' $(2) 2>/dev/null | head -n1)" = '$(3)' ] && echo $$p)
 
 STACK ?= dev
 FORMAT ?= tree
@@ -39,13 +47,13 @@ empty :=
 space := $(empty) $(empty)
 NODE := $(STAMPS)/node-$(subst $(space),-,$(subst /,_,$(subst @,,$(NODE_PINS))))
 
-.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component
+.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component bench-tests go-tests test-parallel
 
 help:
 	@sed -n 's/^#   //p' Makefile
 
 plan:
-	go run ./cmd/plan -stack $(STACK) -format $(FORMAT) $(foreach kv,$(SET),-set $(kv))
+	@go run ./cmd/plan -stack $(STACK) -format $(FORMAT) $(foreach kv,$(SET),-set $(kv))
 
 tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD) $(NODE)
 
@@ -53,28 +61,39 @@ tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD) $(NODE)
 system:
 	bash .ci/system-packages
 
+# Each pinned tool: the one on PATH if it is the pinned version, else built from the Go module proxy once.
 $(HELM):
-	GOBIN=$(TOOLS)/bin go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
-	mkdir -p $(STAMPS) && touch $@
+	@mkdir -p $(TOOLS)/bin $(STAMPS)
+	@found='$(call installed,helm,helm version --template {{.Version}},$(HELM_VERSION))'; \
+	if [ -n "$$found" ]; then ln -sf "$$found" $(TOOLS)/bin/helm && echo "using the installed helm $(HELM_VERSION): $$found"; \
+	else GOBIN=$(TOOLS)/bin $(TIMED) helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION); fi
+	@touch $@
 
 $(ACTIONLINT):
-	GOBIN=$(TOOLS)/bin go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
-	mkdir -p $(STAMPS) && touch $@
+	@mkdir -p $(TOOLS)/bin $(STAMPS)
+	@found='$(call installed,actionlint,actionlint -version,$(patsubst v%,%,$(ACTIONLINT_VERSION)))'; \
+	if [ -n "$$found" ]; then ln -sf "$$found" $(TOOLS)/bin/actionlint && echo "using the installed actionlint: $$found"; \
+	else GOBIN=$(TOOLS)/bin $(TIMED) actionlint go install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION); fi
+	@touch $@
 
+# The Pulumi CLI of the SDK's version: the user's own if it is that version, else built from tools/pulumi.
 $(PULUMI): tools/pulumi/go.mod tools/pulumi/go.sum
-	cd tools/pulumi && go build -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)" \
-		-o $(TOOLS)/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
-	mkdir -p $(STAMPS) && touch $@
+	@mkdir -p $(TOOLS)/bin $(STAMPS)
+	@found='$(call installed,pulumi,pulumi version,$(PULUMI_VERSION))'; \
+	if [ -n "$$found" ]; then ln -sf "$$found" $(TOOLS)/bin/pulumi && echo "using the installed Pulumi CLI $(PULUMI_VERSION): $$found"; \
+	else cd tools/pulumi && $(TIMED) pulumi-cli go build -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)" \
+		-o $(TOOLS)/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; fi
+	@touch $@
 
 # TypeScript, Pulumi's Node.js SDK and Node's types, for the component's TypeScript consumer example.
 $(NODE): $(TS_EXAMPLE)
 	rm -rf $(TOOLS)/node && mkdir -p $(TOOLS)/node
-	npm install --prefix $(TOOLS)/node --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error $(NODE_PINS)
+	$(TIMED) npm npm install --prefix $(TOOLS)/node --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error $(NODE_PINS)
 	mkdir -p $(STAMPS) && touch $@
 
 # The Argo CD CRDs the GitOps tests validate against, at the Argo CD version of the pinned chart.
 $(ARGOCD):
-	go mod download $(ARGOCD_MODULE)
+	$(TIMED) argocd-crds go mod download $(ARGOCD_MODULE)
 	mkdir -p $(STAMPS) && touch $@
 
 # The component package: its Construct tests, schema golden, SDK generation and consumer type-checks.
@@ -86,20 +105,36 @@ fmt-check:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:" >&2; echo "$$unformatted" >&2; exit 1; fi
 
 vet:
-	go vet ./...
+	$(TIMED) vet go vet ./...
 
-unit: tools system
-	go test ./tests/
+unit: system $(HELM) $(ACTIONLINT) $(ARGOCD)
+	go test $$(go list ./... | grep -v /tests/engine)
 
-engine: tools
+engine: $(PULUMI)
 	go test ./tests/engine/
 
-test: system tools fmt-check vet
-	go test ./...
-	cd component && go vet ./... && go test ./...
+# Everything, in the order that compiles each package once: `go vet` compiles the program's dependencies while
+# the tools build beside it (they share almost nothing), then one `go test` runs every package of the program
+# (the mocked tests and the engine tests, in parallel), then the component, whose dependencies are compiled by then
+# (the SDKs by the program, pkg/v3 by the CLI; one build list for all three modules keeps them shared).
+test: system fmt-check
+	@$(MAKE) --no-print-directory -j4 --output-sync=line test-parallel
 
+test-parallel: vet tools
+	@$(MAKE) --no-print-directory go-tests
+
+go-tests:
+	$(TIMED) go-test go test ./...
+	cd component && $(TIMED) component-vet go vet ./... && $(TIMED) component-test go test ./...
+
+# Measures a cold `make test` in a fresh clone with empty Go caches, then warm runs, into docs/test-times.md.
+bench-tests:
+	bash tools/bench-tests
+
+# The offline plan's snapshot of each stack file at the root (what TestUserStacks_planMatchesTheirSnapshot compares).
 snapshots:
-	UPDATE_SNAPSHOTS=1 go test -count=1 ./tests -run 'TestUserStacks_planMatchesTheirSnapshot'
+	@for file in Pulumi.*.yaml; do stack=$${file#Pulumi.}; stack=$${stack%.yaml}; \
+		go run ./cmd/plan -stack "$$stack" -format snapshot > "tests/testdata/plan-$$stack.json" || exit 1; done
 	@git status --short tests/testdata/plan-*.json
 
 golden: tools

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -184,17 +183,17 @@ func NewClusterAddons(ctx *pulumi.Context, name string, args *ClusterAddonsArgs,
 	}
 	// Pods get Pod Identity credentials only if the association exists when they start, and the autoscaler
 	// resolves AWS endpoints through CoreDNS.
-	release, err := helmv3.NewRelease(ctx, name+"-autoscaler", &helmv3.ReleaseArgs{
-		Name:           pulumi.String(AutoscalerReleaseName),
-		Chart:          pulumi.String(AutoscalerChart),
-		Version:        pulumi.String(chartVersion),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(AutoscalerChartRepo)},
-		Namespace:      pulumi.String(AutoscalerNamespace),
-		Atomic:         pulumi.Bool(true),
-		CleanupOnFail:  pulumi.Bool(true),
-		Timeout:        pulumi.Int(HelmTimeoutSeconds),
-		MaxHistory:     pulumi.Int(10),
-		Values:         pulumi.ToMap(AutoscalerValues(args.ClusterName, args.Account.Region, args.HA)),
+	release, err := newHelmRelease(ctx, name+"-autoscaler", HelmReleaseArgs{
+		Name:          AutoscalerReleaseName,
+		Chart:         AutoscalerChart,
+		Version:       chartVersion,
+		Repo:          AutoscalerChartRepo,
+		Namespace:     pulumi.String(AutoscalerNamespace),
+		Atomic:        true,
+		CleanupOnFail: true,
+		Timeout:       HelmTimeoutSeconds,
+		MaxHistory:    10,
+		Values:        AutoscalerValues(args.ClusterName, args.Account.Region, args.HA),
 	}, parent, pulumi.Provider(args.Provider), pulumi.DependsOn(append(append([]pulumi.Resource{}, identity.Ready...), a.Ready...)))
 	if err != nil {
 		return nil, wrap("install cluster autoscaler", err)

@@ -6,7 +6,6 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -188,18 +187,19 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 		return nil, wrap("create argocd namespace", err)
 	}
 
-	release, err := helmv3.NewRelease(ctx, name+"-argocd", &helmv3.ReleaseArgs{
-		Name:            pulumi.String(ArgoCDReleaseName),
-		Chart:           pulumi.String(ArgoCDChart),
-		Version:         pulumi.String(args.ChartVersion),
-		RepositoryOpts:  &helmv3.RepositoryOptsArgs{Repo: pulumi.String(ArgoCDChartRepo)},
+	noNamespace := false
+	release, err := newHelmRelease(ctx, name+"-argocd", HelmReleaseArgs{
+		Name:            ArgoCDReleaseName,
+		Chart:           ArgoCDChart,
+		Version:         args.ChartVersion,
+		Repo:            ArgoCDChartRepo,
 		Namespace:       argoNS.Metadata.Name().Elem(),
-		CreateNamespace: pulumi.Bool(false),
-		Atomic:          pulumi.Bool(true),
-		CleanupOnFail:   pulumi.Bool(true),
-		Timeout:         pulumi.Int(HelmTimeoutSeconds),
-		MaxHistory:      pulumi.Int(10),
-		Values:          pulumi.ToMap(ArgoCDValues(args.HA)),
+		CreateNamespace: &noNamespace,
+		Atomic:          true,
+		CleanupOnFail:   true,
+		Timeout:         HelmTimeoutSeconds,
+		MaxHistory:      10,
+		Values:          ArgoCDValues(args.HA),
 	}, with(waitFor)...)
 	if err != nil {
 		return nil, wrap("install argocd", err)
