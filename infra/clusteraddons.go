@@ -21,11 +21,6 @@ const (
 	AutoscalerServiceAccount = "cluster-autoscaler"
 )
 
-// AutoscalerChartVersions is the cluster-autoscaler chart for each Kubernetes minor version: the newest chart whose
-// Cluster Autoscaler (appVersion) has that minor version, as the autoscaler's documentation requires (it is built
-// against one scheduler release). 9.46.6 ships 1.32.0, 9.51.0 ships 1.33.0, 9.53.0 ships 1.34.2.
-var AutoscalerChartVersions = map[string]string{"1.32": "9.46.6", "1.33": "9.51.0", "1.34": "9.53.0"}
-
 // AutoscalerDiscoveryTag is the tag that marks the Auto Scaling groups of a cluster's managed nodegroups as that
 // cluster's; EKS sets it to "owned". The autoscaler may change only groups that carry it.
 func AutoscalerDiscoveryTag(clusterName string) string {
@@ -78,8 +73,9 @@ func ManagedNodegroupGroups(a Account) string {
 }
 
 // AutoscalerValues are the chart values. HA runs two replicas on different nodes (leader election keeps one
-// active) behind the chart's disruption budget of one.
-func AutoscalerValues(clusterName, region string, ha bool) map[string]any {
+// active) behind the chart's disruption budget of one. imageTag is the autoscaler release to run (the calendar's
+// AutoscalerImageTag for the cluster's minor version).
+func AutoscalerValues(clusterName, region, imageTag string, ha bool) map[string]any {
 	replicas := 1
 	if ha {
 		replicas = 2
@@ -109,6 +105,9 @@ func AutoscalerValues(clusterName, region string, ha bool) map[string]any {
 			"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
 			"capabilities": map[string]any{"drop": []any{"ALL"}},
 		},
+	}
+	if imageTag != "" {
+		values["image"] = map[string]any{"tag": imageTag}
 	}
 	if ha {
 		values["topologySpreadConstraints"] = []any{map[string]any{
@@ -153,7 +152,7 @@ func NewClusterAddons(ctx *pulumi.Context, name string, args *ClusterAddonsArgs,
 		!args.Roles.valid() || args.Provider == nil || len(args.Nodes) == 0 {
 		return nil, fmt.Errorf("cluster add-ons %q: cluster, version, account, roles, provider and nodes are required", name)
 	}
-	chartVersion, ok := AutoscalerChartVersions[args.KubernetesVersion]
+	version, ok := LookupKubernetesVersion(args.KubernetesVersion)
 	if !ok {
 		return nil, fmt.Errorf("cluster add-ons %q: no Cluster Autoscaler chart for Kubernetes %s", name, args.KubernetesVersion)
 	}
@@ -186,14 +185,14 @@ func NewClusterAddons(ctx *pulumi.Context, name string, args *ClusterAddonsArgs,
 	release, err := newHelmRelease(ctx, name+"-autoscaler", HelmReleaseArgs{
 		Name:          AutoscalerReleaseName,
 		Chart:         AutoscalerChart,
-		Version:       chartVersion,
+		Version:       version.AutoscalerChart,
 		Repo:          AutoscalerChartRepo,
 		Namespace:     pulumi.String(AutoscalerNamespace),
 		Atomic:        true,
 		CleanupOnFail: true,
 		Timeout:       HelmTimeoutSeconds,
 		MaxHistory:    10,
-		Values:        AutoscalerValues(args.ClusterName, args.Account.Region, args.HA),
+		Values:        AutoscalerValues(args.ClusterName, args.Account.Region, version.AutoscalerImageTag, args.HA),
 	}, parent, pulumi.Provider(args.Provider), pulumi.DependsOn(append(append([]pulumi.Resource{}, identity.Ready...), a.Ready...)))
 	if err != nil {
 		return nil, wrap("install cluster autoscaler", err)

@@ -242,10 +242,12 @@ func DeployPolicy(account Account, target DeployTarget, boundaryARN string) Poli
 			Resource: sharedIssuers,
 		},
 		{
-			Sid:      "TagTheBoundary", // aws:defaultTags changes; tags grant nothing
+			// aws:defaultTags changes; tags grant nothing. The stack's boundaries: the roles' and, with
+			// serviceIamStatements, the service role's own, both under the stack's path.
+			Sid:      "TagTheBoundaries",
 			Effect:   "Allow",
 			Action:   []string{"iam:TagPolicy", "iam:UntagPolicy"},
-			Resource: []string{boundaryARN},
+			Resource: []string{iamARN("policy" + target.RolePath + "*")},
 		},
 		{
 			Sid:      "NeverChangeRolesPoliciesOrCredentials",

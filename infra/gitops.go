@@ -112,8 +112,14 @@ func AppProjectSpec(args *GitOpsArgs) map[string]any {
 // ServiceRoleAnnotation is the pod annotation that names the service's AWS role (the chart's podAnnotations).
 const ServiceRoleAnnotation = "platform/service-role"
 
-// ApplicationSpec deploys the service chart from Git with automated sync, prune and self-heal.
-func ApplicationSpec(args *GitOpsArgs) map[string]any {
+// APIKeyVersionAnnotation is the pod annotation that follows the API key Secret's resourceVersion: the service
+// reads the key from its environment at start, so a rotated key reaches it only through new pods, and a changed
+// pod template is what makes the Deployment roll them (Argo CD syncs the Application's new parameter).
+const APIKeyVersionAnnotation = "platform/api-key-version"
+
+// ApplicationSpec deploys the service chart from Git with automated sync, prune and self-heal. apiKeyVersion is the
+// API key Secret's resourceVersion, which the pods carry as an annotation.
+func ApplicationSpec(args *GitOpsArgs, apiKeyVersion pulumi.StringInput) map[string]any {
 	helm := map[string]any{
 		// The chart reads Secret <release>-secret; pin the release name to the service name.
 		"releaseName": args.ServiceName,
@@ -121,11 +127,15 @@ func ApplicationSpec(args *GitOpsArgs) map[string]any {
 		"valueFiles":              []any{"values.yaml", "values-" + args.Stack + ".yaml"},
 		"ignoreMissingValueFiles": true,
 	}
+	parameters := []any{map[string]any{
+		"name": "podAnnotations." + APIKeyVersionAnnotation, "value": apiKeyVersion, "forceString": true,
+	}}
 	if args.ServiceRoleARN != nil {
-		helm["parameters"] = []any{map[string]any{
+		parameters = append(parameters, map[string]any{
 			"name": "podAnnotations." + ServiceRoleAnnotation, "value": args.ServiceRoleARN, "forceString": true,
-		}}
+		})
 	}
+	helm["parameters"] = parameters
 	return map[string]any{
 		"project": args.ServiceName,
 		"source": map[string]any{
@@ -285,7 +295,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 			// Deleting the Application deletes what it deployed, load balancers included, before the VPC goes.
 			Finalizers: pulumi.StringArray{pulumi.String(ResourcesFinalizer)},
 		},
-		OtherFields: kubernetes.UntypedArgs{"spec": ApplicationSpec(args)},
+		OtherFields: kubernetes.UntypedArgs{"spec": ApplicationSpec(args, secret.Metadata.ResourceVersion().Elem())},
 	}, with(
 		pulumi.DependsOn(appDeps),
 		// Deletion waits for ArgoCD to remove the workloads and their load balancers.

@@ -271,13 +271,23 @@ func newFlowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkAr
 	if err != nil {
 		return err
 	}
-	// The role may write only to its own log group.
+	// The role may write only to its own log group. logs:DescribeLogGroups authorizes on "*" alone (AWS's service
+	// authorization reference lists no resource type for it), and it only lists names and settings.
 	policy := group.Arn.ApplyT(func(arn string) (string, error) {
-		return PolicyDocument{Version: policyVersion, Statement: []Statement{{
-			Effect:   "Allow",
-			Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"},
-			Resource: []string{arn, arn + ":*"},
-		}}}.JSON()
+		return PolicyDocument{Version: policyVersion, Statement: []Statement{
+			{
+				Sid:      "WriteItsOwnLogGroup",
+				Effect:   "Allow",
+				Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"},
+				Resource: []string{arn, arn + ":*"},
+			},
+			{
+				Sid:      "ListLogGroups",
+				Effect:   "Allow",
+				Action:   []string{"logs:DescribeLogGroups"},
+				Resource: []string{"*"},
+			},
+		}}.JSON()
 	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-flow-logs", &iam.RolePolicyArgs{
 		Role:   role.ID(),

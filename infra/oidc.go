@@ -64,18 +64,27 @@ type OIDCProviderArgs struct {
 	ExistingARN string
 }
 
-// oidcProvider creates or reuses the identity provider and returns its ARN.
-func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+// oidcProvider creates, adopts or reuses the identity provider and returns its ARN.
+func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, parent pulumi.ResourceOrInvokeOption) (pulumi.StringOutput, error) {
 	if args.ExistingARN != "" {
 		return pulumi.String(args.ExistingARN).ToStringOutput(), nil
 	}
-	// No thumbprint: IAM verifies these issuers against its trusted root CAs and the field is optional in the API.
+	url := "https://" + args.IssuerHost
 	// Retained on delete: the provider is the account's only one for its issuer, and other stacks' roles trust it,
 	// so destroying this stack must not take their trust with it. Deleting it is an account decision.
+	opts := []pulumi.ResourceOption{parent, pulumi.RetainOnDelete(true)}
+	// One that exists already (this stack's own, kept by an earlier `pulumi destroy`) is adopted: IAM holds one
+	// provider per issuer URL and account and refuses a second (EntityAlreadyExists). The lookup fails when there
+	// is none (terraform-provider-aws v5.100.0, openid_connect_provider_data_source.go), and then it is created.
+	// Once it is in the state, the engine ignores the import (its ID is the ARN imported).
+	if found, err := iam.LookupOpenIdConnectProvider(ctx, &iam.LookupOpenIdConnectProviderArgs{Url: &url}, parent); err == nil && found.Arn != "" {
+		opts = append(opts, pulumi.Import(pulumi.ID(found.Arn)))
+	}
+	// No thumbprint: IAM verifies these issuers against its trusted root CAs and the field is optional in the API.
 	p, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
-		Url:           pulumi.String("https://" + args.IssuerHost),
+		Url:           pulumi.String(url),
 		ClientIdLists: pulumi.ToStringArray(args.ClientIDs),
-	}, parent, pulumi.RetainOnDelete(true))
+	}, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
 	}

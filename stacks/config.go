@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -20,7 +21,7 @@ const (
 	DefaultVPCCIDR            = "10.0.0.0/16"
 	DefaultAZCount            = 2
 	DefaultNATGateways        = NATSingle
-	DefaultKubernetesVersion  = "1.33"
+	DefaultKubernetesVersion  = "1.36" // the newest in EKS standard support on infra.CalendarChecked
 	DefaultNodeCapacityType   = "ON_DEMAND"
 	DefaultNodeMinSize        = 2
 	DefaultNodeDesiredSize    = 2
@@ -47,8 +48,12 @@ const (
 	NATPerAZ  = "perAz"
 )
 
-// SupportedKubernetesVersions are the EKS minor versions this program is tested against (EKS standard support).
-var SupportedKubernetesVersions = []string{"1.32", "1.33", "1.34"}
+// SupportedKubernetesVersions are the EKS minor versions the program offers: every version of the EKS calendar
+// (infra.KubernetesVersions), in standard or extended support.
+var SupportedKubernetesVersions = infra.KubernetesVersionNames()
+
+// Now is the clock the support windows are read against; tests set it.
+var Now = time.Now
 
 // MaxAZCount is the most availability zones the subnet layout reserves space for.
 const MaxAZCount = 4
@@ -109,6 +114,8 @@ type Config struct {
 
 	// Warnings are problems a preview tolerates and `pulumi up` refuses.
 	Warnings []string
+	// Notices are said on every run and refused never: extended support, a stale version calendar.
+	Notices []string
 
 	source string // what an error names (ConfigError.Source)
 }
@@ -188,6 +195,7 @@ type loader struct {
 	values   Values
 	problems []string
 	warnings []string
+	notices  []string
 }
 
 func (l *loader) fail(key, format string, args ...any) {
@@ -338,6 +346,7 @@ func LoadFrom(ctx *pulumi.Context, values Values) (*Config, error) {
 		return nil, &ConfigError{Problems: l.problems, Source: values.Source()}
 	}
 	c.Warnings = l.warnings
+	c.Notices = l.notices
 	return c, nil
 }
 
@@ -381,9 +390,7 @@ func (l *loader) validate(c *Config) {
 	}
 
 	// Cluster.
-	if !slices.Contains(SupportedKubernetesVersions, c.KubernetesVersion) {
-		l.fail("kubernetesVersion", "must be one of %s, got %q", strings.Join(SupportedKubernetesVersions, ", "), c.KubernetesVersion)
-	}
+	l.kubernetesVersion(c.KubernetesVersion)
 	if n := len(c.EndpointPublicAccessCIDRs); n > MaxPublicAccessCIDRs {
 		l.fail("endpointPublicAccessCidrs", "lists %d ranges; EKS accepts at most %d", n, MaxPublicAccessCIDRs)
 	}
@@ -572,6 +579,30 @@ func (l *loader) validate(c *Config) {
 	}
 }
 
+// kubernetesVersion checks the version against the EKS calendar on today's date: a version past its extended
+// support is refused (EKS has upgraded such clusters itself), one in extended support is said on every run with
+// its price, and so is a calendar too old to trust.
+func (l *loader) kubernetesVersion(version string) {
+	today := Now()
+	if stale := infra.CalendarStale(today); stale != "" {
+		l.notices = append(l.notices, "kubernetesVersion: "+stale)
+	}
+	v, ok := infra.LookupKubernetesVersion(version)
+	if !ok {
+		l.fail("kubernetesVersion", "must be one of %s (the EKS calendar of %s), got %q", strings.Join(SupportedKubernetesVersions, ", "),
+			infra.CalendarChecked, version)
+		return
+	}
+	newest := infra.NewestStandardVersion(today)
+	switch v.SupportOn(today) {
+	case infra.SupportEnded:
+		l.fail("kubernetesVersion", "%s; upgrade one minor version at a time, starting with %s", v.Status(today), infra.NextKubernetesVersion(version))
+	case infra.SupportExtended:
+		l.notices = append(l.notices, fmt.Sprintf("kubernetesVersion: %s; upgrade one minor version at a time towards %s "+
+			"(`pulumi config set kubernetesVersion %s`, then `pulumi up`)", v.Status(today), newest, infra.NextKubernetesVersion(version)))
+	}
+}
+
 // repositoryIDs checks the numeric IDs of a GitHub repository the stack trusts.
 func (l *loader) repositoryIDs(ownerKey, repoKey, repository, ownerID, repositoryID string) {
 	how := "get them with `gh api repos/" + repository + " --jq '.owner.id, .id'`"
@@ -614,6 +645,32 @@ func (c *Config) ValidateAZs(available []string) error {
 			len(available), strings.Join(available, ", "), c.AZCount)}}
 	}
 	return nil
+}
+
+// ValidateUpgrade checks the configured version against the one the cluster runs ("" before it exists): EKS
+// upgrades the control plane one minor version at a time and never downgrades. It runs before any resource is
+// registered, so a skipped version fails before anything changes.
+func (c *Config) ValidateUpgrade(running string) error {
+	if running == "" || running == c.KubernetesVersion {
+		return nil
+	}
+	steps, err := infra.MinorsBetween(running, c.KubernetesVersion)
+	if err != nil {
+		return nil // not a version this program offers; Load has said so
+	}
+	var problem string
+	switch {
+	case steps < 0:
+		problem = fmt.Sprintf("the cluster runs Kubernetes %s, and EKS cannot downgrade a cluster to %s: set %s again", running,
+			c.KubernetesVersion, running)
+	case steps > 1:
+		problem = fmt.Sprintf("the cluster runs Kubernetes %s, and EKS upgrades one minor version at a time: set %s first "+
+			"(`pulumi config set kubernetesVersion %s`, `pulumi up`), then the next, up to %s", running,
+			infra.NextKubernetesVersion(running), infra.NextKubernetesVersion(running), c.KubernetesVersion)
+	default:
+		return nil
+	}
+	return &ConfigError{Source: c.source, Problems: []string{"kubernetesVersion: " + problem}}
 }
 
 var nonNameRe = regexp.MustCompile(`[^A-Za-z0-9-]+`)

@@ -23,6 +23,8 @@ type Env struct {
 	Account infra.Account
 	// Nodes is the scaling of the stack's nodegroup as it runs; nil before it exists.
 	Nodes *infra.NodeGroupScaling
+	// ClusterVersion is the Kubernetes version the stack's cluster runs; "" before it exists.
+	ClusterVersion string
 }
 
 // Platform holds the components of one environment.
@@ -43,6 +45,10 @@ type Platform struct {
 	APIPublicAccessCIDRs []string
 	// Warnings are configuration problems a preview tolerates and `pulumi up` refuses (logged as warnings).
 	Warnings []string
+	// Notices are logged as warnings on every run and refused never (extended support, a stale calendar).
+	Notices []string
+	// KubernetesStatus is the cluster version's support and control-plane price today, from the EKS calendar.
+	KubernetesStatus string
 
 	pullRequestPreviews bool
 	deployWith          string
@@ -91,10 +97,13 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 	if err := checkBoundarySize(cfg); err != nil {
 		return nil, err
 	}
-	if env.Nodes, err = liveNodes(ctx, cfg.ClusterName(), invoke...); err != nil {
+	if env.ClusterVersion, env.Nodes, err = liveCluster(ctx, cfg.ClusterName(), invoke...); err != nil {
 		return nil, err
 	}
-	for _, w := range cfg.Warnings {
+	if err := cfg.ValidateUpgrade(env.ClusterVersion); err != nil {
+		return nil, err
+	}
+	for _, w := range append(slices.Clone(cfg.Notices), cfg.Warnings...) {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return nil, err
 		}
@@ -103,7 +112,10 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	p.Warnings = cfg.Warnings
+	p.Warnings, p.Notices = cfg.Warnings, cfg.Notices
+	if v, ok := infra.LookupKubernetesVersion(cfg.KubernetesVersion); ok {
+		p.KubernetesStatus = v.Status(Now())
+	}
 	return p, nil
 }
 
@@ -334,6 +346,11 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	p.Kubernetes, err = kubernetes.NewProvider(ctx, "k8s", &kubernetes.ProviderArgs{
 		Kubeconfig:        p.Cluster.Kubeconfig,
 		ClusterIdentifier: p.Cluster.Endpoint,
+		// A Secret whose data changes is updated in place, not deleted and re-created (pulumi-kubernetes v4.32.0
+		// replaces it otherwise: provider/pkg/provider/diff.go:28-29), so rotating the API key works in protected
+		// prod and leaves no window without the Secret. Adding the setting updates the provider in place: the
+		// pinned clusterIdentifier suppresses every provider replacement (provider.go:495-502).
+		EnableSecretMutable: pulumi.Bool(true),
 	}, pulumi.DependsOn(deps), protect)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes provider: %w", err)
@@ -406,17 +423,27 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 // nodesName names the nodegroup; autonaming makes its physical name nodesName-<random>.
 const nodesName = "nodes"
 
-// liveNodes reads the scaling of the stack's nodegroup as it runs in AWS, where the autoscaler moves its desired
-// size; nil before the cluster or the nodegroup exists. While a replacement is under way two groups exist: the
-// larger desired size is kept.
-func liveNodes(ctx *pulumi.Context, clusterName string, opts ...pulumi.InvokeOption) (*infra.NodeGroupScaling, error) {
+// liveCluster reads the stack's cluster as it runs in AWS: its Kubernetes version ("" before it exists), which an
+// upgrade may move by one minor version only, and the scaling of its nodegroup, where the autoscaler moves the
+// desired size (nil before the nodegroup exists). While a replacement is under way two groups exist: the larger
+// desired size is kept.
+func liveCluster(ctx *pulumi.Context, clusterName string, opts ...pulumi.InvokeOption) (string, *infra.NodeGroupScaling, error) {
 	clusters, err := awseks.GetClusters(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("look up the account's EKS clusters: %w", err)
+		return "", nil, fmt.Errorf("look up the account's EKS clusters: %w", err)
 	}
 	if !slices.Contains(clusters.Names, clusterName) {
-		return nil, nil
+		return "", nil, nil
 	}
+	cluster, err := awseks.LookupCluster(ctx, &awseks.LookupClusterArgs{Name: clusterName}, opts...)
+	if err != nil {
+		return "", nil, fmt.Errorf("look up cluster %s: %w", clusterName, err)
+	}
+	nodes, err := liveNodes(ctx, clusterName, opts...)
+	return cluster.Version, nodes, err
+}
+
+func liveNodes(ctx *pulumi.Context, clusterName string, opts ...pulumi.InvokeOption) (*infra.NodeGroupScaling, error) {
 	groups, err := awseks.GetNodeGroups(ctx, &awseks.GetNodeGroupsArgs{ClusterName: clusterName}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("look up the nodegroups of %s: %w", clusterName, err)

@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/internal/plan"
 	"github.com/example/eks-gitops-platform/stacks"
 )
@@ -29,10 +31,6 @@ var (
 	addonsAfterNodes  = []string{"coredns", "metrics-server"}
 )
 
-// autoscalerCharts is the cluster-autoscaler chart whose autoscaler has each Kubernetes minor version (the chart's
-// appVersion at the kubernetes/autoscaler tags cluster-autoscaler-chart-<version>).
-var autoscalerCharts = map[string]string{"1.32": "9.46.6", "1.33": "9.51.0", "1.34": "9.53.0"}
-
 func addonNamed(t *testing.T, r *run, name string) *record {
 	t.Helper()
 	var found []*record
@@ -49,8 +47,7 @@ func addonNamed(t *testing.T, r *run, name string) *record {
 // is an EKS managed add-on whose version was resolved for that version, and the autoscaler's chart is the one
 // built for it. A version bump therefore moves them all in one update.
 func TestAddons_eachRunsAtAVersionResolvedForTheClustersKubernetesVersion(t *testing.T) {
-	require.ElementsMatch(t, stacks.SupportedKubernetesVersions, slices.Collect(mapsKeys(autoscalerCharts)),
-		"an autoscaler chart for every supported Kubernetes version")
+	require.Equal(t, infra.KubernetesVersionNames(), stacks.SupportedKubernetesVersions, "every version of the EKS calendar")
 	for _, stack := range stackNames {
 		for _, version := range stacks.SupportedKubernetesVersions {
 			t.Run(stack+"/"+version, func(t *testing.T) {
@@ -72,7 +69,12 @@ func TestAddons_eachRunsAtAVersionResolvedForTheClustersKubernetesVersion(t *tes
 				mostRecent := r.result.InvokeArgs["aws:eks/getAddonVersion:getAddonVersion"]["mostRecent"]
 				assert.True(t, mostRecent.IsBool() && mostRecent.BoolValue(), "the newest version EKS publishes for the Kubernetes version")
 				ca := r.one(releaseTy, "addons-autoscaler")
-				assert.Equal(t, autoscalerCharts[version], ca.Str("version"), "the autoscaler built for Kubernetes %s", version)
+				row, ok := infra.LookupKubernetesVersion(version)
+				require.True(t, ok)
+				assert.Equal(t, row.AutoscalerChart, ca.Str("version"))
+				tag := ca.Str("values.image.tag")
+				assert.Equal(t, row.AutoscalerImageTag, tag)
+				assert.Truef(t, strings.HasPrefix(tag, "v"+version+"."), "the autoscaler %s is built for Kubernetes %s (it must match the minor version)", tag, version)
 			})
 		}
 	}
@@ -248,7 +250,8 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 			assert.NotContains(t, role.Name, "service-identity", "no service role without statements")
 		}
 		assert.Len(t, r.all(associationTy), 1, "the autoscaler's association alone")
-		assert.Nil(t, r.single(applicationTy).In("spec.source.helm.parameters"), "no role to annotate the pods with")
+		_, annotated := helmParameter(r.single(applicationTy), "podAnnotations."+infra.ServiceRoleAnnotation)
+		assert.False(t, annotated, "no role to annotate the pods with")
 		assert.NotContains(t, r.outputs, stacks.OutputServiceRoleARN)
 
 		cfg := fixtureConfig(t, stack)
@@ -303,10 +306,10 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 		assert.NotContains(t, string(shared), "cloudwatch:PutMetricData")
 
 		// A new or changed role rolls the pods: Pod Identity gives credentials only to pods started after it.
-		params := asSlice(r.single(applicationTy).In("spec.source.helm.parameters"))
-		require.Len(t, params, 1)
+		param, ok := helmParameter(r.single(applicationTy), "podAnnotations."+infra.ServiceRoleAnnotation)
+		require.True(t, ok)
 		assert.Equal(t, map[string]any{"name": "podAnnotations.platform/service-role", "value": r.outputs[stacks.OutputServiceRoleARN].Value,
-			"forceString": true}, params[0])
+			"forceString": true}, param)
 	}
 }
 
@@ -329,10 +332,44 @@ func TestServiceChart_rendersTheServiceAccountThePlatformAssociates(t *testing.T
 	assert.Equal(t, association.Str("serviceAccount"), kitDeploymentOf(t, objs).Spec.Template.Spec.ServiceAccountName)
 
 	// The Application's Helm parameter lands on the pod template, so a new role rolls the pods.
-	param := asSlice(app.In("spec.source.helm.parameters"))[0].(map[string]any)
+	param, ok := helmParameter(app, "podAnnotations."+infra.ServiceRoleAnnotation)
+	require.True(t, ok)
 	role := "arn:aws:iam::123456789012:role/eks-gitops-platform/dev/service-identity-role-1a2b3c4"
 	d := kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir), "--set-string", param["name"].(string)+"="+role))
 	assert.Equal(t, role, d.Spec.Template.Metadata.Annotations["platform/service-role"])
+}
+
+// helmParameter is the Application's Helm parameter of that name.
+func helmParameter(app *record, name string) (map[string]any, bool) {
+	for _, p := range asSlice(app.In("spec.source.helm.parameters")) {
+		if m, ok := p.(map[string]any); ok && m["name"] == name {
+			return m, true
+		}
+	}
+	return nil, false
+}
+
+// TestAPIKeyRotation_updatesTheSecretInPlaceAndRollsThePods: the program's Kubernetes provider updates a Secret
+// whose data changes in place (pulumi-kubernetes replaces it otherwise, and a protected one cannot be replaced),
+// and the service's pods carry the Secret's resourceVersion as an annotation through the Application, so a new key
+// changes the pod template: the reference chart renders the parameter onto it, and the Deployment rolls. The
+// real-engine test of a prod rotation is tests/engine TestRotation_prodAPIKeyIsUpdatedInPlaceAndRollsThePods.
+func TestAPIKeyRotation_updatesTheSecretInPlaceAndRollsThePods(t *testing.T) {
+	for _, stack := range stackNames {
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
+		prov := r.single(k8sProvTy)
+		assert.Equal(t, true, prov.In("enableSecretMutable"), "a changed Secret is updated, not replaced")
+		secret := r.one("kubernetes:core/v1:Secret", "gitops-api-key")
+		app := r.single(applicationTy)
+		param, ok := helmParameter(app, "podAnnotations."+infra.APIKeyVersionAnnotation)
+		require.True(t, ok, "the pods follow the API key Secret")
+		assert.Equal(t, "resource-version-1", param["value"], "the Secret's resourceVersion, as the API server returns it")
+		assert.Equal(t, true, param["forceString"])
+		assert.True(t, r.dependsOn(app, secret), "the Application waits for the Secret it reads")
+	}
+	objs := kitRender(t, kitPath(t, kitChartDir), "--set-string", "podAnnotations."+infra.APIKeyVersionAnnotation+"=42")
+	assert.Equal(t, "42", kitDeploymentOf(t, objs).Spec.Template.Metadata.Annotations[infra.APIKeyVersionAnnotation],
+		"the annotation lands on the pod template")
 }
 
 // serviceStatementCases are configurations the program refuses, each with the key and index it names.

@@ -205,7 +205,10 @@ func TestDeployAccess_deployRoleChangesNoRoleOrPolicy(t *testing.T) {
 		assert.Contains(t, denied["*"], a)
 	}
 	assert.ElementsMatch(t, []string{"iam:TagRole", "iam:UntagRole", "iam:PassRole"}, allowed[stackRoles], "tags and pass only")
-	assert.ElementsMatch(t, []string{"iam:TagPolicy", "iam:UntagPolicy"}, allowed[boundaryARN], "the boundary's tags only")
+	stackPolicies := "arn:aws:iam::" + testAccount + ":policy/" + projectName + "/prod/*"
+	assert.ElementsMatch(t, []string{"iam:TagPolicy", "iam:UntagPolicy"}, allowed[stackPolicies],
+		"the tags of the stack's boundaries only (the roles' and the service role's)")
+	assert.True(t, strings.HasPrefix(boundaryARN, strings.TrimSuffix(stackPolicies, "*")), "which include the roles' boundary")
 	shared := "arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com"
 	assert.Contains(t, denied[shared], "iam:DeleteOpenIDConnectProvider", "the shared issuers are never deleted")
 	assert.Contains(t, denied[shared], "iam:AddClientIDToOpenIDConnectProvider", "nor re-pointed")

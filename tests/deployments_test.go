@@ -29,6 +29,7 @@ type settingsMock struct {
 	outputs  map[string]map[string]any // stack reference name -> outputs
 	mu       sync.Mutex
 	settings map[string]*plan.Resource // stack -> DeploymentSettings
+	drift    map[string]*plan.Resource // stack -> DriftSchedule
 }
 
 func (m *settingsMock) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -43,6 +44,12 @@ func (m *settingsMock) NewResource(args pulumi.MockResourceArgs) (string, resour
 	case "pulumiservice:index:DeploymentSettings":
 		m.mu.Lock()
 		m.settings[args.Inputs["stack"].StringValue()] = &plan.Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs}
+		m.mu.Unlock()
+		return args.Name + "-id", args.Inputs, nil
+	case "pulumiservice:index:DriftSchedule":
+		m.mu.Lock()
+		m.drift[args.Inputs["stack"].StringValue()] = &plan.Resource{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs,
+			Dependencies: args.RegisterRPC.GetDependencies()}
 		m.mu.Unlock()
 		return args.Name + "-id", args.Inputs, nil
 	}
@@ -76,14 +83,49 @@ func platformOutputs() map[string]map[string]any {
 // runSettings runs the settings program with a configuration (namespace-less keys) over the platform outputs.
 func runSettings(t *testing.T, cfg map[string]string, outputs map[string]map[string]any) (map[string]*plan.Resource, error) {
 	t.Helper()
-	m := &settingsMock{outputs: outputs, settings: map[string]*plan.Resource{}}
+	settings, _, err := runSettingsAndDrift(t, cfg, outputs)
+	return settings, err
+}
+
+// runSettingsAndDrift is runSettings with the drift schedules, by stack.
+func runSettingsAndDrift(t *testing.T, cfg map[string]string, outputs map[string]map[string]any) (map[string]*plan.Resource, map[string]*plan.Resource, error) {
+	t.Helper()
+	m := &settingsMock{outputs: outputs, settings: map[string]*plan.Resource{}, drift: map[string]*plan.Resource{}}
 	values := map[string]string{}
 	for k, v := range cfg {
 		values["eks-gitops-platform-deployments:"+k] = v
 	}
 	err := pulumi.RunErr(settings.Run, pulumi.WithMocks("eks-gitops-platform-deployments", "settings", m),
 		func(info *pulumi.RunInfo) { info.Config = values })
-	return m.settings, err
+	return m.settings, m.drift, err
+}
+
+// TestDeploymentSettings_prodDriftIsDetectedDailyAndNeverRemediatedByItself: Pulumi Deployments runs a preview-only
+// refresh of prod every day and reports what changed outside Pulumi; correcting it is a reviewed change, never an
+// automatic update. dev has none by default; the list is configurable and names listed stacks only.
+func TestDeploymentSettings_prodDriftIsDetectedDailyAndNeverRemediatedByItself(t *testing.T) {
+	_, drift, err := runSettingsAndDrift(t, validSettingsConfig(), platformOutputs())
+	require.NoError(t, err)
+	require.Equal(t, []string{"prod"}, keysOf(drift))
+	d := drift["prod"]
+	assert.Equal(t, settingsOrg, d.Str("organization"))
+	assert.Equal(t, projectName, d.Str("project"))
+	assert.Equal(t, settings.DriftSchedule, d.Str("scheduleCron"))
+	assert.Regexp(t, `^\d+ \d+ \* \* \*$`, d.Str("scheduleCron"), "once a day")
+	assert.Equal(t, false, d.In("autoRemediate"), "detection only")
+	require.Len(t, d.Dependencies, 1, "after the stack's deployment settings, which its runs use")
+	assert.Contains(t, d.Dependencies[0], "pulumiservice:index:DeploymentSettings::prod")
+
+	cfg := validSettingsConfig()
+	cfg["driftDetection"] = `["dev","prod"]`
+	_, drift, err = runSettingsAndDrift(t, cfg, platformOutputs())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"dev", "prod"}, keysOf(drift))
+
+	cfg["driftDetection"] = `["staging"]`
+	_, _, err = runSettingsAndDrift(t, cfg, platformOutputs())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `driftDetection: names stack "staging", which stacks does not list`)
 }
 
 func validSettingsConfig() map[string]string {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -297,7 +298,8 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 		// With the service's own role, the Application passes it to the chart as a Helm parameter.
 		cfg.Set("serviceIamStatements", serviceStatements)
 		app := runStack(t, stack, cfg).ok().single(applicationTy)
-		require.NotNil(t, app.In("spec.source.helm.parameters"))
+		_, ok := helmParameter(app, "podAnnotations."+infra.ServiceRoleAnnotation)
+		require.True(t, ok)
 		assert.NoError(t, appSchema.Validate(asObject(t, app)))
 	}
 }

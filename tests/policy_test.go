@@ -1771,7 +1771,7 @@ var polWildcardOnlyActions = []string{
 	"autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
 	"autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
 	"ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
-	"ec2:GetInstanceTypesFromInstanceRequirements",
+	"ec2:GetInstanceTypesFromInstanceRequirements", "logs:DescribeLogGroups",
 }
 
 func checkNoUnscopedRestrictableActions(g *plan.Result) []string {

@@ -73,7 +73,9 @@ func Build(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, w := range p.Warnings {
+	// On standard error, so that a piped format stays only that format.
+	fmt.Fprintln(os.Stderr, p.KubernetesStatus)
+	for _, w := range append(p.Notices, p.Warnings...) {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
 	return p.Outputs(), nil

@@ -30,11 +30,13 @@ const (
 
 // Config is the settings stack's configuration.
 type Config struct {
-	Organization string            // Pulumi Cloud organization (required)
-	Repository   string            // owner/name of this repository (required)
-	Branch       string            // default main
-	Stacks       []string          // default dev, prod
-	RunnerPools  map[string]string // stack -> customer-managed agent pool ID; default none
+	Organization string   // Pulumi Cloud organization (required)
+	Repository   string   // owner/name of this repository (required)
+	Branch       string   // default main
+	Stacks       []string // default dev, prod
+	// DriftDetection are the stacks whose drift is detected on DriftSchedule; default prod, if listed.
+	DriftDetection []string
+	RunnerPools    map[string]string // stack -> customer-managed agent pool ID; default none
 }
 
 var (
@@ -65,6 +67,13 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	case err != nil:
 		fail("stacks", "must be a list of stack names, such as [dev, prod]: %v", err)
 	}
+	switch err := c.TryObject("driftDetection", &cfg.DriftDetection); {
+	case err != nil && strings.Contains(err.Error(), "missing") && slices.Contains(cfg.Stacks, "prod"):
+		cfg.DriftDetection = []string{"prod"}
+	case err != nil && strings.Contains(err.Error(), "missing"):
+	case err != nil:
+		fail("driftDetection", "must be a list of stack names, such as [prod]: %v", err)
+	}
 	if err := c.TryObject("runnerPools", &cfg.RunnerPools); err != nil && !strings.Contains(err.Error(), "missing") {
 		fail("runnerPools", "must map stack names to agent pool IDs: %v", err)
 	}
@@ -80,6 +89,11 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	for _, s := range cfg.Stacks {
 		if !stackNameRe.MatchString(s) {
 			fail("stacks", "%q is not a stack name", s)
+		}
+	}
+	for _, stack := range cfg.DriftDetection {
+		if !slices.Contains(cfg.Stacks, stack) {
+			fail("driftDetection", "names stack %q, which stacks does not list", stack)
 		}
 	}
 	for stack, id := range cfg.RunnerPools {
@@ -117,6 +131,11 @@ func PreRunCommands() []string {
 		"go version",
 	}
 }
+
+// DriftSchedule is when drift detection runs (cron, UTC): daily, before the working day in Europe and the Americas.
+// A run is a refresh in preview mode (Pulumi Cloud's drift detection): it changes nothing, so the deploy role's
+// trust for the refresh operation covers it, and it is never remediated automatically.
+const DriftSchedule = "0 5 * * *"
 
 // SessionDuration is the AWS session each deployment asks for, in Pulumi's duration format.
 func SessionDuration() string {
@@ -202,8 +221,21 @@ func Run(ctx *pulumi.Context) error {
 		if pool != "" {
 			args.AgentPoolId = pulumi.String(pool)
 		}
-		if _, err := pulumiservice.NewDeploymentSettings(ctx, stack, args); err != nil {
+		deploymentSettings, err := pulumiservice.NewDeploymentSettings(ctx, stack, args)
+		if err != nil {
 			return err
+		}
+		if slices.Contains(cfg.DriftDetection, stack) {
+			// Drift runs use the stack's deployment settings, so they exist first.
+			if _, err := pulumiservice.NewDriftSchedule(ctx, stack+"-drift", &pulumiservice.DriftScheduleArgs{
+				Organization:  pulumi.String(cfg.Organization),
+				Project:       pulumi.String(PlatformProject),
+				Stack:         pulumi.String(stack),
+				ScheduleCron:  pulumi.String(DriftSchedule),
+				AutoRemediate: pulumi.Bool(false),
+			}, pulumi.DependsOn([]pulumi.Resource{deploymentSettings})); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

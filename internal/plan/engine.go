@@ -76,6 +76,7 @@ type Resource struct {
 	RetainOnDelete      bool
 	DeletedWith         string
 	DeleteBeforeReplace bool
+	ImportID            string // the import option: an existing resource adopted
 }
 
 // Engine is the mock engine. It records every registration, fakes the outputs the program reads, and fails on
@@ -96,6 +97,12 @@ type Engine struct {
 	// Nodes is the stack's nodegroup as it runs, which the nodegroup lookups answer; default nil: the cluster
 	// does not exist yet (a first `up`).
 	Nodes *LiveNodeGroup
+	// ClusterVersion is the Kubernetes version the stack's cluster runs, which getCluster answers; default "": no
+	// cluster (with Nodes set, a cluster whose version is not known to the test).
+	ClusterVersion string
+	// OIDCProviders are the issuer URLs (https://...) of the account's existing OIDC providers, which
+	// getOpenIdConnectProvider finds; default none.
+	OIDCProviders []string
 }
 
 // LiveNodeGroup is a running nodegroup: its name and scaling.
@@ -159,15 +166,35 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "aws:eks/getClusters:getClusters":
 		names := []any{}
-		if e.Nodes != nil {
+		if e.Nodes != nil || e.ClusterVersion != "" {
 			names = append(names, e.clusterName())
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"names": names, "id": Region}), nil
+	case "aws:eks/getCluster:getCluster":
+		if args.Args["name"].StringValue() != e.clusterName() || (e.Nodes == nil && e.ClusterVersion == "") {
+			return nil, fmt.Errorf("reading EKS Cluster (%v): couldn't find resource", args.Args["name"])
+		}
+		version := e.ClusterVersion
+		if version == "" {
+			version = "(unknown)"
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"name": e.clusterName(), "id": e.clusterName(), "version": version}), nil
+	case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+		url := args.Args["url"].StringValue()
+		if !slices.Contains(e.OIDCProviders, url) {
+			return nil, fmt.Errorf("finding IAM OIDC Provider by url (%s): not found", strings.TrimPrefix(url, "https://"))
+		}
+		arn := "arn:aws:iam::" + Account + ":oidc-provider/" + strings.TrimPrefix(url, "https://")
+		return resource.NewPropertyMapFromMap(map[string]any{"arn": arn, "id": arn, "url": url}), nil
 	case "aws:eks/getNodeGroups:getNodeGroups":
-		if e.Nodes == nil || args.Args["clusterName"].StringValue() != e.clusterName() {
+		if (e.Nodes == nil && e.ClusterVersion == "") || args.Args["clusterName"].StringValue() != e.clusterName() {
 			return nil, fmt.Errorf("getNodeGroups: no cluster %v", args.Args["clusterName"])
 		}
-		return resource.NewPropertyMapFromMap(map[string]any{"clusterName": e.clusterName(), "names": []any{e.Nodes.Name},
+		names := []any{}
+		if e.Nodes != nil {
+			names = append(names, e.Nodes.Name)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"clusterName": e.clusterName(), "names": names,
 			"id": e.clusterName()}), nil
 	case "aws:eks/getNodeGroup:getNodeGroup":
 		if e.Nodes == nil || args.Args["nodeGroupName"].StringValue() != e.Nodes.Name {
@@ -234,6 +261,14 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 		set("arn", "arn:aws:logs:"+Region+":"+Account+":log-group:"+outs["name"].StringValue())
 	case "aws:ec2/launchTemplate:LaunchTemplate":
 		set("latestVersion", 1)
+	case "kubernetes:core/v1:Secret":
+		// The API server's version of the stored object, which the Application's pod annotation follows.
+		meta := resource.PropertyMap{}
+		if m, ok := outs["metadata"]; ok && m.IsObject() {
+			meta = m.ObjectValue().Copy()
+		}
+		meta["resourceVersion"] = resource.NewStringProperty("resource-version-1")
+		outs["metadata"] = resource.NewObjectProperty(meta)
 	case "aws:eks/nodeGroup:NodeGroup":
 		set("nodeGroupName", physical)
 	case "aws:eks/cluster:Cluster": // the stand-in behind the pulumi-eks component's eksCluster output
@@ -266,7 +301,7 @@ func (e *Engine) NewResource(args pulumi.MockResourceArgs) (string, resource.Pro
 		Protect: rpc.GetProtect(), IgnoreChanges: rpc.GetIgnoreChanges(),
 		SecretOutputs: rpc.GetAdditionalSecretOutputs(), ReplaceOnChanges: rpc.GetReplaceOnChanges(),
 		RetainOnDelete: rpc.GetRetainOnDelete(), DeletedWith: rpc.GetDeletedWith(),
-		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(),
+		DeleteBeforeReplace: rpc.GetDeleteBeforeReplace(), ImportID: rpc.GetImportId(),
 	}
 	if ct := rpc.GetCustomTimeouts(); ct != nil {
 		r.DeleteTimeout = ct.GetDelete()

@@ -17,6 +17,7 @@ import (
 // TestCLI_isBuiltFromTheSDKVersionOfTheProgram: the CLI these tests drive, the SDK the program is built with and
 // the CLI the workflows install are one pulumi version.
 func TestCLI_isBuiltFromTheSDKVersionOfTheProgram(t *testing.T) {
+	t.Parallel()
 	root := repoRoot(t)
 	version := func(file, module string) string {
 		b, err := os.ReadFile(filepath.Join(root, file))
@@ -37,10 +38,17 @@ func TestCLI_isBuiltFromTheSDKVersionOfTheProgram(t *testing.T) {
 // Pulumi.yaml (required keys, types, secrets) before the program runs; with the apiKey the quick start sets,
 // a preview of every stack at the repository root passes and the program plans its whole graph.
 func TestCLI_acceptsTheUserStacksWithOnlyTheQuickStartSecret(t *testing.T) {
-	stacks, err := plan.Stacks(repoRoot(t))
+	t.Parallel()
+	acceptsUserStacks(t, repoRoot(t))
+}
+
+// acceptsUserStacks previews every stack of the repository at root with the real CLI.
+func acceptsUserStacks(t *testing.T, root string) {
+	stacks, err := plan.Stacks(root)
 	require.NoError(t, err)
 	require.NotEmpty(t, stacks)
 	b := newBackend(t)
+	b.root = root
 	for _, stack := range stacks {
 		t.Run(stack, func(t *testing.T) {
 			s := b.platform(stack, userFiles)
@@ -56,6 +64,7 @@ func TestCLI_acceptsTheUserStacksWithOnlyTheQuickStartSecret(t *testing.T) {
 // TestCLI_requiresTheAPIKeyAndNoOtherKey: without the quick start's secret the CLI refuses the stack before the
 // program runs, and names that key alone: every other declared key is optional for the CLI too.
 func TestCLI_requiresTheAPIKeyAndNoOtherKey(t *testing.T) {
+	t.Parallel()
 	s := newBackend(t).platformWithoutAPIKey("dev", fixtures)
 	r := s.preview()
 	require.Error(t, r.err)
@@ -66,6 +75,7 @@ func TestCLI_requiresTheAPIKeyAndNoOtherKey(t *testing.T) {
 // TestCLI_optionalSecretIsSetWithConfigSetSecretAndRefusedInPlainText: appRepoToken is optional for the CLI,
 // works when set with --secret, and the program refuses it in plain text before registering anything.
 func TestCLI_optionalSecretIsSetWithConfigSetSecretAndRefusedInPlainText(t *testing.T) {
+	t.Parallel()
 	b := newBackend(t)
 	s := b.platform("dev", fixtures)
 	s.setSecret("appRepoToken", testRepoToken)

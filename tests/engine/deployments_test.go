@@ -15,13 +15,11 @@ import (
 // the real CLI against real platform stacks in the same backend: the stack references resolve, the role each
 // stack deploys with is the one it exported, and prod, whose API admits only its listed range, gets its pool.
 func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t *testing.T) {
-	b := newBackend(t)
+	t.Parallel()
+	b := shared(t).fork(t)
 	roles := map[string]string{}
 	for _, name := range []string{"dev", "prod"} {
-		s := deployable(b, name)
-		s.set("pulumiOrganization", "acme")
-		s.mustUp()
-		out, err := s.stack.Outputs(t.Context())
+		out, err := b.stack(name, stacks.Run).stack.Outputs(t.Context())
 		require.NoError(t, err)
 		roles[name] = out[stacks.OutputDeployRoleARN].Value.(string)
 	}
@@ -52,15 +50,20 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 		}
 	}
 	assert.Equal(t, map[string]bool{"dev": true, "prod": true}, created)
-	assert.Len(t, b.prov.Journal.Of(standin.OpCreate), 2, "the two settings, and nothing else")
+	var drift []string
+	for _, r := range s.resources() {
+		if r.Type == "pulumiservice:index:DriftSchedule" {
+			drift = append(drift, r.Inputs["stack"].(string))
+			assert.Equal(t, false, r.Inputs["autoRemediate"], "drift is reported, never corrected by itself")
+			assert.Equal(t, settings.DriftSchedule, r.Inputs["scheduleCron"])
+		}
+	}
+	assert.Equal(t, []string{"prod"}, drift, "prod's drift is detected")
+	assert.Len(t, b.prov.Journal.Of(standin.OpCreate), 3, "the two settings and prod's drift schedule, and nothing else")
 
 	// A stack whose deploy role trusts GitHub Actions gets no Deployments settings, which could not assume it.
-	dev := deployable(b, "dev")
-	dev.set("pulumiOrganization", "acme")
+	dev := b.stack("dev", stacks.Run)
 	dev.set("deployWith", "github-actions")
-	dev.set("infraRepository", "acme/platform-infra")
-	dev.set("infraRepositoryOwnerId", "300000003")
-	dev.set("infraRepositoryId", "400000004")
 	dev.mustUp()
 	r := s.up()
 	require.Error(t, r.err)

@@ -11,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/stacks"
 )
 
 const goldenDiff = "testdata/preview-diff.golden"
@@ -43,8 +45,8 @@ func normalize(s string) string {
 // (more nodes and an Argo CD chart bump) shows exactly those two updates and their properties, and nothing
 // replaced. `make golden` rewrites the golden file after a reviewed change.
 func TestPreviewDiff_aTypicalChangeReadsAsTheReviewerNeedsIt(t *testing.T) {
-	s := newBackend(t).platform("dev", fixtures)
-	s.mustUp()
+	t.Parallel()
+	s := shared(t).fork(t).stack("dev", stacks.Run)
 	s.set("nodeMaxSize", "5")
 	s.set("argocdChartVersion", "9.1.3")
 	r := s.preview(optpreview.Diff())

@@ -13,6 +13,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,28 +77,180 @@ func cli(t testing.TB) auto.PulumiCommand {
 	return cmd
 }
 
-func startProviders(t testing.TB) *standin.Providers {
+func startProviders(t testing.TB, cloud *standin.Cloud) *standin.Providers {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	prov, err := standin.Start(ctx)
+	prov, err := standin.StartWith(ctx, cloud)
 	require.NoError(t, err)
 	return prov
 }
 
-// backend is a local (file) backend with its own stand-in providers; its stacks can reference each other.
+// backend is a local (file) backend with its own stand-in providers and cloud; its stacks can reference each
+// other.
 type backend struct {
 	t    testing.TB
 	dir  string
 	prov *standin.Providers
+	// root is the repository whose Pulumi.yaml and stack files the stacks use; default this one.
+	root string
 }
 
 func newBackend(t testing.TB) *backend {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "state"), 0o700))
-	return &backend{t: t, dir: dir, prov: startProviders(t)}
+	return &backend{t: t, dir: dir, prov: startProviders(t, &standin.Cloud{})}
 }
+
+// fork is a copy of a backend that a test may change: the same state and stack files, and a copy of its cloud,
+// with stand-in providers of its own. It costs no `up`.
+func (b *backend) fork(t testing.TB) *backend {
+	t.Helper()
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(b.dir)))
+	return &backend{t: t, dir: dir, prov: startProviders(t, b.prov.Cloud.Clone())}
+}
+
+// stack opens a stack of the backend whose files were copied with it (fork).
+func (b *backend) stack(name string, program pulumi.RunFunc) *engineStack {
+	b.t.Helper()
+	return b.newStack(name, filepath.Join(b.dir, "stacks", name), program)
+}
+
+// sharedStacks are dev and prod brought up once per test binary, with every optional part configured (deploy
+// roles, pull-request previews, a repository token, an admin), in one backend. Tests read them as they are, or
+// change a fork of them.
+var sharedStacks struct {
+	once    sync.Once
+	backend *backend
+	err     error
+	// created is the journal of the two `up`s.
+	created []standin.Entry
+}
+
+// sharedCleanup ends what the shared stacks started; TestMain runs it.
+var sharedCleanup = func() {}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	sharedCleanup()
+	os.Exit(code)
+}
+
+// shared returns the backend of the shared stacks, bringing them up the first time.
+func shared(t testing.TB) *backend {
+	t.Helper()
+	sharedStacks.once.Do(func() {
+		rec := &recorder{TB: t}
+		defer func() {
+			if x := recover(); x != nil {
+				if x != any(rec) {
+					panic(x)
+				}
+				sharedStacks.err = errors.New("building the shared stacks: " + rec.failures())
+			}
+		}()
+		dir, err := os.MkdirTemp("", "engine-shared-")
+		if err != nil {
+			sharedStacks.err = err
+			return
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		sharedCleanup = func() { cancel(); _ = os.RemoveAll(dir) }
+		prov, err := standin.Start(ctx)
+		if err != nil {
+			sharedStacks.err = err
+			return
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
+			sharedStacks.err = err
+			return
+		}
+		b := &backend{t: rec, dir: dir, prov: prov}
+		// dev and prod come up at the same time, as two stacks in one account do.
+		var wg sync.WaitGroup
+		for _, name := range []string{"dev", "prod"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					if x := recover(); x != nil && x != any(rec) {
+						rec.Errorf("%s: %v", name, x)
+					}
+				}()
+				s := b.platformIn(name, fixtures, filepath.Join(dir, "stacks", name))
+				for _, kv := range sharedConfig[name] {
+					s.set(kv[0], kv[1])
+				}
+				s.setSecret("appRepoToken", testRepoToken)
+				if r := s.up(); r.err != nil {
+					rec.Errorf("up of the shared %s stack: %v\n%s", name, r.err, r.stdout)
+				}
+			}()
+		}
+		wg.Wait()
+		if failed := rec.failures(); failed != "" {
+			sharedStacks.err = errors.New(failed)
+			return
+		}
+		sharedStacks.backend, sharedStacks.created = b, prov.Journal.Entries()
+	})
+	require.NoError(t, sharedStacks.err)
+	return &backend{t: t, dir: sharedStacks.backend.dir, prov: sharedStacks.backend.prov}
+}
+
+// sharedConfig is what the shared stacks set beyond the fixtures' files and apiKey (and appRepoToken).
+var sharedConfig = map[string][][2]string{
+	"dev": {
+		{"pulumiOrganization", "acme"},
+		// An infrastructure repository on an unprotected stack adds the pull-request preview role.
+		{"infraRepository", "acme/platform-infra"}, {"infraRepositoryOwnerId", "300000003"}, {"infraRepositoryId", "400000004"},
+	},
+	"prod": {
+		{"endpointPublicAccessCidrs[0]", prodEgress},
+		{"pulumiOrganization", "acme"},
+		{"clusterAdminArns[0]", "arn:aws:iam::111122223333:role/oncall"},
+	},
+}
+
+// sharedConfigValues are the values the shared stack sets for a key.
+func sharedConfigValues(stack, key string) []string {
+	var out []string
+	for _, kv := range sharedConfig[stack] {
+		if kv[0] == key {
+			out = append(out, kv[1])
+		}
+	}
+	return out
+}
+
+// recorder is a testing.TB for building the shared stacks inside whichever test asks first: a failure is kept
+// for every test that asks, not only the first one.
+type recorder struct {
+	testing.TB
+	mu     sync.Mutex
+	failed string
+}
+
+func (r *recorder) failures() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed += fmt.Sprintf(format, args...) + "\n"
+}
+func (r *recorder) Error(args ...any)                 { r.Errorf("%s", fmt.Sprint(args...)) }
+func (r *recorder) Fatalf(format string, args ...any) { r.Errorf(format, args...); r.FailNow() }
+func (r *recorder) Fatal(args ...any)                 { r.Error(args...); r.FailNow() }
+func (r *recorder) Fail()                             { r.Errorf("failed") }
+func (r *recorder) FailNow()                          { panic(r) }
+func (r *recorder) Helper()                           {}
+func (r *recorder) Cleanup(func())                    {}
 
 func (b *backend) env() map[string]string {
 	return map[string]string{
@@ -143,8 +297,24 @@ func (b *backend) platform(name string, from stackFiles) *engineStack {
 // platformWithoutAPIKey is platform before the quick start's `pulumi config set --secret apiKey`.
 func (b *backend) platformWithoutAPIKey(name string, from stackFiles) *engineStack {
 	b.t.Helper()
-	root := repoRoot(b.t)
-	dir := b.t.TempDir()
+	return b.platformWithoutAPIKeyIn(name, from, b.t.TempDir())
+}
+
+// platformIn is platform with the project in dir.
+func (b *backend) platformIn(name string, from stackFiles, dir string) *engineStack {
+	b.t.Helper()
+	s := b.platformWithoutAPIKeyIn(name, from, dir)
+	s.setSecret("apiKey", testAPIKey)
+	return s
+}
+
+func (b *backend) platformWithoutAPIKeyIn(name string, from stackFiles, dir string) *engineStack {
+	b.t.Helper()
+	root := b.root
+	if root == "" {
+		root = repoRoot(b.t)
+	}
+	require.NoError(b.t, os.MkdirAll(dir, 0o700))
 	copyFile(b.t, filepath.Join(root, "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
 	file, secure := withoutEncryption(b.t, filepath.Join(root, string(from), "Pulumi."+name+".yaml"))
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, "Pulumi."+name+".yaml"), file, 0o600))

@@ -96,9 +96,10 @@ func copyRepository(t *testing.T) string {
 // TestREADME_everyConfigurationStepKeepsTheTestsGreen applies every configuration step of the README (the
 // quick start's values and apiKey, prod with a real egress range, an admin, the service's AWS statements, a repository token, the deploy
 // roles of both stacks) to a copy of the repository, with the real CLI, exactly as written but for the commands
-// that need AWS. Then the tests that CI runs on a user's stack files pass on the copy: the mocked suite and the
-// real CLI's acceptance of the configured stacks. Nothing was edited but through the documented commands.
+// that need AWS. Then the tests that CI runs on a user's stack files pass on the copy: the user-stack tests
+// (types, encryption, the program, the policy suite, the plan snapshot) and the real CLI's acceptance. Nothing was edited but through the documented commands.
 func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("README_STEPS_COPY") != "" {
 		t.Skip("already inside a copy")
 	}
@@ -143,7 +144,8 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	assert.NotContains(t, string(dev), "readme-repo-token")
 	assert.Empty(t, strings.TrimSpace(sh("a clean work tree", "git status --porcelain")), "every step's change is committed")
 
-	// What `make test` runs on a user's stack files.
-	sh("the mocked tests on the configured copy", "go test -count=1 ./tests/")
-	sh("the real CLI accepts the configured stacks", "go test -count=1 ./tests/engine -run 'TestCLI_acceptsTheUserStacks'")
+	// The tests of `make test` that read a user's stack files, which is all the README's steps change: the rest of
+	// the suite runs on the tests' own fixtures and cannot tell the copy from the repository.
+	sh("the tests of the user's stacks on the configured copy", "go test -count=1 ./tests/ -run 'TestUserStacks'")
+	acceptsUserStacks(t, dir) // the real CLI accepts the configured stacks
 }

@@ -25,8 +25,14 @@ func shortHash(s string) string {
 	return hex.EncodeToString(h[:4])
 }
 
+// prefixedID is an ID AWS assigns (vpc-0a1b2c3d): a new one for every resource it creates.
 func prefixedID(prefix string) func(c Call) string {
-	return func(c Call) string { return prefix + "-" + shortHash(string(c.URN)) }
+	return func(c Call) string {
+		if c.Generation == 0 {
+			return prefix + "-" + shortHash(string(c.URN))
+		}
+		return prefix + "-" + shortHash(fmt.Sprintf("%s#%d", c.URN, c.Generation))
+	}
 }
 
 func props(kv ...any) resource.PropertyMap {
@@ -120,9 +126,10 @@ var AWSRules = map[string]Rules{
 	},
 	"aws:kms/key:Key": {
 		Replace: []string{"customerMasterKeySpec", "keySpec", "keyUsage", "multiRegion", "xksKeyId"},
-		ID:      func(c Call) string { return "key-" + shortHash(string(c.URN)) },
+		ID:      prefixedID("key"),
 		Outputs: func(c Call) resource.PropertyMap {
-			return props("arn", arn("kms", "key/key-"+shortHash(string(c.URN))), "keyId", "key-"+shortHash(string(c.URN)))
+			id := prefixedID("key")(c)
+			return props("arn", arn("kms", "key/"+id), "keyId", id)
 		},
 	},
 	"aws:iam/role:Role": {
@@ -223,6 +230,21 @@ func oidcProviderARN(c Call) string {
 	return fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", Partition, Account, strings.TrimPrefix(c.Str("url"), "https://"))
 }
 
+// AWSAlreadyExists is the error code each AWS API answers a create of a name that exists with.
+func AWSAlreadyExists(typ string) string {
+	switch {
+	case strings.HasPrefix(typ, "aws:iam/"):
+		return "EntityAlreadyExists: the entity already exists"
+	case strings.HasPrefix(typ, "aws:ecr/"):
+		return "RepositoryAlreadyExistsException: the repository already exists in the registry"
+	case strings.HasPrefix(typ, "aws:eks/"):
+		return "ResourceInUseException: the resource is already in use"
+	case strings.HasPrefix(typ, "aws:cloudwatch/"):
+		return "ResourceAlreadyExistsException: the specified log group already exists"
+	}
+	return "AlreadyExists"
+}
+
 // AWSInvokes answer the functions the program calls; those that read live resources answer from cloud.
 func AWSInvokes(zones []string, cloud *Cloud) map[string]Invoke {
 	nodegroups := func(cluster string) map[string]resource.PropertyMap {
@@ -241,6 +263,27 @@ func AWSInvokes(zones []string, cloud *Cloud) map[string]Invoke {
 				names = append(names, c["name"].StringValue())
 			}
 			return props("names", names, "id", Region), nil
+		},
+		// terraform-provider-aws internal/service/eks/cluster_data_source.go: the cluster by name, or an error.
+		"aws:eks/getCluster:getCluster": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			name := args["name"].StringValue()
+			for _, c := range cloud.Of("aws:eks/cluster:Cluster") {
+				if c["name"].StringValue() == name {
+					return props("name", name, "id", name, "version", c["version"].StringValue(), "arn", c["arn"].StringValue()), nil
+				}
+			}
+			return nil, fmt.Errorf("reading EKS Cluster (%s): couldn't find resource", name)
+		},
+		// terraform-provider-aws internal/service/iam/openid_connect_provider_data_source.go (v5.100.0): lists the
+		// account's providers and matches the URL, or fails with "not found".
+		"aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": func(args resource.PropertyMap) (resource.PropertyMap, error) {
+			url := strings.TrimPrefix(args["url"].StringValue(), "https://")
+			for id, p := range cloud.Of("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
+				if strings.TrimPrefix(p["url"].StringValue(), "https://") == url {
+					return props("arn", id, "id", id, "url", p["url"].StringValue(), "clientIdLists", p["clientIdLists"].Mappable()), nil
+				}
+			}
+			return nil, fmt.Errorf("finding IAM OIDC Provider by url (%s): not found", url)
 		},
 		"aws:eks/getNodeGroups:getNodeGroups": func(args resource.PropertyMap) (resource.PropertyMap, error) {
 			cluster := args["clusterName"].StringValue()

@@ -15,6 +15,8 @@ const (
 	OpUpdate Op = "update"
 	OpRead   Op = "read"
 	OpDelete Op = "delete"
+	// OpFailedCreate is a create the cloud refused: nothing was created.
+	OpFailedCreate Op = "failed-create"
 )
 
 // Entry is one recorded operation; Seq orders them across every stand-in provider of a run.

@@ -26,6 +26,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/structpb"
 )
@@ -36,6 +37,9 @@ type Call struct {
 	URN        resource.URN
 	Inputs     resource.PropertyMap // after Check: autonames filled in
 	Olds       resource.PropertyMap // previous outputs on update, nil on create
+	// Generation is how many times this cloud created the resource before (a replacement, or a create after a
+	// destroy): cloud-assigned IDs differ between generations, name-derived ones do not.
+	Generation int
 }
 
 // Str is the string input at key, "" if absent or not a known string.
@@ -59,7 +63,17 @@ type Rules struct {
 	// Outputs are what the real provider computes, added to the inputs. During a preview of a create they are
 	// unknown, as they are from the real provider.
 	Outputs func(c Call) resource.PropertyMap
-	// ID is the resource's ID; default: the autoname, or the logical name with an -id suffix.
+	// ReplaceFor adds inputs whose change replaces the resource under the provider's configuration (the
+	// provider's config variables, such as kubernetes:config:enableSecretMutable).
+	ReplaceFor func(config map[string]string, news resource.PropertyMap) []string
+	// DeleteBeforeReplace says whether the real provider asks the engine to delete the old resource before it
+	// creates its replacement (one name cannot exist twice).
+	DeleteBeforeReplace func(olds, news resource.PropertyMap) bool
+	// Live adds what the real service sets on the live resource beyond the computed outputs (a Kubernetes
+	// object's resourceVersion); preview says whether this is a preview.
+	Live func(c Call, outs resource.PropertyMap, preview bool)
+	// ID is the resource's ID; default: the autoname, or the logical name with an -id suffix. A create whose ID
+	// the cloud already holds fails, as the real API refuses a second resource of one name.
 	ID func(c Call) string
 }
 
@@ -84,16 +98,26 @@ type Provider struct {
 	Types   map[string]Rules
 	// Default applies to types not in Types; nil makes an unknown type an error, so that every type is
 	// described deliberately.
-	Default    *Rules
-	Invokes    map[string]Invoke
-	Components map[string]Component
-	ConfigDiff ConfigDiff
-	Journal    *Journal
-	// Cloud, if set, keeps what this provider created, as AWS would show it; default none.
+	Default *Rules
+	Invokes map[string]Invoke
+	// Scope, if set, names the part of the cloud a provider instance manages, from its configuration: a
+	// Kubernetes provider's cluster. The cloud keeps such resources as SCOPE:ID, so two clusters may hold objects
+	// of one name.
+	Scope func(config map[string]string) string
+	// AlreadyExists is the error code the real API answers a create of a name that exists with; default the
+	// generic "AlreadyExists".
+	AlreadyExists func(typ string) string
+	Components    map[string]Component
+	ConfigDiff    ConfigDiff
+	Journal       *Journal
+	// Cloud, if set, keeps what this provider created, as AWS would show it; default none (reads echo the state).
 	Cloud *Cloud
 
 	mu         sync.Mutex
 	engineAddr string
+	// configs are the config variables of each provider instance the engine configured, by connection: the
+	// engine dials a stand-in once per provider resource.
+	configs map[string]map[string]string
 }
 
 var _ pulumirpc.ResourceProviderServer = (*Provider)(nil)
@@ -175,8 +199,29 @@ func (p *Provider) DiffConfig(_ context.Context, req *pulumirpc.DiffRequest) (*p
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_SOME, Diffs: changed, Replaces: replaces}, nil
 }
 
-func (p *Provider) Configure(context.Context, *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+func (p *Provider) Configure(ctx context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
+	p.mu.Lock()
+	if p.configs == nil {
+		p.configs = map[string]map[string]string{}
+	}
+	p.configs[connection(ctx)] = req.GetVariables()
+	p.mu.Unlock()
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, AcceptResources: true, SupportsPreview: true}, nil
+}
+
+// config is the configuration of the provider instance a request comes from.
+func (p *Provider) config(ctx context.Context) map[string]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.configs[connection(ctx)]
+}
+
+// connection names the client connection of a request.
+func connection(ctx context.Context) string {
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		return pr.Addr.String()
+	}
+	return ""
 }
 
 func (p *Provider) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
@@ -238,7 +283,7 @@ func autoName(name string, seed []byte) string {
 	return name + "-" + string(suffix)
 }
 
-func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
+func (p *Provider) Diff(ctx context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
 	olds, err := unmarshal(req.GetOldInputs())
 	if err != nil {
 		return nil, err
@@ -261,13 +306,20 @@ func (p *Provider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumir
 		Changes: pulumirpc.DiffResponse_DIFF_SOME, Diffs: changed, HasDetailedDiff: true,
 		DetailedDiff: map[string]*pulumirpc.PropertyDiff{},
 	}
-	for _, path := range rules.Replace {
+	replace := rules.Replace
+	if rules.ReplaceFor != nil {
+		replace = append(slices.Clone(replace), rules.ReplaceFor(p.config(ctx), news)...)
+	}
+	for _, path := range replace {
 		if !valueAt(olds, path).DeepEquals(valueAt(news, path)) || valueAt(news, path).ContainsUnknowns() {
 			top, _, _ := strings.Cut(path, ".")
 			if !slices.Contains(resp.Replaces, top) {
 				resp.Replaces = append(resp.Replaces, top)
 			}
 		}
+	}
+	if len(resp.Replaces) > 0 && rules.DeleteBeforeReplace != nil {
+		resp.DeleteBeforeReplace = rules.DeleteBeforeReplace(olds, news)
 	}
 	for _, k := range changed {
 		kind := pulumirpc.PropertyDiff_UPDATE
@@ -352,6 +404,9 @@ func valueAt(m resource.PropertyMap, path string) resource.PropertyValue {
 func (p *Provider) outputs(c Call, preview bool) resource.PropertyMap {
 	outs := c.Inputs.Copy()
 	rules := p.rules(c.Type)
+	if rules.Live != nil {
+		rules.Live(c, outs, preview)
+	}
 	if rules.Outputs == nil {
 		return outs
 	}
@@ -369,6 +424,21 @@ func (p *Provider) outputs(c Call, preview bool) resource.PropertyMap {
 	return outs
 }
 
+// key is where the cloud keeps a resource of this provider instance.
+func (p *Provider) key(ctx context.Context, id string) string {
+	if p.Scope == nil || id == "" {
+		return id
+	}
+	return p.Scope(p.config(ctx)) + ":" + id
+}
+
+func (p *Provider) alreadyExists(typ string) string {
+	if p.AlreadyExists != nil {
+		return p.AlreadyExists(typ)
+	}
+	return "AlreadyExists"
+}
+
 func (p *Provider) id(c Call) string {
 	rules := p.rules(c.Type)
 	if rules.ID != nil {
@@ -382,7 +452,7 @@ func (p *Provider) id(c Call) string {
 	return c.Name + "-id"
 }
 
-func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
+func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
 	inputs, err := unmarshal(req.GetProperties())
 	if err != nil {
 		return nil, err
@@ -391,15 +461,24 @@ func (p *Provider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pul
 	outs := p.outputs(c, req.GetPreview())
 	id := ""
 	if !req.GetPreview() {
+		c.Generation = p.Cloud.generation(c.URN)
 		id = p.id(c)
+		if err := p.Cloud.takeFailure(c.Name); err != nil {
+			p.Journal.record(OpFailedCreate, c.URN, "")
+			return nil, err
+		}
+		if _, exists := p.Cloud.get(c.Type, p.key(ctx, id)); exists {
+			p.Journal.record(OpFailedCreate, c.URN, "")
+			return nil, fmt.Errorf("creating %s (%s): %s", c.Type, id, p.alreadyExists(c.Type))
+		}
 		p.Journal.record(OpCreate, c.URN, id)
-		p.Cloud.put(c.Type, id, outs)
+		p.Cloud.put(c.Type, p.key(ctx, id), inputs, outs)
 	}
 	props, err := plugin.MarshalProperties(outs, marshal)
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 }
 
-func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
+func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
 	news, err := unmarshal(req.GetNews())
 	if err != nil {
 		return nil, err
@@ -412,21 +491,36 @@ func (p *Provider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pul
 	outs := p.outputs(c, req.GetPreview())
 	if !req.GetPreview() {
 		p.Journal.record(OpUpdate, c.URN, req.GetId())
-		p.Cloud.put(c.Type, req.GetId(), outs)
+		p.Cloud.put(c.Type, p.key(ctx, req.GetId()), news, outs)
 	}
 	props, err := plugin.MarshalProperties(outs, marshal)
 	return &pulumirpc.UpdateResponse{Properties: props}, err
 }
 
-// Read is what a refresh sees: the resource exactly as the state has it (nothing drifted).
-func (p *Provider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
+// Read is what a refresh or an import sees: the resource as the cloud holds it, changes made outside Pulumi
+// included, with the inputs that describe it (as terraform-provider-aws's read and pulumi-kubernetes' read of the
+// live object do); no ID when it is gone. A provider without a cloud echoes the state.
+func (p *Provider) Read(ctx context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
 	p.Journal.record(OpRead, resource.URN(req.GetUrn()), req.GetId())
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+	if p.Cloud == nil {
+		return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+	}
+	typ := string(resource.URN(req.GetUrn()).Type())
+	r, ok := p.Cloud.get(typ, p.key(ctx, req.GetId()))
+	if !ok {
+		return &pulumirpc.ReadResponse{}, nil
+	}
+	props, err := plugin.MarshalProperties(r.outputs, marshal)
+	if err != nil {
+		return nil, err
+	}
+	inputs, err := plugin.MarshalProperties(r.inputs, marshal)
+	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: props, Inputs: inputs}, err
 }
 
-func (p *Provider) Delete(_ context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
+func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*emptypb.Empty, error) {
 	p.Journal.record(OpDelete, resource.URN(req.GetUrn()), req.GetId())
-	p.Cloud.remove(req.GetType(), req.GetId())
+	p.Cloud.remove(req.GetType(), p.key(ctx, req.GetId()))
 	return &emptypb.Empty{}, nil
 }
 
