@@ -9,6 +9,9 @@ import (
 
 const roleBoundaryType = "platform:infra:RoleBoundary" // frozen; renaming needs an alias
 
+// RoleBoundaryType is the RoleBoundary component's type token, which its children's URNs carry.
+const RoleBoundaryType = roleBoundaryType
+
 // BoundaryScope is what a stack's boundary confines writes to.
 type BoundaryScope struct {
 	Account           Account

@@ -22,8 +22,10 @@ const (
 
 // DeployOperations are the Pulumi Deployments operations the deploy role trusts, as they appear in the OIDC
 // subject. Never destroy: a stack is torn down from a laptop (the deploy role may not delete roles), and never
-// preview: Deployments would run a pull request's code with the deploy role.
-var DeployOperations = []string{"update", "refresh"}
+// preview: Deployments would run a pull request's code with the deploy role. detect-drift is the scheduled drift
+// run (a refresh that changes nothing; Pulumi Cloud's API names it as an operation of its own, and which name its
+// token carries only Pulumi Cloud can show, so both are trusted); remediate-drift, an update nobody reviewed, is not.
+var DeployOperations = []string{"update", "refresh", "detect-drift"}
 
 // Deployment flows: which automation may assume the deploy role. One issuer each, never both.
 const (
@@ -41,6 +43,9 @@ type DeployAccessArgs struct {
 	PulumiOrganization string
 	// ExistingPulumiProviderARN reuses the account's api.pulumi.com/oidc provider; default "" creates one.
 	ExistingPulumiProviderARN string
+	// AdoptPulumiProviderARN is this stack's own api.pulumi.com/oidc provider, kept by an earlier destroy, to
+	// import; default none.
+	AdoptPulumiProviderARN string
 	// InfraRepository is owner/name of the infrastructure repository (required with FlowGitHubActions or
 	// PullRequestPreviews), with its numeric owner and repository IDs (required with it).
 	InfraRepository                 string
@@ -264,10 +269,26 @@ var UserDataReads = []string{
 	"ec2:GetConsoleScreenshot", "ec2:GetLaunchTemplateData", "ec2:GetPasswordData",
 }
 
+// SecretsKeyAlias is the KMS alias of the key that encrypts the stacks' secrets with the awskms secrets provider, as
+// the README's quick start creates it.
+const SecretsKeyAlias = "alias/pulumi-secrets"
+
 // PreviewPolicy is read-only: what `pulumi preview` of a pull request may read of this stack. Never what nodes boot
-// with, no SSM parameter of the account, and no Secrets (its access entry is view-only).
-func PreviewPolicy(partition string) PolicyDocument {
+// with, no SSM parameter of the account, and no Secrets (its access entry is view-only). It may decrypt with the
+// stack's secrets key, found by its alias: the CLI decrypts the stack's configuration before the program runs (with
+// the awskms secrets provider, previews fail without it). That exposes nothing new: a pull request's code runs in
+// the preview with the decrypted configuration already, which is why only unprotected stacks get previews.
+func PreviewPolicy(account Account) PolicyDocument {
+	partition := account.Partition
 	return PolicyDocument{Version: policyVersion, Statement: []Statement{
+		{
+			Sid:      "DecryptTheStacksSecrets",
+			Effect:   "Allow",
+			Action:   []string{"kms:Decrypt"},
+			Resource: []string{fmt.Sprintf("arn:%s:kms:%s:%s:key/*", partition, account.Region, account.ID)},
+			// Multi-valued key (a key has several aliases): ForAnyValue is the right set operator here.
+			Condition: map[string]map[string][]string{"ForAnyValue:StringEquals": {"kms:ResourceAliases": {SecretsKeyAlias}}},
+		},
 		{
 			Sid:    "ReadPlatform",
 			Effect: "Allow",
@@ -325,6 +346,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		org := args.PulumiOrganization
 		providerARN, err := oidcProvider(ctx, name+"-pulumi-provider", OIDCProviderArgs{
 			IssuerHost: PulumiIssuerHost, ClientIDs: []string{org}, ExistingARN: args.ExistingPulumiProviderARN,
+			AdoptARN: args.AdoptPulumiProviderARN, Owner: args.Roles.Path,
 		}, parent)
 		if err != nil {
 			return nil, wrap("create Pulumi OIDC provider", err)
@@ -373,7 +395,7 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		}
 		if _, err := iam.NewRolePolicy(ctx, name+"-preview-policy", &iam.RolePolicyArgs{
 			Role:   previewRole.ID(),
-			Policy: pulumi.String(mustJSON(PreviewPolicy(args.Account.Partition))),
+			Policy: pulumi.String(mustJSON(PreviewPolicy(args.Account))),
 		}, parent); err != nil {
 			return nil, wrap("attach preview policy", err)
 		}

@@ -62,28 +62,33 @@ type OIDCProviderArgs struct {
 	// ExistingARN reuses the account's provider for this issuer instead of creating one. An account holds one
 	// provider per issuer URL, so when two stacks share an account, one creates it and the others reuse it.
 	ExistingARN string
+	// AdoptARN is this stack's own provider, kept in the account by an earlier `pulumi destroy`, to import
+	// instead of creating it again (IAM would refuse a second: EntityAlreadyExists); default "" creates one.
+	AdoptARN string
+	// Owner is the stack the provider belongs to, written in its OIDCOwnerTag (the stack's role path).
+	Owner string
 }
 
+// OIDCOwnerTag names the stack that created (and may adopt) an account's shared OIDC provider.
+const OIDCOwnerTag = "platform/owner"
+
 // oidcProvider creates, adopts or reuses the identity provider and returns its ARN.
-func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, parent pulumi.ResourceOrInvokeOption) (pulumi.StringOutput, error) {
+func oidcProvider(ctx *pulumi.Context, name string, args OIDCProviderArgs, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
 	if args.ExistingARN != "" {
 		return pulumi.String(args.ExistingARN).ToStringOutput(), nil
 	}
-	url := "https://" + args.IssuerHost
 	// Retained on delete: the provider is the account's only one for its issuer, and other stacks' roles trust it,
 	// so destroying this stack must not take their trust with it. Deleting it is an account decision.
 	opts := []pulumi.ResourceOption{parent, pulumi.RetainOnDelete(true)}
-	// One that exists already (this stack's own, kept by an earlier `pulumi destroy`) is adopted: IAM holds one
-	// provider per issuer URL and account and refuses a second (EntityAlreadyExists). The lookup fails when there
-	// is none (terraform-provider-aws v5.100.0, openid_connect_provider_data_source.go), and then it is created.
-	// Once it is in the state, the engine ignores the import (its ID is the ARN imported).
-	if found, err := iam.LookupOpenIdConnectProvider(ctx, &iam.LookupOpenIdConnectProviderArgs{Url: &url}, parent); err == nil && found.Arn != "" {
-		opts = append(opts, pulumi.Import(pulumi.ID(found.Arn)))
+	if args.AdoptARN != "" {
+		// Once it is in the state, the engine ignores the import (its ID is the ARN imported).
+		opts = append(opts, pulumi.Import(pulumi.ID(args.AdoptARN)))
 	}
 	// No thumbprint: IAM verifies these issuers against its trusted root CAs and the field is optional in the API.
 	p, err := iam.NewOpenIdConnectProvider(ctx, name, &iam.OpenIdConnectProviderArgs{
-		Url:           pulumi.String(url),
+		Url:           pulumi.String("https://" + args.IssuerHost),
 		ClientIdLists: pulumi.ToStringArray(args.ClientIDs),
+		Tags:          pulumi.StringMap{OIDCOwnerTag: pulumi.String(args.Owner)},
 	}, opts...)
 	if err != nil {
 		return pulumi.StringOutput{}, err
@@ -96,6 +101,7 @@ const githubOIDCType = "platform:infra:GitHubOIDC" // frozen; renaming needs an 
 // GitHubOIDCArgs configures GitHub Actions' access to the service's ECR repository.
 type GitHubOIDCArgs struct {
 	ExistingProviderARN string   // reuse this provider; default "" creates one
+	AdoptProviderARN    string   // this stack's own provider, kept by an earlier destroy, to import; default none
 	Repository          string   // owner/name of the service repository (required)
 	OwnerID             string   // numeric owner ID (required)
 	RepositoryID        string   // numeric repository ID (required)
@@ -145,6 +151,8 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		IssuerHost:  GitHubIssuerHost,
 		ClientIDs:   []string{GitHubAudience},
 		ExistingARN: args.ExistingProviderARN,
+		AdoptARN:    args.AdoptProviderARN,
+		Owner:       args.Roles.Path,
 	}, parent)
 	if err != nil {
 		return nil, wrap("create provider", err)

@@ -35,13 +35,14 @@ const (
 type KubernetesVersion struct {
 	Version string
 	// Released, StandardUntil and ExtendedUntil are the EKS release, the end of standard support and the end of
-	// extended support (after which EKS upgrades the cluster itself), as YYYY-MM-DD.
+	// extended support (after which EKS upgrades the cluster itself), as YYYY-MM-DD. AWS bills extended support
+	// from the beginning (UTC) of the end-of-standard day, so that day is already extended.
 	Released, StandardUntil, ExtendedUntil string
 	// AutoscalerChart is the cluster-autoscaler chart for this minor version: the autoscaler is built against one
 	// scheduler release and must match the cluster's minor version.
 	AutoscalerChart string
-	// AutoscalerImageTag is the Cluster Autoscaler the chart runs (its image.tag value): the newest release of
-	// this minor version, the chart's own appVersion where a chart ships it.
+	// AutoscalerImageTag is the Cluster Autoscaler the chart runs (its image.tag value), of this minor version:
+	// the chart's own appVersion where a chart ships the minor version, else the newest release of it.
 	AutoscalerImageTag string
 }
 
@@ -101,13 +102,14 @@ func day(s string) time.Time {
 	return t
 }
 
-// SupportOn is the version's support on that day: standard through StandardUntil, extended through ExtendedUntil.
+// SupportOn is the version's support on that day: standard before StandardUntil, extended from then until
+// ExtendedUntil, ended from ExtendedUntil on (the ends count from the start of the day, UTC).
 func (v KubernetesVersion) SupportOn(today time.Time) Support {
 	d := today.UTC().Truncate(24 * time.Hour)
 	switch {
-	case !d.After(day(v.StandardUntil)):
+	case d.Before(day(v.StandardUntil)):
 		return SupportStandard
-	case !d.After(day(v.ExtendedUntil)):
+	case d.Before(day(v.ExtendedUntil)):
 		return SupportExtended
 	}
 	return SupportEnded

@@ -10,6 +10,9 @@ import (
 
 const workloadIdentityType = "platform:infra:WorkloadIdentity" // frozen; renaming needs an alias
 
+// WorkloadIdentityType is the WorkloadIdentity component's type token, which its children's URNs carry.
+const WorkloadIdentityType = workloadIdentityType
+
 // PodIdentityPrincipal is the service EKS Pod Identity assumes roles as.
 const PodIdentityPrincipal = "pods.eks.amazonaws.com"
 

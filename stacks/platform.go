@@ -25,6 +25,9 @@ type Env struct {
 	Nodes *infra.NodeGroupScaling
 	// ClusterVersion is the Kubernetes version the stack's cluster runs; "" before it exists.
 	ClusterVersion string
+	// AdoptIssuers are the account's shared OIDC providers this stack created and an earlier `pulumi destroy`
+	// kept, by issuer host: imported, not created again.
+	AdoptIssuers map[string]string
 }
 
 // Platform holds the components of one environment.
@@ -91,7 +94,14 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 	if err := cfg.ValidateAZs(env.AZs); err != nil {
 		return nil, err
 	}
-	if err := checkAccountIsTheStacksOwn(ctx, cfg, invoke...); err != nil {
+	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{}, invoke...)
+	if err != nil {
+		return nil, fmt.Errorf("look up the account's roles: %w", err)
+	}
+	if err := checkAccountIsTheStacksOwn(cfg, roles.Arns); err != nil {
+		return nil, err
+	}
+	if err := checkProtectedRemovals(cfg, roles.Arns, parent != nil); err != nil {
 		return nil, err
 	}
 	if err := checkBoundarySize(cfg); err != nil {
@@ -101,6 +111,9 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 		return nil, err
 	}
 	if err := cfg.ValidateUpgrade(env.ClusterVersion); err != nil {
+		return nil, err
+	}
+	if env.AdoptIssuers, err = existingIssuers(ctx, cfg, invoke...); err != nil {
 		return nil, err
 	}
 	for _, w := range append(slices.Clone(cfg.Notices), cfg.Warnings...) {
@@ -152,14 +165,10 @@ func lookupEnv(ctx *pulumi.Context, opts ...pulumi.InvokeOption) (Env, error) {
 // shared account dev's unreviewed automation could run code on prod's nodes through user data, or delete prod's
 // keys and logs. The platform's stacks, of this project or of any program using the Platform component, are found
 // by their roles: a node role, and maybe a deploy role, under /<project>/<stack>/.
-func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOption) error {
-	roles, err := iam.GetRoles(ctx, &iam.GetRolesArgs{}, opts...)
-	if err != nil {
-		return fmt.Errorf("look up the account's roles: %w", err)
-	}
+func checkAccountIsTheStacksOwn(cfg *Config, roleARNs []string) error {
 	others := map[string]bool{}
 	deployRoles := map[string]bool{}
-	for _, arn := range roles.Arns {
+	for _, arn := range roleARNs {
 		_, pathName, _ := strings.Cut(arn, ":role")
 		i := strings.LastIndex(pathName, "/")
 		path, name := pathName[:i+1], pathName[i+1:]
@@ -191,6 +200,86 @@ func checkAccountIsTheStacksOwn(ctx *pulumi.Context, cfg *Config, opts ...pulumi
 		"KMS and CloudWatch Logs account-wide (they are autonamed), so each stack with automated deploys needs an AWS " +
 		"account of its own"}}
 }
+
+// existingIssuers finds the account's GitHub and Pulumi OIDC providers that this stack would create. The stack
+// retains them on delete (other stacks' roles may trust them), so after a `pulumi destroy` they are still there,
+// and IAM refuses to create a second provider for an issuer: one this stack created (its owner tag names the
+// stack's role path; an untagged one predates the tag) is adopted; one another stack created is refused before
+// anything is registered, naming the key that reuses it. The lookup fails when there is none
+// (terraform-provider-aws v5.100.0, openid_connect_provider_data_source.go); any failure leaves the create to
+// report the real error.
+func existingIssuers(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOption) (map[string]string, error) {
+	type issuer struct{ host, key, existing string }
+	issuers := []issuer{{infra.GitHubIssuerHost, "githubOidcProviderArn", cfg.GitHubOIDCProviderARN}}
+	if cfg.DeployWith == DeployWithDeployments {
+		issuers = append(issuers, issuer{infra.PulumiIssuerHost, "pulumiOidcProviderArn", cfg.PulumiOIDCProviderARN})
+	}
+	adopt := map[string]string{}
+	var problems []string
+	for _, is := range issuers {
+		if is.existing != "" {
+			continue
+		}
+		url := "https://" + is.host
+		found, err := iam.LookupOpenIdConnectProvider(ctx, &iam.LookupOpenIdConnectProviderArgs{Url: &url}, opts...)
+		if err != nil || found == nil || found.Arn == "" {
+			continue
+		}
+		switch owner := found.Tags[infra.OIDCOwnerTag]; owner {
+		case "", cfg.RolePath():
+			adopt[is.host] = found.Arn
+		default:
+			problems = append(problems, fmt.Sprintf("%s: the account already has the OIDC provider for %s (%s), created by the "+
+				"stack of role path %s; reuse it with `pulumi config set %s %s`", is.key, is.host, found.Arn, owner, is.key, found.Arn))
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ConfigError{Source: cfg.source, Problems: problems}
+	}
+	return adopt, nil
+}
+
+// checkProtectedRemovals explains, before anything changes, an update that protect would stop halfway: in a
+// protected stack, emptying serviceIamStatements deletes the service's role and its boundary, which the engine
+// refuses one resource at a time. The role is found among the account's roles (its physical name is the logical
+// one with a suffix).
+func checkProtectedRemovals(cfg *Config, roleARNs []string, inComponent bool) error {
+	if !cfg.Protect || len(cfg.ServiceIAMStatements) > 0 {
+		return nil
+	}
+	prefix := ":role" + cfg.RolePath() + infra.WorkloadRoleName(serviceIdentityName) + "-"
+	if !slices.ContainsFunc(roleARNs, func(arn string) bool { return strings.Contains(arn, prefix) }) {
+		return nil
+	}
+	how := "unprotect each of them with `pulumi state unprotect '<urn>'` (`pulumi stack --show-urns` lists them)"
+	if !inComponent {
+		urn := func(typeChain, name string) string {
+			return "urn:pulumi:" + cfg.Stack + "::" + cfg.Project + "::" + typeChain + "::" + name
+		}
+		var cmds []string
+		for _, u := range []string{
+			urn(infra.WorkloadIdentityType, serviceIdentityName),
+			urn(infra.WorkloadIdentityType+"$aws:iam/role:Role", infra.WorkloadRoleName(serviceIdentityName)),
+			urn(infra.WorkloadIdentityType+"$aws:iam/rolePolicy:RolePolicy", serviceIdentityName+"-policy"),
+			urn(infra.WorkloadIdentityType+"$aws:eks/podIdentityAssociation:PodIdentityAssociation", serviceIdentityName+"-association"),
+			urn(infra.RoleBoundaryType, serviceRolesName),
+			urn(infra.RoleBoundaryType+"$aws:iam/policy:Policy", serviceRolesName+"-policy"),
+		} {
+			cmds = append(cmds, "pulumi state unprotect --yes '"+u+"'")
+		}
+		how = "unprotect them: " + strings.Join(cmds, "; ")
+	}
+	return &ConfigError{Source: cfg.source, Problems: []string{keyServiceIAMStatements + ": is empty, which deletes the service's " +
+		"AWS role, its policy and Pod Identity association and its boundary, and this stack protects them (protect: true), " +
+		"so `pulumi up` would stop at the first of them. To remove them, " + how + ", then `pulumi up`; to keep them, " +
+		"set the statements again"}}
+}
+
+// The logical names of the service's own identity and its boundary.
+const (
+	serviceIdentityName = "service-identity"
+	serviceRolesName    = "service-roles"
+)
 
 // The logical names of the components whose roles identify the platform's stacks in an account.
 const (
@@ -249,6 +338,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 
 	p.GitHub, err = infra.NewGitHubOIDC(ctx, "github", &infra.GitHubOIDCArgs{
 		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
+		AdoptProviderARN:    env.AdoptIssuers[infra.GitHubIssuerHost],
 		Repository:          cfg.GitHubRepository,
 		OwnerID:             cfg.GitHubOwnerID,
 		RepositoryID:        cfg.GitHubRepositoryID,
@@ -269,6 +359,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 			Flow:                      cfg.DeployWith,
 			PulumiOrganization:        cfg.PulumiOrganization,
 			ExistingPulumiProviderARN: cfg.PulumiOIDCProviderARN,
+			AdoptPulumiProviderARN:    env.AdoptIssuers[infra.PulumiIssuerHost],
 			InfraRepository:           cfg.InfraRepository,
 			InfraOwnerID:              cfg.InfraOwnerID,
 			InfraRepositoryID:         cfg.InfraRepositoryID,
@@ -376,12 +467,12 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	var serviceRole pulumi.StringInput
 	if len(cfg.ServiceIAMStatements) > 0 {
 		// Its own boundary, at its own statements: the stack's boundary never widens for the service.
-		boundary, err := infra.NewRoleBoundary(ctx, "service-roles", &infra.RoleBoundaryArgs{Path: cfg.RolePath(),
+		boundary, err := infra.NewRoleBoundary(ctx, serviceRolesName, &infra.RoleBoundaryArgs{Path: cfg.RolePath(),
 			Description: "Permissions boundary of the service's own role", Policy: infra.ServiceBoundary(cfg.ServiceIAMStatements)}, protect)
 		if err != nil {
 			return nil, err
 		}
-		p.ServiceIdentity, err = infra.NewWorkloadIdentity(ctx, "service-identity", &infra.WorkloadIdentityArgs{
+		p.ServiceIdentity, err = infra.NewWorkloadIdentity(ctx, serviceIdentityName, &infra.WorkloadIdentityArgs{
 			ClusterName: cfg.ClusterName(), Cluster: p.Cluster.Name, Account: env.Account,
 			Roles:     infra.RoleSettings{Path: cfg.RolePath(), Boundary: boundary.PolicyARN},
 			Namespace: cfg.ServiceNamespace(), ServiceAccount: cfg.ServiceAccountName(),

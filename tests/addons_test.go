@@ -433,3 +433,35 @@ func TestServiceIdentity_badStatementsAreRefusedBeforeAnyResource(t *testing.T) 
 		})
 	}
 }
+
+// TestServiceIdentity_prodRemovalSaysHowToUnprotect: in protected prod, emptying serviceIamStatements would delete
+// the service's role and boundary, which protect refuses halfway through an update. The program sees the role in
+// the account first and refuses before anything changes, with the commands that unprotect exactly those resources.
+func TestServiceIdentity_prodRemovalSaysHowToUnprotect(t *testing.T) {
+	serviceRole := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/service-identity-role-1a2b3c4"
+	cfg := fixtureConfig(t, "prod")
+	r := runStackWith(t, "prod", cfg, func(e *plan.Engine) { e.Roles = []string{serviceRole} })
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "serviceIamStatements: is empty, which deletes the service's AWS role")
+	assert.Contains(t, r.err.Error(), "this stack protects them (protect: true)")
+	for _, urn := range []string{
+		"urn:pulumi:prod::" + projectName + "::platform:infra:WorkloadIdentity$aws:iam/role:Role::service-identity-role",
+		"urn:pulumi:prod::" + projectName + "::platform:infra:RoleBoundary$aws:iam/policy:Policy::service-roles-policy",
+	} {
+		assert.Contains(t, r.err.Error(), "pulumi state unprotect --yes '"+urn+"'")
+	}
+	assert.Empty(t, r.records, "refused before anything is registered")
+
+	cfg.Set("serviceIamStatements", serviceStatements)
+	r = runStackWith(t, "prod", cfg, func(e *plan.Engine) { e.Roles = []string{serviceRole} }).ok()
+	for urn := range map[string]bool{
+		"urn:pulumi:prod::" + projectName + "::platform:infra:WorkloadIdentity$aws:iam/role:Role::service-identity-role": true,
+		"urn:pulumi:prod::" + projectName + "::platform:infra:RoleBoundary$aws:iam/policy:Policy::service-roles-policy":  true,
+	} {
+		assert.NotNilf(t, r.byURN(urn), "%s: the URN the message names is the resource's own", urn)
+	}
+	dev := fixtureConfig(t, "dev")
+	runStackWith(t, "dev", dev, func(e *plan.Engine) {
+		e.Roles = []string{"arn:aws:iam::" + testAccount + ":role/" + projectName + "/dev/service-identity-role-1a2b3c4"}
+	}).ok() // unprotected: the removal just happens
+}

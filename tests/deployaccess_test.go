@@ -79,8 +79,8 @@ func TestDeployAccess_deployRoleTrustsExactlyOneIssuer(t *testing.T) {
 		eq := st.Condition["StringEquals"]
 		assert.Equal(t, []string{"acme"}, eq["api.pulumi.com/oidc:aud"])
 		prefix := "pulumi:deploy:org:acme:project:" + projectName + ":stack:" + stack + ":operation:"
-		assert.ElementsMatch(t, []string{prefix + "update:scope:write", prefix + "refresh:scope:write"}, eq["api.pulumi.com/oidc:sub"],
-			"no destroy (a laptop tears a stack down) and no preview (pull request code)")
+		assert.ElementsMatch(t, []string{prefix + "update:scope:write", prefix + "refresh:scope:write", prefix + "detect-drift:scope:write"},
+			eq["api.pulumi.com/oidc:sub"], "no destroy (a laptop tears a stack down), no preview (pull request code), no remediate-drift (an unreviewed update)")
 		p := r.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "deploy-pulumi-provider")
 		assert.Equal(t, "https://api.pulumi.com/oidc", p.Str("url"))
 		assert.Equal(t, []string{"acme"}, p.Strs("clientIdLists"))
@@ -136,6 +136,14 @@ func TestDeployAccess_previewRoleReadsButNeverWhatNodesBootWith(t *testing.T) {
 	for _, st := range policy.Statement {
 		if st.Effect == "Deny" {
 			denied = append(denied, st.Action...)
+			continue
+		}
+		if st.Sid == "DecryptTheStacksSecrets" {
+			// The one non-read: the CLI decrypts the stack's configuration (awskms secrets provider) before a
+			// preview runs, with the key behind the quick start's alias only.
+			assert.Equal(t, []string{"kms:Decrypt"}, st.Action)
+			assert.Equal(t, []string{"arn:aws:kms:us-east-1:" + testAccount + ":key/*"}, st.Resource)
+			assert.Equal(t, map[string]map[string][]string{"ForAnyValue:StringEquals": {"kms:ResourceAliases": {infra.SecretsKeyAlias}}}, st.Condition)
 			continue
 		}
 		for _, a := range st.Action {

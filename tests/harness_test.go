@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -43,6 +44,17 @@ type stackConfig = plan.Config
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
 func plain(v resource.PropertyValue) any { return plan.Plain(v) }
+
+// TestMain runs the program on the day the EKS calendar was checked, so that support windows and the calendar's
+// age do not change what the tests see as the date moves on (TestVersions_* set other days).
+func TestMain(m *testing.M) {
+	day, err := time.Parse(time.DateOnly, infra.CalendarChecked)
+	if err != nil {
+		panic(err)
+	}
+	stacks.Now = func() time.Time { return day.Add(12 * time.Hour) }
+	os.Exit(m.Run())
+}
 
 func repoRoot(t testing.TB) string {
 	t.Helper()

@@ -102,7 +102,7 @@ func TestVersions_extendedSupportIsSaidWithItsPriceAndAVersionPastItsEndIsRefuse
 		assert.Contains(t, r.err.Error(), `kubernetesVersion: must be one of 1.32, 1.33, 1.34, 1.35, 1.36 (the EKS calendar of `+infra.CalendarChecked+`), got "1.29"`)
 		assert.Empty(t, r.records)
 	})
-	onDay(t, "2027-03-24", func() { // the day after 1.32's extended support ended
+	onDay(t, "2027-03-23", func() { // the day 1.32's extended support ends (AWS counts from its start, UTC)
 		cfg := fixtureConfig(t, "dev")
 		cfg.Set("kubernetesVersion", "1.32")
 		r := runStack(t, "dev", cfg)
@@ -110,6 +110,19 @@ func TestVersions_extendedSupportIsSaidWithItsPriceAndAVersionPastItsEndIsRefuse
 		assert.Contains(t, r.err.Error(), "kubernetesVersion: Kubernetes 1.32: EKS support ended on 2027-03-23; EKS upgrades such clusters itself; upgrade one minor version at a time, starting with 1.33")
 		assert.Empty(t, r.records, "refused before anything is registered")
 	})
+}
+
+// TestVersions_supportChangesAtTheStartOfTheEndDay: AWS bills extended support from the beginning (UTC) of the
+// end-of-standard day, and a version's support ends at the beginning of its end-of-extended day.
+func TestVersions_supportChangesAtTheStartOfTheEndDay(t *testing.T) {
+	v, ok := infra.LookupKubernetesVersion("1.35")
+	require.True(t, ok)
+	at := func(s string) time.Time { d := parseDay(t, s); return d.Add(time.Minute) }
+	assert.Equal(t, infra.SupportStandard, v.SupportOn(at("2027-03-26")))
+	assert.Equal(t, infra.SupportExtended, v.SupportOn(at(v.StandardUntil)))
+	assert.Equal(t, infra.SupportExtended, v.SupportOn(at("2028-03-26")))
+	assert.Equal(t, infra.SupportEnded, v.SupportOn(at(v.ExtendedUntil)))
+	assert.Equal(t, infra.ControlPlaneExtendedPerHour, v.ControlPlanePerHour(at(v.StandardUntil)))
 }
 
 // TestVersions_aStaleCalendarIsSaid: more than CalendarMaxAge after it was checked, or once none of its versions
@@ -167,15 +180,34 @@ func TestOIDC_aRetainedIssuerIsAdoptedNotCreatedAgain(t *testing.T) {
 		assert.Empty(t, p.ImportID, "%s is created in a fresh account", p.Name)
 		assert.True(t, p.RetainOnDelete, p.Name)
 	}
+	own := "/" + projectName + "/dev/" // the owner tag: the stack's role path
 	again := runStackWith(t, "dev", cfg, func(e *plan.Engine) {
-		e.OIDCProviders = []string{"https://token.actions.githubusercontent.com", "https://api.pulumi.com/oidc"}
+		e.OIDCProviders = map[string]string{"https://token.actions.githubusercontent.com": own, "https://api.pulumi.com/oidc": ""}
 	}).ok()
 	providers := again.all("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
 	require.Len(t, providers, 2)
 	for _, p := range providers {
 		host := strings.TrimPrefix(p.Str("url"), "https://")
-		assert.Equal(t, "arn:aws:iam::"+testAccount+":oidc-provider/"+host, p.ImportID, "%s adopts the account's provider", p.Name)
+		assert.Equal(t, "arn:aws:iam::"+testAccount+":oidc-provider/"+host, p.ImportID, "%s adopts the stack's own (or an untagged) provider", p.Name)
 		assert.True(t, p.RetainOnDelete, p.Name)
+		assert.Equal(t, own, p.Str("tags.platform/owner"), "and marks it as the stack's")
+	}
+
+	// Another stack's provider is refused before anything is registered, with the key that reuses it.
+	r := runStackWith(t, "dev", cfg, func(e *plan.Engine) {
+		e.OIDCProviders = map[string]string{"https://token.actions.githubusercontent.com": "/" + projectName + "/prod/"}
+	})
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "githubOidcProviderArn: the account already has the OIDC provider for token.actions.githubusercontent.com "+
+		"(arn:aws:iam::"+testAccount+":oidc-provider/token.actions.githubusercontent.com), created by the stack of role path /"+projectName+"/prod/; "+
+		"reuse it with `pulumi config set githubOidcProviderArn arn:aws:iam::"+testAccount+":oidc-provider/token.actions.githubusercontent.com`")
+	assert.Empty(t, r.records)
+	cfg.Set("githubOidcProviderArn", "arn:aws:iam::"+testAccount+":oidc-provider/token.actions.githubusercontent.com")
+	reused := runStackWith(t, "dev", cfg, func(e *plan.Engine) {
+		e.OIDCProviders = map[string]string{"https://token.actions.githubusercontent.com": "/" + projectName + "/prod/"}
+	}).ok()
+	for _, p := range reused.all("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
+		assert.NotEqual(t, "https://token.actions.githubusercontent.com", p.Str("url"), "reused by ARN, not managed here")
 	}
 }
 

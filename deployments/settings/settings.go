@@ -133,8 +133,8 @@ func PreRunCommands() []string {
 }
 
 // DriftSchedule is when drift detection runs (cron, UTC): daily, before the working day in Europe and the Americas.
-// A run is a refresh in preview mode (Pulumi Cloud's drift detection): it changes nothing, so the deploy role's
-// trust for the refresh operation covers it, and it is never remediated automatically.
+// A run is a refresh in preview mode (Pulumi Cloud's drift detection): it changes nothing, the deploy role trusts
+// it (infra.DeployOperations), and it is never remediated automatically.
 const DriftSchedule = "0 5 * * *"
 
 // SessionDuration is the AWS session each deployment asks for, in Pulumi's duration format.

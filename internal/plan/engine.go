@@ -100,9 +100,9 @@ type Engine struct {
 	// ClusterVersion is the Kubernetes version the stack's cluster runs, which getCluster answers; default "": no
 	// cluster (with Nodes set, a cluster whose version is not known to the test).
 	ClusterVersion string
-	// OIDCProviders are the issuer URLs (https://...) of the account's existing OIDC providers, which
-	// getOpenIdConnectProvider finds; default none.
-	OIDCProviders []string
+	// OIDCProviders are the account's existing OIDC providers, which getOpenIdConnectProvider finds: issuer URL
+	// (https://...) to the value of their platform/owner tag ("" for none); default none.
+	OIDCProviders map[string]string
 }
 
 // LiveNodeGroup is a running nodegroup: its name and scaling.
@@ -181,11 +181,16 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{"name": e.clusterName(), "id": e.clusterName(), "version": version}), nil
 	case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
 		url := args.Args["url"].StringValue()
-		if !slices.Contains(e.OIDCProviders, url) {
+		owner, ok := e.OIDCProviders[url]
+		if !ok {
 			return nil, fmt.Errorf("finding IAM OIDC Provider by url (%s): not found", strings.TrimPrefix(url, "https://"))
 		}
 		arn := "arn:aws:iam::" + Account + ":oidc-provider/" + strings.TrimPrefix(url, "https://")
-		return resource.NewPropertyMapFromMap(map[string]any{"arn": arn, "id": arn, "url": url}), nil
+		tags := map[string]any{}
+		if owner != "" {
+			tags["platform/owner"] = owner
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"arn": arn, "id": arn, "url": url, "tags": tags}), nil
 	case "aws:eks/getNodeGroups:getNodeGroups":
 		if (e.Nodes == nil && e.ClusterVersion == "") || args.Args["clusterName"].StringValue() != e.clusterName() {
 			return nil, fmt.Errorf("getNodeGroups: no cluster %v", args.Args["clusterName"])

@@ -36,6 +36,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/example/eks-gitops-platform/deployments/settings"
+	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/stacks"
 	"github.com/example/eks-gitops-platform/tests/engine/standin"
 )
@@ -133,9 +134,20 @@ var sharedStacks struct {
 var sharedCleanup = func() {}
 
 func TestMain(m *testing.M) {
+	pinClock()
 	code := m.Run()
 	sharedCleanup()
 	os.Exit(code)
+}
+
+// pinClock runs the program (which the test process hosts) on the day the EKS calendar was checked, so that
+// support windows and the calendar's age do not change what the tests see as the date moves on.
+func pinClock() {
+	day, err := time.Parse(time.DateOnly, infra.CalendarChecked)
+	if err != nil {
+		panic(err)
+	}
+	stacks.Now = func() time.Time { return day.Add(12 * time.Hour) }
 }
 
 // shared returns the backend of the shared stacks, bringing them up the first time.
@@ -211,6 +223,9 @@ var sharedConfig = map[string][][2]string{
 		{"endpointPublicAccessCidrs[0]", prodEgress},
 		{"pulumiOrganization", "acme"},
 		{"clusterAdminArns[0]", "arn:aws:iam::111122223333:role/oncall"},
+		// The stand-in cloud is one account: prod reuses dev's issuers, as the README says for a shared account.
+		{"githubOidcProviderArn", "arn:aws:iam::" + standin.Account + ":oidc-provider/token.actions.githubusercontent.com"},
+		{"pulumiOidcProviderArn", "arn:aws:iam::" + standin.Account + ":oidc-provider/api.pulumi.com/oidc"},
 	},
 }
 

@@ -280,7 +280,12 @@ func AWSInvokes(zones []string, cloud *Cloud) map[string]Invoke {
 			url := strings.TrimPrefix(args["url"].StringValue(), "https://")
 			for id, p := range cloud.Of("aws:iam/openIdConnectProvider:OpenIdConnectProvider") {
 				if strings.TrimPrefix(p["url"].StringValue(), "https://") == url {
-					return props("arn", id, "id", id, "url", p["url"].StringValue(), "clientIdLists", p["clientIdLists"].Mappable()), nil
+					tags := map[string]any{}
+					if t, ok := p["tags"]; ok && t.IsObject() {
+						tags = t.Mappable().(map[string]any)
+					}
+					return props("arn", id, "id", id, "url", p["url"].StringValue(), "clientIdLists", p["clientIdLists"].Mappable(),
+						"tags", tags), nil
 				}
 			}
 			return nil, fmt.Errorf("finding IAM OIDC Provider by url (%s): not found", url)

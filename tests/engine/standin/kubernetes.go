@@ -2,6 +2,7 @@ package standin
 
 import (
 	"encoding/json"
+	"os"
 	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -41,8 +42,8 @@ func str(v resource.PropertyValue) string {
 }
 
 // withResourceVersion adds what the API server sets on every object it stores and pulumi-kubernetes returns with
-// the live object: metadata.resourceVersion, which every change of the object moves. A preview of a change
-// cannot know the next one.
+// the live object: metadata.resourceVersion, which every change of the object moves. A preview is a server-side
+// dry run, which returns the stored object's version unchanged (none yet for a create).
 func withResourceVersion(c Call, outs resource.PropertyMap, preview bool) {
 	meta := resource.PropertyMap{}
 	if m := unsecret(outs["metadata"]); m.IsObject() {
@@ -55,6 +56,9 @@ func withResourceVersion(c Call, outs resource.PropertyMap, preview bool) {
 	}
 	if preview {
 		next = resource.MakeComputed(resource.NewStringProperty(""))
+		if old := str(valueAt(c.Olds, "metadata.resourceVersion")); old != "" {
+			next = resource.NewStringProperty(old)
+		}
 	}
 	meta["resourceVersion"] = next
 	outs["metadata"] = resource.NewObjectProperty(meta)
@@ -109,12 +113,13 @@ func KubernetesCluster(config map[string]string) string {
 // client-side since 4.29).
 func KubernetesAlreadyExists(string) string { return "AlreadyExists: object already exists" }
 
-// mutable reports whether the provider instance sets a flag such as enableSecretMutable.
+// mutable reports whether the provider instance sets a flag such as enableSecretMutable: its config variable,
+// else the provider process's environment variable (provider.go:712-726).
 func mutable(config map[string]string, flag, env string) bool {
 	if v, ok := config["kubernetes:config:"+flag]; ok {
 		return v == "true"
 	}
-	return config[env] == "true"
+	return os.Getenv(env) == "true"
 }
 
 // KubernetesRules are the kinds whose real provider differs from the default.
