@@ -5,7 +5,7 @@
 #   make test        everything CI runs: formatting, vet, the mocked tests and the real-CLI engine tests
 #   make unit        the mocked tests alone (seconds once compiled): the loop while you change infra/ or stacks/
 #   make engine      the real-CLI engine tests alone
-#   make bench-tests measure the test times (cold and warm) into docs/test-times.md; takes a quarter of an hour
+#   make bench-tests measure the test times (cold and warm) into docs/test-times.md; takes about 25 minutes
 #   make snapshots   rewrite the plan snapshots of your stacks after reviewing the change
 #   make golden      regenerate docs/policies.md, the engine tests' golden preview text, the component's schema
 #   make tools       the pinned tools alone (helm, actionlint, the Pulumi CLI)
