@@ -1,9 +1,11 @@
 package engine_test
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,7 +92,7 @@ func TestReplacementGuard_routineChangesReplaceNothingThatServes(t *testing.T) {
 			}
 			for name, change := range routineChanges {
 				want := change.changes
-				assert.Truef(t, changed[want], "%s changes %s; changed: %v", name, want, keys(changed))
+				assert.Truef(t, changed[want], "%s changes %s; changed: %v", name, want, slices.Sorted(maps.Keys(changed)))
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestRotation_prodAPIKeyIsUpdatedInPlaceAndRollsThePods(t *testing.T) {
 
 	secrets := s.cloud().Of("kubernetes:core/v1:Secret")
 	live, ok := secrets[project+"-prod:your-service/your-service-secret"] // the Secret's ID, in the prod cluster
-	require.True(t, ok, "the Secret keeps its name: %v", keys(secrets))
+	require.True(t, ok, "the Secret keeps its name: %v", slices.Sorted(maps.Keys(secrets)))
 	data := live["stringData"]
 	for data.IsSecret() {
 		data = data.SecretValue().Element
@@ -71,13 +72,4 @@ func applicationParameter(t *testing.T, s *engineStack) string {
 	}
 	t.Fatalf("no Application parameter podAnnotations.%s", infra.APIKeyVersionAnnotation)
 	return ""
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
