@@ -4,6 +4,7 @@ package tests
 // says about support and price, what it refuses, and when the calendar itself is too old to trust.
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +224,19 @@ func buildWith(t *testing.T, stack string, cfg stackConfig) (*stacks.Platform, e
 		return p.Outputs(), nil
 	}, nil)
 	return p, res.Err
+}
+
+// TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput: `make plan` prints the stack's Kubernetes support
+// status and control-plane price on standard error, so a piped format (dot, mermaid, snapshot) stays only that.
+func TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput(t *testing.T) {
+	cmd := exec.Command("go", "run", "./cmd/plan", "-stack", "dev", "-format", "dot")
+	cmd.Dir = repoRoot(t)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	v, ok := infra.LookupKubernetesVersion(userConfig(t, "dev").Get("kubernetesVersion"))
+	require.True(t, ok)
+	assert.Contains(t, stderr.String(), v.Status(time.Now()), "the plan's real clock: today's support and price")
+	assert.True(t, strings.HasPrefix(stdout.String(), `digraph "dev" {`), "standard output is the graph alone")
+	assert.NotContains(t, stdout.String(), "control plane $")
 }
