@@ -128,7 +128,7 @@ var PassedToServices = []string{"eks.amazonaws.com", "ec2.amazonaws.com", "pods.
 // access entry then conflicts with the program's), pass the stack's roles to their services, tag them, and
 // create the account's shared OIDC issuers but never delete or re-point them. It may not change any role or
 // policy (RoleChanges) or any repository policy.
-func DeployPolicy(account Account, target DeployTarget, boundaryARN string) PolicyDocument {
+func DeployPolicy(account Account, target DeployTarget) PolicyDocument {
 	iamARN := func(resource string) string {
 		return fmt.Sprintf("arn:%s:iam::%s:%s", account.Partition, account.ID, resource)
 	}
@@ -370,12 +370,9 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		return nil, wrap("create deploy role", err)
 	}
 	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName}
-	deployPolicy := args.Roles.Boundary.ToStringOutput().ApplyT(func(boundary string) (string, error) {
-		return DeployPolicy(args.Account, target, boundary).JSON()
-	}).(pulumi.StringOutput)
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
-		Policy: deployPolicy,
+		Policy: pulumi.String(mustJSON(DeployPolicy(args.Account, target))),
 	}, parent); err != nil {
 		return nil, wrap("attach deploy policy", err)
 	}
