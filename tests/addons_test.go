@@ -47,6 +47,7 @@ func addonNamed(t *testing.T, r *run, name string) *record {
 // is an EKS managed add-on whose version was resolved for that version, and the autoscaler's chart is the one
 // built for it. A version bump therefore moves them all in one update.
 func TestAddons_eachRunsAtAVersionResolvedForTheClustersKubernetesVersion(t *testing.T) {
+	t.Parallel()
 	require.Equal(t, infra.KubernetesVersionNames(), stacks.SupportedKubernetesVersions, "every version of the EKS calendar")
 	for _, stack := range stackNames {
 		for _, version := range stacks.SupportedKubernetesVersions {
@@ -95,6 +96,7 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 // EKS reports them DEGRADED until it times out); whatever runs workloads comes after DNS and the metrics API and
 // is deleted before them; the autoscaler starts only once its Pod Identity association exists.
 func TestAddons_comeInTheOrderEKSNeeds(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		nodes := r.single(nodeGroupTy)
@@ -125,6 +127,7 @@ func TestAddons_comeInTheOrderEKSNeeds(t *testing.T) {
 // on its Auto Scaling group, limits itself to nothing smaller than the group's own min and max (it sets no --nodes
 // or total limit of its own), and its role and the boundary both allow the scaling writes on exactly that group.
 func TestAutoscaler_scalesThisClustersNodegroupUpToItsMaxSize(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -217,6 +220,7 @@ func TestAutoscaler_scalesThisClustersNodegroupUpToItsMaxSize(t *testing.T) {
 // TestAutoscaler_prodRunsTwoReplicasOnDifferentNodes: one replica is active (leader election), the other takes
 // over when its node goes; the chart's disruption budget keeps one running through node drains.
 func TestAutoscaler_prodRunsTwoReplicasOnDifferentNodes(t *testing.T) {
+	t.Parallel()
 	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().one(releaseTy, "addons-autoscaler")
 	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().one(releaseTy, "addons-autoscaler")
 	assert.Equal(t, float64(1), dev.In("values.replicaCount"))
@@ -244,6 +248,7 @@ var serviceStatements = []any{
 // under the stack's path and boundary, trusted by Pod Identity for the service's ServiceAccount alone, holding
 // exactly the configured statements, associated with that ServiceAccount before Argo CD deploys the service.
 func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		for _, role := range r.all(roleTy) {
@@ -317,6 +322,7 @@ func TestServiceIdentity_existsOnlyWhenConfigured(t *testing.T) {
 // renders it (release name = the service name), creates the ServiceAccount the Pod Identity association names,
 // and its pods run as it.
 func TestServiceChart_rendersTheServiceAccountThePlatformAssociates(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("serviceIamStatements", serviceStatements)
 	r := runStack(t, "dev", cfg).ok()
@@ -355,6 +361,7 @@ func helmParameter(app *record, name string) (map[string]any, bool) {
 // changes the pod template: the reference chart renders the parameter onto it, and the Deployment rolls. The
 // real-engine test of a prod rotation is tests/engine TestRotation_prodAPIKeyIsUpdatedInPlaceAndRollsThePods.
 func TestAPIKeyRotation_updatesTheSecretInPlaceAndRollsThePods(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		prov := r.single(k8sProvTy)
@@ -420,6 +427,7 @@ func manyStatements(n int) []any {
 }
 
 func TestServiceIdentity_badStatementsAreRefusedBeforeAnyResource(t *testing.T) {
+	t.Parallel()
 	for _, tc := range serviceStatementCases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := fixtureConfig(t, "dev")
@@ -438,6 +446,7 @@ func TestServiceIdentity_badStatementsAreRefusedBeforeAnyResource(t *testing.T) 
 // the service's role and boundary, which protect refuses halfway through an update. The program sees the role in
 // the account first and refuses before anything changes, with the commands that unprotect exactly those resources.
 func TestServiceIdentity_prodRemovalSaysHowToUnprotect(t *testing.T) {
+	t.Parallel()
 	serviceRole := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/service-identity-role-1a2b3c4"
 	cfg := fixtureConfig(t, "prod")
 	r := runStackWith(t, "prod", cfg, func(e *plan.Engine) { e.Roles = []string{serviceRole} })

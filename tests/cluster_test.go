@@ -20,6 +20,7 @@ const (
 )
 
 func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		azCount := mustAtoi(t, cfg.Get("azCount"))
@@ -44,6 +45,7 @@ func TestCluster_isThePulumiEKSRemoteComponentInPrivateSubnets(t *testing.T) {
 }
 
 func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		c := runStack(t, stack, cfg).ok().single(eksClusterTy)
@@ -62,6 +64,7 @@ func TestCluster_endpointIsPrivateAndPublicOnlyForConfiguredCIDRs(t *testing.T) 
 }
 
 func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	c := r.single(eksClusterTy)
 	key := r.one("aws:kms/key:Key", "cluster-secrets-key")
@@ -71,6 +74,7 @@ func TestCluster_secretsAreEnvelopeEncryptedWithARotatingKey(t *testing.T) {
 }
 
 func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -85,6 +89,7 @@ func TestCluster_allControlPlaneLogsGoToAGroupWithRetentionCreatedFirst(t *testi
 }
 
 func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
+	t.Parallel()
 	admins := []string{"arn:aws:iam::111122223333:role/platform-admins", "arn:aws:iam::111122223333:user/alice"}
 	cfg := fixtureConfig(t, "prod")
 	cfg.Set("clusterAdminArns", admins)
@@ -123,6 +128,7 @@ func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
 // the stack, custom resources and components alike; only the access entries (the admin list) and the repository
 // credentials (appRepoToken) follow their configuration. Dev protects nothing.
 func TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration(t *testing.T) {
+	t.Parallel()
 	follows := map[string]bool{
 		"aws:eks/accessEntry:AccessEntry": true, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": true,
 	}
@@ -143,6 +149,7 @@ func TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration(t *testing
 // and its endpoint) is exported as a secret; the cluster's name, which the program chooses, is <project>-<stack>
 // and is not secret. (What the kubeconfig holds is pulumi-eks's: the mock only echoes it.)
 func TestCluster_kubeconfigOutputIsSecretAndTheClusterIsNamedAfterTheStack(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		kc := r.outputs[stacks.OutputKubeconfig]
@@ -161,6 +168,7 @@ func TestCluster_kubeconfigOutputIsSecretAndTheClusterIsNamedAfterTheStack(t *te
 // stack's path and boundary; tests/engine shows it does when none is passed) and gives this role the nodes'
 // access entry; the nodegroup runs with the same role.
 func TestNodeGroup_roleIsTheClustersInstanceRoleWithExactlyWorkerCNIAndECRRead(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		role := r.one("aws:iam/role:Role", "cluster-node-role")
@@ -185,6 +193,7 @@ func TestNodeGroup_roleIsTheClustersInstanceRoleWithExactlyWorkerCNIAndECRRead(t
 }
 
 func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		ng := r.single(nodeGroupTy)
@@ -198,6 +207,7 @@ func TestNodeGroup_waitsForAllThreePolicyAttachments(t *testing.T) {
 // TestNodeGroup_waitsForPrivateEgress: nodes in private subnets join the cluster through the NAT routes, so the
 // nodegroup is created only once every NAT gateway and private route exists.
 func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		ng := r.single(nodeGroupTy)
@@ -210,6 +220,7 @@ func TestNodeGroup_waitsForPrivateEgress(t *testing.T) {
 }
 
 func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		azCount := mustAtoi(t, cfg.Get("azCount"))
@@ -236,6 +247,7 @@ func TestNodeGroup_sizesTypesAndPrivateSubnetsFollowTheStack(t *testing.T) {
 }
 
 func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("nodeInstanceTypes", []string{"m7g.large", "c7g.large"})
 	ng := runStack(t, "dev", cfg).ok().single(nodeGroupTy)
@@ -249,6 +261,7 @@ func TestNodeGroup_gravitonTypesGetTheARMImage(t *testing.T) {
 // nodeMaxSize change, the nodegroup sends the size it runs at (read from AWS), kept within the new bounds, never
 // the initial nodeDesiredSize, which would undo the autoscaler or break the new bounds.
 func TestNodeGroup_keepsTheAutoscalersSizeWhenItsBoundsChange(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name          string
 		live          *plan.LiveNodeGroup
@@ -285,6 +298,7 @@ func TestNodeGroup_keepsTheAutoscalersSizeWhenItsBoundsChange(t *testing.T) {
 // TestNodeGroup_rollsWithinItsTimeoutAndTheDeploySession: a rolling update replaces nodes in batches sized so
 // that the largest group allowed rolls within the provider's timeout, which the automation session outlives.
 func TestNodeGroup_rollsWithinItsTimeoutAndTheDeploySession(t *testing.T) {
+	t.Parallel()
 	for _, max := range []int{4, 6, 11, 12, 100, stacks.MaxNodesPerNodeGroup} {
 		cfg := fixtureConfig(t, "prod")
 		cfg.Set("nodeMaxSize", max)
@@ -304,6 +318,7 @@ func TestNodeGroup_rollsWithinItsTimeoutAndTheDeploySession(t *testing.T) {
 }
 
 func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		lt := runStack(t, stack, cfg).ok().single("aws:ec2/launchTemplate:LaunchTemplate")
@@ -322,6 +337,7 @@ func TestNodeGroup_launchTemplateRequiresIMDSv2AndEncryptsTheRootVolume(t *testi
 }
 
 func TestKubernetesProvider_waitsForNodesAndUsesTheClusterKubeconfig(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		prov := r.single(k8sProvTy)
@@ -341,6 +357,7 @@ func TestKubernetesProvider_waitsForNodesAndUsesTheClusterKubeconfig(t *testing.
 }
 
 func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "prod")
 	cfg.Set("pulumiOrganization", "acme")
 	cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/platform-admins"})
@@ -352,6 +369,7 @@ func TestKubernetesProvider_waitsForTheAccessEntriesOfWhoRunsPulumi(t *testing.T
 }
 
 func TestCluster_vpcCNIIsTheManagedAddonNotPulumiEKSsCopy(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		c := r.single(eksClusterTy)
@@ -365,6 +383,7 @@ func TestCluster_vpcCNIIsTheManagedAddonNotPulumiEKSsCopy(t *testing.T) {
 }
 
 func TestNodeGroup_followsTheClusterVersion(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "prod")
 	cfg.Set("kubernetesVersion", "1.34")
 	r := runStack(t, "prod", cfg).ok()
@@ -373,6 +392,7 @@ func TestNodeGroup_followsTheClusterVersion(t *testing.T) {
 }
 
 func TestCluster_zonesEKSCannotUseAreExcluded(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	args := r.result.InvokeArgs["aws:index/getAvailabilityZones:getAvailabilityZones"]
 	require.NotNil(t, args)
@@ -381,6 +401,7 @@ func TestCluster_zonesEKSCannotUseAreExcluded(t *testing.T) {
 }
 
 func TestCluster_noPublicCIDRListWithoutAPublicEndpoint(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "prod")
 	cfg.Set("endpointPublicAccessCidrs", []string{})
 	c := runStack(t, "prod", cfg).ok().single(eksClusterTy)

@@ -30,6 +30,7 @@ var contractKeys = map[string]string{
 }
 
 func TestProjectFile_loadsWithPulumisLoaderAndDeclaresTheContract(t *testing.T) {
+	t.Parallel()
 	proj := loadProject(t)
 	require.NoError(t, tokens.ValidateProjectName(string(proj.Name)))
 	assert.Equal(t, projectName, string(proj.Name))
@@ -73,6 +74,7 @@ func TestProjectFile_loadsWithPulumisLoaderAndDeclaresTheContract(t *testing.T) 
 }
 
 func TestProjectFile_malformedFileIsRejectedByTheLoader(t *testing.T) {
+	t.Parallel()
 	// The loader check above is only meaningful if the loader rejects a broken file.
 	dir := t.TempDir()
 	path := filepath.Join(dir, "Pulumi.yaml")
@@ -85,6 +87,7 @@ func TestProjectFile_malformedFileIsRejectedByTheLoader(t *testing.T) {
 // (under mocks and for keys a stack leaves out): planning a minimal stack with every declared default set
 // explicitly must give exactly the plan of the same stack without them.
 func TestConfigDefaults_agreeWithPulumiYaml(t *testing.T) {
+	t.Parallel()
 	minimal := func() stackConfig {
 		cfg := stackConfig{Project: projectName, Values: map[string]string{
 			projectName + ":githubRepository":   "acme/shop",
@@ -113,6 +116,7 @@ func TestConfigDefaults_agreeWithPulumiYaml(t *testing.T) {
 // TestConfig_minimalStackUsesDefaults: a stack file with only the required keys runs, with the documented
 // defaults (the program applies them, not only the CLI).
 func TestConfig_minimalStackUsesDefaults(t *testing.T) {
+	t.Parallel()
 	cfg := stackConfig{Project: projectName, Values: map[string]string{
 		projectName + ":githubRepository":   "acme/shop",
 		projectName + ":githubOwnerId":      "11",
@@ -227,6 +231,7 @@ func manyCIDRs(n int) []string {
 }
 
 func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
+	t.Parallel()
 	require.GreaterOrEqual(t, len(invalidConfigs), 15)
 	for _, tc := range invalidConfigs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -254,6 +259,7 @@ func TestConfig_invalidValuesAreRejectedBeforeAnyResource(t *testing.T) {
 // TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview: the shipped prod file's placeholder
 // endpoint range lets previews and the offline plan run, and `pulumi up` refuses it before anything is built.
 func TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview(t *testing.T) {
+	t.Parallel()
 	for _, cidr := range []string{"203.0.113.0/24", "198.51.100.0/24", "192.0.2.16/28"} {
 		cfg := fixtureConfig(t, "prod")
 		cfg.Set("endpointPublicAccessCidrs", []string{cidr})
@@ -273,6 +279,7 @@ func TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview(t *testing
 
 // TestConfig_stackNameLongerThanAClusterNameIsRefused: EKS names are at most 100 characters.
 func TestConfig_stackNameLongerThanAClusterNameIsRefused(t *testing.T) {
+	t.Parallel()
 	stack := strings.Repeat("s", 100-len(projectName))
 	r := runStack(t, stack, fixtureConfig(t, "dev"))
 	require.Error(t, r.err)
@@ -281,6 +288,7 @@ func TestConfig_stackNameLongerThanAClusterNameIsRefused(t *testing.T) {
 }
 
 func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("vpcCidr", "nonsense")
 	cfg.Set("azCount", 9)
@@ -296,6 +304,7 @@ func TestConfig_reportsEveryProblemAtOnce(t *testing.T) {
 }
 
 func TestConfig_azCountMustFitTheRegion(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("azCount", 3)
 	r := runStackWith(t, "dev", cfg, func(e *plan.Engine) { e.Zones = []string{"eu-south-2a", "eu-south-2b"} })
@@ -306,6 +315,7 @@ func TestConfig_azCountMustFitTheRegion(t *testing.T) {
 }
 
 func TestConfig_errorMessagesNameTheKeyFirst(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("natGateways", "many")
 	r := runStack(t, "dev", cfg)

@@ -41,6 +41,7 @@ var dlvStacks = []string{"dev", "prod"}
 // Every workflow file: these two and any added later
 
 func TestPullRequestWorkflow_andDeployWorkflow_passActionlint(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("actionlint")
 	require.NoErrorf(t, err, "actionlint is not on PATH; install it with: %s", dlvActionlintInstall)
 
@@ -56,6 +57,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_passActionlint(t *testing.T) {
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_defaultToReadOnlyContents(t *testing.T) {
+	t.Parallel()
 	for _, wf := range dlvWorkflows(t) {
 		assert.Equalf(t, map[string]string{"contents": "read"}, wf.Permissions,
 			"%s: the workflow-level permissions are contents: read and nothing else", wf.rel)
@@ -63,6 +65,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_defaultToReadOnlyContents(t *test
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAssumeARole(t *testing.T) {
+	t.Parallel()
 	var assuming int
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
@@ -94,6 +97,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAs
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_pinEveryActionToAVersion(t *testing.T) {
+	t.Parallel()
 	pinned := regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$`)
 	var uses int
 	for _, wf := range dlvWorkflows(t) {
@@ -112,6 +116,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_pinEveryActionToAVersion(t *testi
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *testing.T) {
+	t.Parallel()
 	files := []string{}
 	for _, wf := range dlvWorkflows(t) {
 		files = append(files, wf.path)
@@ -155,6 +160,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *te
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_usePulumiActionsV7(t *testing.T) {
+	t.Parallel()
 	var steps int
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
@@ -170,6 +176,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_usePulumiActionsV7(t *testing.T) 
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_pinThePulumiCLIToTheSDKVersion(t *testing.T) {
+	t.Parallel()
 	sdk := dlvModuleVersion(t, dlvPulumiSDKModule)
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
@@ -187,6 +194,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_pinThePulumiCLIToTheSDKVersion(t 
 
 // pulumi-eks asserts at run time that kubectl and the AWS CLI are on PATH.
 func TestPullRequestWorkflow_andDeployWorkflow_installVerifiedKubectlBeforePulumi(t *testing.T) {
+	t.Parallel()
 	pins := map[string]bool{}
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
@@ -215,6 +223,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_installVerifiedKubectlBeforePulum
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_runTheTestsBeforeAnyPulumiJob(t *testing.T) {
+	t.Parallel()
 	for _, rel := range []string{dlvPullRequestRel, dlvDeployRel} {
 		wf := dlvLoadWorkflow(t, rel)
 		test, ok := wf.Jobs["test"]
@@ -237,6 +246,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_runTheTestsBeforeAnyPulumiJob(t *
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_keepNoGitTokenInTheCheckout(t *testing.T) {
+	t.Parallel()
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
 			for _, s := range job.Steps {
@@ -252,6 +262,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_keepNoGitTokenInTheCheckout(t *te
 // Pull requests: read-only previews
 
 func TestPullRequestWorkflow_runsForPullRequestsToMainOnly(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	require.Equal(t, []string{"pull_request"}, dlvSortedKeys(wf.On),
 		"pull_request runs the pull request's code without secrets; pull_request_target would hand it the base's")
@@ -261,6 +272,7 @@ func TestPullRequestWorkflow_runsForPullRequestsToMainOnly(t *testing.T) {
 // TestPullRequestWorkflow_previewsOnlyDevWithADiffCommentedOnThePR: a preview runs the pull request's code with
 // the stack's decrypted configuration, so only dev is previewed; prod has no preview role at all.
 func TestPullRequestWorkflow_previewsOnlyDevWithADiffCommentedOnThePR(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	job, name := dlvJobRunning(t, wf, "preview")
 	assert.Equal(t, "test", strings.Join(job.Needs, ","), "previews wait for the tests")
@@ -282,6 +294,7 @@ func TestPullRequestWorkflow_previewsOnlyDevWithADiffCommentedOnThePR(t *testing
 }
 
 func TestPullRequestWorkflow_previewsWithDevsReadOnlyRole(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	job, name := dlvJobRunning(t, wf, "preview")
 
@@ -298,6 +311,7 @@ func TestPullRequestWorkflow_previewsWithDevsReadOnlyRole(t *testing.T) {
 }
 
 func TestPullRequestWorkflow_skipsPreviewsForPullRequestsFromForks(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	for name, job := range wf.Jobs {
 		if dlvAssumesRole(job) {
@@ -307,6 +321,7 @@ func TestPullRequestWorkflow_skipsPreviewsForPullRequestsFromForks(t *testing.T)
 }
 
 func TestPullRequestWorkflow_cancelsSupersededRunsOfTheSamePullRequest(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
 	require.NotNil(t, wf.Concurrency)
 	assert.Contains(t, wf.Concurrency.Group, "${{ github.event.pull_request.number }}")
@@ -324,12 +339,14 @@ func TestPullRequestWorkflow_cancelsSupersededRunsOfTheSamePullRequest(t *testin
 // Merges: dev, then prod behind its reviewers
 
 func TestDeployWorkflow_runsOnPushToMainAndByHand(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	assert.Equal(t, []string{"push", "workflow_dispatch"}, dlvSortedKeys(wf.On))
 	assert.Equal(t, []string{"main"}, wf.On["push"].Branches)
 }
 
 func TestDeployWorkflow_deploysOnlyMainAndOnlyWhenChosenOverPulumiDeployments(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	var ups int
 	for name, job := range wf.Jobs {
@@ -347,6 +364,7 @@ func TestDeployWorkflow_deploysOnlyMainAndOnlyWhenChosenOverPulumiDeployments(t 
 
 // Every job that runs `pulumi up`, in any workflow, queues behind the previous up of its stack.
 func TestDeployWorkflow_serializesUpsPerStack(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, wf := range dlvWorkflows(t) {
 		for name, job := range wf.Jobs {
@@ -367,6 +385,7 @@ func TestDeployWorkflow_serializesUpsPerStack(t *testing.T) {
 }
 
 func TestDeployWorkflow_upsDevThenProdBehindTheProdEnvironment(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	upJob := map[string]string{}
 	for name, job := range wf.Jobs {
@@ -387,6 +406,7 @@ func TestDeployWorkflow_upsDevThenProdBehindTheProdEnvironment(t *testing.T) {
 // GitHub-hosted runners change addresses, so prod's up runs on the runner PROD_RUNNER names, and a run without
 // that variable fails in a job that holds no credentials, before anything reaches prod.
 func TestDeployWorkflow_prodRunsOnItsOwnRunnerOrStopsBeforeTouchingProd(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	var prod string
 	for name, job := range wf.Jobs {
@@ -411,6 +431,7 @@ func TestDeployWorkflow_prodRunsOnItsOwnRunnerOrStopsBeforeTouchingProd(t *testi
 // TestDeployWorkflow_sessionsOutliveTheLongestUpdate: each up job's AWS session lasts as long as the slowest
 // routine update can take, within the deploy role's maximum, and the job times out inside its session.
 func TestDeployWorkflow_sessionsOutliveTheLongestUpdate(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	var ups int
 	for name, job := range wf.Jobs {
@@ -428,6 +449,7 @@ func TestDeployWorkflow_sessionsOutliveTheLongestUpdate(t *testing.T) {
 }
 
 func TestDeployWorkflow_assumesTheDeployRoleOfTheJobsEnvironment(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	for name, job := range wf.Jobs {
 		if len(dlvUpStacks(t, job)) == 0 {
@@ -441,6 +463,7 @@ func TestDeployWorkflow_assumesTheDeployRoleOfTheJobsEnvironment(t *testing.T) {
 }
 
 func TestDeployWorkflow_appliesWhatThePreviewShowedWithoutRefreshing(t *testing.T) {
+	t.Parallel()
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
 	for name, job := range wf.Jobs {
 		for _, s := range job.Steps {
@@ -458,6 +481,7 @@ func TestDeployWorkflow_appliesWhatThePreviewShowedWithoutRefreshing(t *testing.
 // naming the resources, before an update that creates or changes a role or policy, and goes on for changes the
 // deploy role may make (tags, OIDC providers, everything else).
 func TestDeployWorkflow_stopsBeforeAnIAMChangeTheDeployRoleMayNotMake(t *testing.T) {
+	t.Parallel()
 	jq, err := exec.LookPath("jq")
 	require.NoError(t, err, "jq is not on PATH (Debian: apt-get install jq)")
 	const role = "urn:pulumi:dev::eks-gitops-platform::platform:infra:GitHubOIDC$aws:iam/role:Role::github-push-role"

@@ -58,6 +58,7 @@ func trustStatements(t *testing.T, r *run, roleName string) map[string]infra.Sta
 }
 
 func TestDeployAccess_notCreatedWithoutAFlow(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		assert.Empty(t, r.all("platform:infra:DeployAccess"))
@@ -69,6 +70,7 @@ func TestDeployAccess_notCreatedWithoutAFlow(t *testing.T) {
 // TestDeployAccess_deployRoleTrustsExactlyOneIssuer: the deploy role trusts the configured flow and nothing
 // else, so that no automation can reach it another way (a dev GitHub job starting a prod Deployment, say).
 func TestDeployAccess_deployRoleTrustsExactlyOneIssuer(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		deploy := trustStatements(t, r, "deploy-deploy-role")
@@ -100,6 +102,7 @@ func TestDeployAccess_deployRoleTrustsExactlyOneIssuer(t *testing.T) {
 // TestDeployAccess_pullRequestsPreviewOnlyUnprotectedStacks: pull request code reads the configuration it
 // previews, secrets included, so only dev gets a preview role; it trusts pull requests, in the immutable form.
 func TestDeployAccess_pullRequestsPreviewOnlyUnprotectedStacks(t *testing.T) {
+	t.Parallel()
 	dev := runStack(t, "dev", deployConfig(t, "dev")).ok()
 	preview := trustStatements(t, dev, "deploy-preview-role")
 	require.Len(t, preview, 1)
@@ -121,6 +124,7 @@ func TestDeployAccess_pullRequestsPreviewOnlyUnprotectedStacks(t *testing.T) {
 }
 
 func TestDeployAccess_nameSubjectsOnlyWhenOptedIn(t *testing.T) {
+	t.Parallel()
 	cfg := githubDeployConfig(t, "prod")
 	cfg.Set("githubNameSubjects", true)
 	r := runStack(t, "prod", cfg).ok()
@@ -129,6 +133,7 @@ func TestDeployAccess_nameSubjectsOnlyWhenOptedIn(t *testing.T) {
 }
 
 func TestDeployAccess_previewRoleReadsButNeverWhatNodesBootWith(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", deployConfig(t, "dev")).ok()
 	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-preview-policy"), "policy")
 	readVerbs := []string{"Describe", "Get", "List"}
@@ -164,6 +169,7 @@ func TestDeployAccess_previewRoleReadsButNeverWhatNodesBootWith(t *testing.T) {
 // create, re-trust, widen or delete one (IAM has no condition on a trust policy's content, so a role it could
 // create could trust anyone), and never change a repository policy or create a cluster.
 func TestDeployAccess_deployRoleChangesNoRoleOrPolicy(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", deployConfig(t, "prod")).ok()
 	policy := jsonInput[trustDoc](t, r.one("aws:iam/rolePolicy:RolePolicy", "deploy-deploy-policy"), "policy")
 	boundaryARN := "arn:aws:iam::" + testAccount + ":policy/" + projectName + "/prod/roles-policy-1a2b3c4"
@@ -225,6 +231,7 @@ func TestDeployAccess_deployRoleChangesNoRoleOrPolicy(t *testing.T) {
 // TestRoles_liveUnderTheStackPathAndCarryTheBoundary: every role is under /<project>/<stack>/, and every role
 // but the deploy role (which may change no role) is capped by the boundary.
 func TestRoles_liveUnderTheStackPathAndCarryTheBoundary(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		boundary := r.one("aws:iam/policy:Policy", "roles-policy")
@@ -249,6 +256,7 @@ func TestRoles_liveUnderTheStackPathAndCarryTheBoundary(t *testing.T) {
 // repository, scaling only of this cluster's groups, flow log writes only to the stack's group, and no IAM but
 // reads and the load balancers' service-linked role.
 func TestBoundary_writesOnlyTheStacksOwnResources(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	doc := jsonInput[trustDoc](t, r.one("aws:iam/policy:Policy", "roles-policy"), "policy")
 	repo := "arn:aws:ecr:us-east-1:" + testAccount + ":repository/prod/your-service"
@@ -287,6 +295,7 @@ func TestBoundary_writesOnlyTheStacksOwnResources(t *testing.T) {
 }
 
 func TestDeployAccess_rolesGetEKSAccessEntries(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", deployConfig(t, "dev")).ok()
 	assoc := map[string][]map[string]any{}
 	for _, a := range r.all("aws:eks/accessPolicyAssociation:AccessPolicyAssociation") {
@@ -307,6 +316,7 @@ func TestDeployAccess_rolesGetEKSAccessEntries(t *testing.T) {
 }
 
 func TestDeployAccess_existingPulumiProviderIsReused(t *testing.T) {
+	t.Parallel()
 	existing := "arn:aws:iam::" + testAccount + ":oidc-provider/api.pulumi.com/oidc"
 	cfg := deployConfig(t, "dev")
 	cfg.Set("pulumiOidcProviderArn", existing)
@@ -320,6 +330,7 @@ func TestDeployAccess_existingPulumiProviderIsReused(t *testing.T) {
 // TestDeployAccess_anAccountOfItsOwn: a stack with a deploy role refuses an account that holds another stack of
 // the project, and any stack refuses an account where another stack has a deploy role, before anything exists.
 func TestDeployAccess_anAccountOfItsOwn(t *testing.T) {
+	t.Parallel()
 	role := func(stack, name string) string {
 		return "arn:aws:iam::" + testAccount + ":role/" + projectName + "/" + stack + "/" + name
 	}

@@ -104,6 +104,7 @@ func runSettingsAndDrift(t *testing.T, cfg map[string]string, outputs map[string
 // refresh of prod every day and reports what changed outside Pulumi; correcting it is a reviewed change, never an
 // automatic update. dev has none by default; the list is configurable and names listed stacks only.
 func TestDeploymentSettings_prodDriftIsDetectedDailyAndNeverRemediatedByItself(t *testing.T) {
+	t.Parallel()
 	_, drift, err := runSettingsAndDrift(t, validSettingsConfig(), platformOutputs())
 	require.NoError(t, err)
 	require.Equal(t, []string{"prod"}, keysOf(drift))
@@ -136,6 +137,7 @@ func validSettingsConfig() map[string]string {
 }
 
 func TestDeploymentSettings_deployMergesToMainAndNeverPreviewWithTheDeployRole(t *testing.T) {
+	t.Parallel()
 	got, err := runSettings(t, validSettingsConfig(), platformOutputs())
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"dev", "prod"}, keysOf(got))
@@ -156,6 +158,7 @@ func TestDeploymentSettings_deployMergesToMainAndNeverPreviewWithTheDeployRole(t
 }
 
 func TestDeploymentSettings_triggerOnlyOnChangesToTheProgramOrTheirOwnStack(t *testing.T) {
+	t.Parallel()
 	got, err := runSettings(t, validSettingsConfig(), platformOutputs())
 	require.NoError(t, err)
 	for stack, s := range got {
@@ -177,6 +180,7 @@ func TestDeploymentSettings_triggerOnlyOnChangesToTheProgramOrTheirOwnStack(t *t
 // TestDeploymentSettings_assumeTheStacksOwnDeployRoleForTheLongestUpdate: the role comes from the stack's
 // own output, never typed in; the session outlives the slowest update and fits the role's maximum.
 func TestDeploymentSettings_assumeTheStacksOwnDeployRoleForTheLongestUpdate(t *testing.T) {
+	t.Parallel()
 	got, err := runSettings(t, validSettingsConfig(), platformOutputs())
 	require.NoError(t, err)
 	session := regexp.MustCompile(`^[\w+=,.@-]{2,64}$`) // STS RoleSessionName
@@ -199,6 +203,7 @@ func TestDeploymentSettings_assumeTheStacksOwnDeployRoleForTheLongestUpdate(t *t
 }
 
 func TestDeploymentSettings_installTheSameVerifiedKubectlAsTheWorkflows(t *testing.T) {
+	t.Parallel()
 	download := regexp.MustCompile(`https://dl\.k8s\.io/release/(v\d+\.\d+\.\d+)/bin/linux/amd64/kubectl`)
 	verify := regexp.MustCompile(`echo "([0-9a-f]{64})  (\S+)" \| sha256sum --check`)
 	wf := dlvLoadWorkflow(t, dlvDeployRel)
@@ -232,6 +237,7 @@ func TestDeploymentSettings_installTheSameVerifiedKubectlAsTheWorkflows(t *testi
 // addresses, so a stack whose endpoint admits only listed ranges deploys on a customer-managed pool, or the
 // settings refuse it with the command that fixes it.
 func TestDeploymentSettings_runAStackWhoseAPIIsNotOpenOnItsRunnerPool(t *testing.T) {
+	t.Parallel()
 	got, err := runSettings(t, validSettingsConfig(), platformOutputs())
 	require.NoError(t, err)
 	assert.Equal(t, prodPoolID, got["prod"].Str("agentPoolId"))
@@ -246,6 +252,7 @@ func TestDeploymentSettings_runAStackWhoseAPIIsNotOpenOnItsRunnerPool(t *testing
 }
 
 func TestDeploymentSettings_refuseAStackWithoutADeployRole(t *testing.T) {
+	t.Parallel()
 	outputs := platformOutputs()
 	delete(outputs[settingsOrg+"/"+projectName+"/dev"], stacks.OutputDeployRoleARN)
 	_, err := runSettings(t, validSettingsConfig(), outputs)
@@ -254,6 +261,7 @@ func TestDeploymentSettings_refuseAStackWithoutADeployRole(t *testing.T) {
 }
 
 func TestDeploymentSettings_badConfigurationNamesEveryKey(t *testing.T) {
+	t.Parallel()
 	_, err := runSettings(t, map[string]string{"repository": "infra", "runnerPools": `{"staging":"pool"}`}, platformOutputs())
 	require.Error(t, err)
 	for _, want := range []string{"organization: is required", `repository: must be owner/name`,

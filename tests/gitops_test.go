@@ -27,6 +27,7 @@ const (
 )
 
 func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -57,6 +58,7 @@ func TestArgoCD_isInstalledByAPinnedHelmReleaseIntoItsOwnNamespace(t *testing.T)
 }
 
 func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
+	t.Parallel()
 	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().one(releaseTy, "gitops-argocd")
 	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().one(releaseTy, "gitops-argocd")
 	assert.Equal(t, false, dev.In("values.redis-ha.enabled"))
@@ -71,6 +73,7 @@ func TestArgoCD_prodIsHighlyAvailableDevIsNot(t *testing.T) {
 }
 
 func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -87,6 +90,7 @@ func TestAppProject_limitsTheServiceToItsRepositoryAndNamespace(t *testing.T) {
 }
 
 func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -113,6 +117,7 @@ func TestApplication_syncsTheServiceChartFromGitAutomatically(t *testing.T) {
 }
 
 func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		app := r.single(applicationTy)
@@ -127,6 +132,7 @@ func TestApplication_waitsForArgoCDTheSecretAndTheNodes(t *testing.T) {
 // TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC: Pulumi deletes in reverse dependency
 // order, so this chain of edges is the destroy order.
 func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	chain := []*record{
 		r.single(applicationTy), r.one(releaseTy, "gitops-argocd"), r.single(k8sProvTy), r.single(nodeGroupTy),
@@ -150,6 +156,7 @@ func TestDestroy_removesTheApplicationBeforeArgoCDNodesClusterAndVPC(t *testing.
 }
 
 func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		s := r.single(secretTy)
@@ -168,6 +175,7 @@ func TestServiceSecret_holdsTheAPIKeyAndStaysSecret(t *testing.T) {
 }
 
 func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	ns := r.one(namespaceTy, "gitops-service-ns")
 	assert.Equal(t, "your-service", ns.Str("metadata.name"))
@@ -177,6 +185,7 @@ func TestServiceNamespace_isCreatedOnceByPulumi(t *testing.T) {
 }
 
 func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	assert.Len(t, r.all(secretTy), 1, "public repository: no credentials")
 
@@ -194,6 +203,7 @@ func TestRepoCredentials_onlyWhenATokenIsConfigured(t *testing.T) {
 }
 
 func TestKubernetesResources_allUseTheExplicitProvider(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		prov := r.single(k8sProvTy)
@@ -286,6 +296,7 @@ func asObject(t *testing.T, rec *record) any {
 }
 
 func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
+	t.Parallel()
 	appSchema := argoCRDSchema(t, "application-crd.yaml")
 	projSchema := argoCRDSchema(t, "appproject-crd.yaml")
 	for _, stack := range stackNames {
@@ -305,6 +316,7 @@ func TestArgoCDObjects_validateAgainstTheRealCRDSchemas(t *testing.T) {
 }
 
 func TestArgoCDObjects_schemaCheckRejectsAMisspeltField(t *testing.T) {
+	t.Parallel()
 	appSchema := argoCRDSchema(t, "application-crd.yaml")
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	obj := asObject(t, r.single(applicationTy)).(map[string]any)

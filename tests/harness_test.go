@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,11 +83,19 @@ const fixtureDir = "testdata/stacks"
 // the program, with test values for the secrets a user sets on the command line.
 func fixtureConfig(t testing.TB, stack string) stackConfig {
 	t.Helper()
+	if cfg, ok := fixtureConfigs.Load(stack); ok {
+		return cfg.(stackConfig).Clone()
+	}
 	cfg, err := plan.LoadConfigFiles(filepath.Join(repoRoot(t), "Pulumi.yaml"), plan.StackFile(fixtureDir, stack))
 	require.NoError(t, err)
 	cfg.SetSecret("apiKey", testAPIKey)
-	return cfg
+	fixtureConfigs.Store(stack, cfg)
+	return cfg.Clone()
 }
+
+// fixtureConfigs are the fixture stacks' configurations, loaded once per test binary (the project file's schema
+// validation is most of a load); each caller gets its own copy to change.
+var fixtureConfigs sync.Map
 
 // run is the outcome of one program run under the offline engine.
 type run struct {

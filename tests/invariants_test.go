@@ -16,6 +16,7 @@ import (
 
 // TestGraph_everyResourceBelongsToAComponent: only components and the Kubernetes provider sit at the top.
 func TestGraph_everyResourceBelongsToAComponent(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		for _, rec := range r.records {
@@ -32,6 +33,7 @@ func TestGraph_everyResourceBelongsToAComponent(t *testing.T) {
 }
 
 func TestGraph_noDuplicateTypeAndName(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		seen := map[string]bool{}
@@ -44,6 +46,7 @@ func TestGraph_noDuplicateTypeAndName(t *testing.T) {
 }
 
 func TestGraph_logicalNamesNeverUseListIndexes(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		for _, rec := range r.records {
@@ -56,6 +59,7 @@ func TestGraph_logicalNamesNeverUseListIndexes(t *testing.T) {
 // TestGraph_everyComponentIsRegisteredOnceInBothStacks: each component of the design exists exactly once in
 // both stacks (with deploy access on).
 func TestGraph_everyComponentIsRegisteredOnceInBothStacks(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, deployConfig(t, stack)).ok()
 		for _, typ := range []string{"Network", "Registry", "GitHubOIDC", "DeployAccess", "Cluster", "NodeGroup", "GitOps", "RoleBoundary"} {
@@ -65,6 +69,7 @@ func TestGraph_everyComponentIsRegisteredOnceInBothStacks(t *testing.T) {
 }
 
 func TestProgram_mainRunsThroughStacksRun(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		require.NoError(t, runProgram(t, stack, fixtureConfig(t, stack)))
 	}
@@ -74,6 +79,7 @@ func TestProgram_mainRunsThroughStacksRun(t *testing.T) {
 }
 
 func TestOutputs_coverTheContractAndKeepKubeconfigSecret(t *testing.T) {
+	t.Parallel()
 	contract := []string{"vpcId", "privateSubnetIds", "publicSubnetIds", "clusterName", "kubeconfig", "ecrRepositoryUrl",
 		"githubActionsRoleArn", "argocdNamespace", "serviceNamespace"}
 	for _, stack := range stackNames {
@@ -105,6 +111,7 @@ func ecrURLOf(stack string) string {
 // TestStackFiles_everyDevProdDifferenceIsDeliberate lists the keys that differ between the two stack files;
 // a new difference must be added here (and so reviewed), and each listed one is asserted in the tests.
 func TestStackFiles_everyDevProdDifferenceIsDeliberate(t *testing.T) {
+	t.Parallel()
 	dev, prod := fixtureConfig(t, "dev"), fixtureConfig(t, "prod")
 	want := map[string]string{
 		"aws:defaultTags": "environment tag", projectName + ":vpcCidr": "disjoint ranges so the VPCs can be peered",
@@ -140,6 +147,7 @@ func TestStackFiles_everyDevProdDifferenceIsDeliberate(t *testing.T) {
 // TestServiceKit_agreesWithThePlatformDefaults: the chart in examples/service is what the Application
 // deploys by default, and it reads the Secret the platform creates.
 func TestServiceKit_agreesWithThePlatformDefaults(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	app, secret := r.single(applicationTy), r.single(secretTy)
 

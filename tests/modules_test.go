@@ -46,6 +46,7 @@ func requirements(t *testing.T, dir string) map[string]string {
 // package to the build, so comparing requirements compares what is compiled. To fix a mismatch, require the
 // higher version in each module (`go mod edit -require=<module>@<version>`, then `go mod tidy`) until none is left.
 func TestModules_shareOneBuildList(t *testing.T) {
+	t.Parallel()
 	seen := map[string]struct{ version, in string }{}
 	compared := 0
 	for _, dir := range buildModules {

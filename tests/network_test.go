@@ -11,6 +11,7 @@ import (
 )
 
 func TestNetwork_vpcHasDNSForEKS(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -24,6 +25,7 @@ func TestNetwork_vpcHasDNSForEKS(t *testing.T) {
 // TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap checks, per stack file, one public and one private
 // subnet in each zone, keyed by zone name, inside the VPC and disjoint.
 func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
 			cfg := fixtureConfig(t, stack)
@@ -57,6 +59,7 @@ func TestNetwork_subnetsPerZoneAreCarvedWithoutOverlap(t *testing.T) {
 }
 
 func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		clusterTag := "tags.kubernetes.io/cluster/" + projectName + "-" + stack
@@ -75,6 +78,7 @@ func TestNetwork_subnetsCarryLoadBalancerAndClusterTags(t *testing.T) {
 }
 
 func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
+	t.Parallel()
 	cidrs := func(azCount int) map[string]string {
 		cfg := fixtureConfig(t, "dev")
 		cfg.Set("azCount", azCount)
@@ -93,6 +97,7 @@ func TestNetwork_addingAZKeepsExistingSubnets(t *testing.T) {
 }
 
 func TestNetwork_smallestVPCStillCarvesValidSubnets(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("vpcCidr", "10.1.2.0/24")
 	cfg.Set("azCount", 4)
@@ -104,6 +109,7 @@ func TestNetwork_smallestVPCStillCarvesValidSubnets(t *testing.T) {
 }
 
 func TestNetwork_publicRoutesGoToTheInternetGateway(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	igw := r.single("aws:ec2/internetGateway:InternetGateway")
 	rt := r.one("aws:ec2/routeTable:RouteTable", "network-public-rt")
@@ -122,6 +128,7 @@ func TestNetwork_publicRoutesGoToTheInternetGateway(t *testing.T) {
 // TestNetwork_natGatewaysFollowTheStackMode: dev has one NAT gateway for every zone; prod one per zone, each
 // private route table using the NAT gateway of its own zone.
 func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		t.Run(stack, func(t *testing.T) {
 			cfg := fixtureConfig(t, stack)
@@ -157,6 +164,7 @@ func TestNetwork_natGatewaysFollowTheStackMode(t *testing.T) {
 }
 
 func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -191,6 +199,7 @@ func TestNetwork_flowLogsCaptureAllTrafficWithBoundedRetention(t *testing.T) {
 }
 
 func TestNetwork_defaultSecurityGroupHasNoRules(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "prod", fixtureConfig(t, "prod")).ok()
 	sg := r.single("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
 	assert.Equal(t, "network-vpc-id", sg.Str("vpcId"))

@@ -424,6 +424,7 @@ func polViolationNames(v, resourceName string) bool {
 // --- The tests ---------------------------------------------------------------------------------------------
 
 func TestPolicies_holdForEveryStack(t *testing.T) {
+	t.Parallel()
 	for _, pg := range policyGraphs {
 		t.Run(pg.name, func(t *testing.T) { checkPolicies(t, pg) })
 	}
@@ -445,6 +446,7 @@ func checkPolicies(t *testing.T, pg policyGraph) {
 }
 
 func TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd(t *testing.T) {
+	t.Parallel()
 	for m := range exceptions {
 		assert.Equal(t, unprotected, m, "only unprotected stacks may deviate; prod meets every policy or the gap is reported in knownGaps")
 	}
@@ -460,6 +462,7 @@ func TestPolicies_exceptionsAreStillNeededAndNeverApplyToProd(t *testing.T) {
 }
 
 func TestPolicies_knownGapsStillFail(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		g := policyRun(t, stack, fixtureConfig(t, stack))
 		for id := range knownGaps {
@@ -472,6 +475,7 @@ func TestPolicies_knownGapsStillFail(t *testing.T) {
 }
 
 func TestPolicies_deployAccessFindingsAreStillPresent(t *testing.T) {
+	t.Parallel()
 	g := policyRun(t, "dev", policyGraph{stack: "dev", deployAccess: true}.config(t)) // dev has both roles
 	for id, byName := range deployAccessFindings {
 		p, ok := policyByID(id)
@@ -485,6 +489,7 @@ func TestPolicies_deployAccessFindingsAreStillPresent(t *testing.T) {
 }
 
 func TestPolicies_tableIsWellFormed(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for _, p := range policies {
 		assert.NotEmpty(t, p.id)
@@ -513,12 +518,14 @@ func TestPolicies_tableIsWellFormed(t *testing.T) {
 // TestPolicies_everyCheckCanFail runs each fixture: the policy passes on a compliant graph of the real program,
 // and reports a violation once the fixture's bad configuration or bad graph is applied.
 func TestPolicies_everyCheckCanFail(t *testing.T) {
+	t.Parallel()
+	good := policyRun(t, "prod", fixtureConfig(t, "prod")) // every check reads it; none changes it
 	for _, f := range policyFixtures {
 		t.Run(strings.ReplaceAll(f.policy, "/", "+")+"/"+f.name, func(t *testing.T) {
+			t.Parallel()
 			p, ok := policyByID(f.policy)
 			require.True(t, ok, "unknown policy %s", f.policy)
 
-			good := policyRun(t, "prod", fixtureConfig(t, "prod"))
 			if f.compliant != nil {
 				f.compliant(t, good)
 			}
@@ -541,6 +548,7 @@ func TestPolicies_everyCheckCanFail(t *testing.T) {
 // into infra.PolicyDocument and re-encodes to the same document, so none is hand-concatenated; the loose decoder
 // the checks use reads the same statements.
 func TestPolicyDocuments_areWrittenByTheTypedBuilder(t *testing.T) {
+	t.Parallel()
 	for _, pg := range policyGraphs {
 		g := policyRun(t, pg.stack, pg.config(t))
 		docs := polDocuments(g)
@@ -565,6 +573,7 @@ func TestPolicyDocuments_areWrittenByTheTypedBuilder(t *testing.T) {
 }
 
 func TestPolicyDocuments_looseDecoderReadsEveryIAMShape(t *testing.T) {
+	t.Parallel()
 	var d polDoc
 	require.NoError(t, json.Unmarshal([]byte(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:GetObject",
 		"Resource":"*","Condition":{"Bool":{"aws:SecureTransport":false},"NumericLessThan":{"s3:TlsVersion":1.2}}}}`), &d))
@@ -2201,6 +2210,7 @@ fixture or its fixture does not make it fail. A deliberate deviation of unprotec
 }
 
 func TestPolicies_publishedTableIsGeneratedFromTheSuite(t *testing.T) {
+	t.Parallel()
 	got := policyTable()
 	if os.Getenv(updateSnapshots) == "1" {
 		require.NoError(t, os.WriteFile(policyDoc, []byte(got), 0o644))

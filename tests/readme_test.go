@@ -33,6 +33,7 @@ func codeBlocks(doc, lang string) []string {
 
 // TestREADME_configReferenceListsEveryDeclaredKey keeps the user's manual in step with Pulumi.yaml.
 func TestREADME_configReferenceListsEveryDeclaredKey(t *testing.T) {
+	t.Parallel()
 	doc := readme(t)
 	for key := range loadProject(t).Config {
 		if strings.Contains(key, ":") {
@@ -43,6 +44,7 @@ func TestREADME_configReferenceListsEveryDeclaredKey(t *testing.T) {
 }
 
 func TestREADME_outputsTableListsEveryOutput(t *testing.T) {
+	t.Parallel()
 	doc := readme(t)
 	r := runStack(t, "dev", deployConfig(t, "dev")).ok()
 	require.NotEmpty(t, r.outputs)
@@ -55,6 +57,7 @@ func TestREADME_outputsTableListsEveryOutput(t *testing.T) {
 // TestREADME_entryPointsAreWhatCIRuns: the README's test command is what .ci/run runs, and every make target
 // the README names exists.
 func TestREADME_entryPointsAreWhatCIRuns(t *testing.T) {
+	t.Parallel()
 	doc := readme(t)
 	ci, err := os.ReadFile(filepath.Join(repoRoot(t), ".ci", "run"))
 	require.NoError(t, err)
@@ -72,6 +75,7 @@ func TestREADME_entryPointsAreWhatCIRuns(t *testing.T) {
 // TestREADME_sampleOutputIsWhatThePlanPrints: every line of the first screen's sample is real output of `make plan` on the
 // template's dev stack.
 func TestREADME_sampleOutputIsWhatThePlanPrints(t *testing.T) {
+	t.Parallel()
 	doc := readme(t)
 	at := strings.Index(doc, "The output looks like this (an excerpt):")
 	require.Positive(t, at)
@@ -87,6 +91,7 @@ func TestREADME_sampleOutputIsWhatThePlanPrints(t *testing.T) {
 // TestREADME_commandsThatNeedTheCloudSaySo: every command that talks to AWS, a cluster or a live backend is
 // marked, so that the rest runs as written on a machine with Go and make.
 func TestREADME_commandsThatNeedTheCloudSaySo(t *testing.T) {
+	t.Parallel()
 	cloud := regexp.MustCompile(`^\s*(aws |kubectl |helm |argocd |gh |crane |uv |pulumi (up|destroy|refresh|login|state |stack output|stack init [^<\s]+ --secrets-provider))`)
 	marked := regexp.MustCompile(`# needs (AWS|GitHub|Pulumi Cloud|PyPI)`)
 	var checked int
@@ -103,6 +108,7 @@ func TestREADME_commandsThatNeedTheCloudSaySo(t *testing.T) {
 
 // TestREADME_linksPointAtFilesThatExist.
 func TestREADME_linksPointAtFilesThatExist(t *testing.T) {
+	t.Parallel()
 	for _, m := range regexp.MustCompile(`\]\(([^)#:]+)(#[^)]*)?\)`).FindAllStringSubmatch(readme(t), -1) {
 		_, err := os.Stat(filepath.Join(repoRoot(t), m[1]))
 		assert.NoErrorf(t, err, "README links to %s", m[1])

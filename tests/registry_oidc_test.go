@@ -14,6 +14,7 @@ import (
 )
 
 func TestRegistry_isImmutableScannedAndKMSEncrypted(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		repo := r.single("aws:ecr/repository:Repository")
@@ -30,6 +31,7 @@ func TestRegistry_isImmutableScannedAndKMSEncrypted(t *testing.T) {
 }
 
 func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -48,6 +50,7 @@ func TestRegistry_lifecycleExpiresUntaggedAndKeepsTheLastTagged(t *testing.T) {
 }
 
 func TestRegistry_prodIsProtectedAndNeverForceDeleted(t *testing.T) {
+	t.Parallel()
 	dev := runStack(t, "dev", fixtureConfig(t, "dev")).ok().single("aws:ecr/repository:Repository")
 	prod := runStack(t, "prod", fixtureConfig(t, "prod")).ok().single("aws:ecr/repository:Repository")
 	assert.Equal(t, true, dev.In("forceDelete"), "dev's destroy removes images with the repository")
@@ -57,6 +60,7 @@ func TestRegistry_prodIsProtectedAndNeverForceDeleted(t *testing.T) {
 }
 
 func TestGitHubOIDC_providerTrustsGitHubsIssuerForSTS(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	p := r.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-provider")
 	assert.Equal(t, "https://token.actions.githubusercontent.com", p.Str("url"))
@@ -75,6 +79,7 @@ func pushTrust(t *testing.T, r *run) (infra.Statement, map[string][]string) {
 }
 
 func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		cfg := fixtureConfig(t, stack)
 		r := runStack(t, stack, cfg).ok()
@@ -99,6 +104,7 @@ func TestGitHubOIDC_pushRoleTrustsOnlyThisRepositoryAndAllowedRefs(t *testing.T)
 // after 2026-07-15 send only the immutable subject, so that is what the push role trusts; the name-only form
 // comes in only with githubNameSubjects, for older repositories.
 func TestGitHubOIDC_immutableSubjectsAndTheNameFormOnlyWhenOptedIn(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("githubOwnerId", "1234")
 	cfg.Set("githubRepositoryId", "98765")
@@ -120,6 +126,7 @@ func TestGitHubOIDC_immutableSubjectsAndTheNameFormOnlyWhenOptedIn(t *testing.T)
 }
 
 func TestGitHubOIDC_existingProviderIsReusedNotCreated(t *testing.T) {
+	t.Parallel()
 	existing := "arn:aws:iam::" + testAccount + ":oidc-provider/token.actions.githubusercontent.com"
 	cfg := fixtureConfig(t, "prod")
 	cfg.Set("githubOidcProviderArn", existing)
@@ -133,6 +140,7 @@ func TestGitHubOIDC_existingProviderIsReusedNotCreated(t *testing.T) {
 }
 
 func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
+	t.Parallel()
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
 		repoARN := "arn:aws:ecr:us-east-1:" + testAccount + ":repository/" + stack + "/your-service"
@@ -163,6 +171,7 @@ func TestGitHubOIDC_pushRoleMayPushOnlyToThisRepository(t *testing.T) {
 }
 
 func TestGitHubOIDC_doesNotWaitForTheCluster(t *testing.T) {
+	t.Parallel()
 	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
 	cluster := r.single(eksClusterTy)
 	network := r.one("platform:infra:Network", "network")

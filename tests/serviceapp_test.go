@@ -64,6 +64,7 @@ func appCommand(t *testing.T, args ...string) *exec.Cmd {
 
 // TestServiceApp_ownTestsPass runs the template's pytest suite.
 func TestServiceApp_ownTestsPass(t *testing.T) {
+	t.Parallel()
 	out, err := appCommand(t, "-m", "pytest", "-q").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Regexp(t, `\b[1-9][0-9]* passed\b`, string(out))
@@ -73,6 +74,7 @@ func TestServiceApp_ownTestsPass(t *testing.T) {
 // TestServiceApp_passesPyflakes: ruff cannot be installed here (no PyPI), so its F rules, which are pyflakes',
 // run through pyflakes; the service's CI runs ruff itself (lint and format).
 func TestServiceApp_passesPyflakes(t *testing.T) {
+	t.Parallel()
 	out, err := appCommand(t, "-m", "pyflakes", "main.py", "app", "tests").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 }
@@ -89,6 +91,7 @@ func freePort(t *testing.T) int {
 // to it over HTTP: the health path answers without a key, the protected endpoint refuses without the key and
 // answers with it, and every log line is a JSON object that never holds the key.
 func TestServiceApp_servesAsTheChartProbesIt(t *testing.T) {
+	t.Parallel()
 	const key = "serve-test-key-4f1c"
 	port := freePort(t)
 	cmd := appCommand(t, "main.py")
@@ -182,6 +185,7 @@ print(json.dumps({"health": HEALTH_PATH, "port": PORT, "apiKeyEnv": API_KEY_ENV,
 // TestServiceChart_agreesWithTheApp: the chart probes the path the app serves, on the port it listens on and the
 // image exposes, and hands it the platform's API key in the variable it reads.
 func TestServiceChart_agreesWithTheApp(t *testing.T) {
+	t.Parallel()
 	facts := readAppFacts(t)
 	assert.Contains(t, facts.Routes, facts.HealthPath, "the app serves its health path")
 	assert.Equal(t, kitHealthPath, facts.HealthPath)
@@ -271,6 +275,7 @@ var buildTools = regexp.MustCompile(`\b(build-essential|gcc|g\+\+|clang|make|cma
 // dependencies before any code (so a code change reuses the dependency layer); the runtime stage starts from a
 // slim image, installs no build tool, copies the dependencies from the builder, runs as uid 1000 and exposes 8000.
 func TestServiceImage_dockerfileKeepsItsInvariants(t *testing.T) {
+	t.Parallel()
 	d := parseDockerfile(t)
 	require.GreaterOrEqual(t, len(d), 2, "multi-stage")
 	builder, runtime := d[0], d.final()
@@ -322,6 +327,7 @@ func TestServiceImage_dockerfileKeepsItsInvariants(t *testing.T) {
 // TestServiceImage_buildContextHoldsOnlyWhatTheImageNeeds: .dockerignore keeps everything out but the project
 // file, the lock and the code, so tests, the chart and .git never reach the image or bust its cache.
 func TestServiceImage_buildContextHoldsOnlyWhatTheImageNeeds(t *testing.T) {
+	t.Parallel()
 	var patterns []string
 	for _, l := range strings.Split(string(kitRead(t, kitPath(t, appDir+"/.dockerignore"))), "\n") {
 		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
@@ -349,6 +355,7 @@ func TestServiceImage_buildContextHoldsOnlyWhatTheImageNeeds(t *testing.T) {
 // TestServiceTemplate_isACompleteServiceRepository: the template holds what a service repository needs, pins its
 // dependencies exactly, and its CI lints, tests, builds and pushes from the lock file.
 func TestServiceTemplate_isACompleteServiceRepository(t *testing.T) {
+	t.Parallel()
 	for _, f := range []string{"main.py", "app/__init__.py", "app/api.py", "app/config.py", "app/logs.py", "pyproject.toml",
 		".python-version", ".gitignore", "Dockerfile", ".dockerignore", "tests/conftest.py", "README.md", "helm/your-service/Chart.yaml",
 		".github/workflows/ci.yml"} {

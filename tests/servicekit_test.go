@@ -43,11 +43,13 @@ const (
 // The chart
 
 func TestServiceChart_passesHelmLint(t *testing.T) {
+	t.Parallel()
 	out, stderr, err := kitHelm(t, "lint", "--strict", kitPath(t, kitChartDir))
 	require.NoError(t, err, out+stderr)
 }
 
 func TestServiceChart_isNamedForTheDefaultService(t *testing.T) {
+	t.Parallel()
 	var chart struct {
 		APIVersion string `yaml:"apiVersion"`
 		Name       string `yaml:"name"`
@@ -60,6 +62,7 @@ func TestServiceChart_isNamedForTheDefaultService(t *testing.T) {
 }
 
 func TestServiceChart_rendersWorkloadObjectsOnlyIntoTheServiceNamespace(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir))
 
 	kinds := map[string]int{}
@@ -79,6 +82,7 @@ func TestServiceChart_rendersWorkloadObjectsOnlyIntoTheServiceNamespace(t *testi
 }
 
 func TestServiceChart_readsAPIKeyFromPlatformSecret(t *testing.T) {
+	t.Parallel()
 	c := kitAppContainer(t, kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir))))
 
 	env := kitEnv(t, c, "API_KEY")
@@ -91,6 +95,7 @@ func TestServiceChart_readsAPIKeyFromPlatformSecret(t *testing.T) {
 }
 
 func TestServiceChart_apiKeySecretNameAndKeyAreOverridable(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir), "--set", "apiKeySecret.name=shared-keys,apiKeySecret.key=svc-api-key")
 	ref := kitEnv(t, kitAppContainer(t, kitDeploymentOf(t, objs)), "API_KEY").ValueFrom.SecretKeyRef
 	require.NotNil(t, ref)
@@ -99,6 +104,7 @@ func TestServiceChart_apiKeySecretNameAndKeyAreOverridable(t *testing.T) {
 }
 
 func TestServiceChart_probesHealthEndpointOnPort8000(t *testing.T) {
+	t.Parallel()
 	c := kitAppContainer(t, kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir))))
 
 	require.Len(t, c.Ports, 1)
@@ -114,6 +120,7 @@ func TestServiceChart_probesHealthEndpointOnPort8000(t *testing.T) {
 }
 
 func TestServiceChart_exposesPort80ToContainerPort8000(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir))
 	d := kitDeploymentOf(t, objs)
 	c := kitAppContainer(t, d)
@@ -141,6 +148,7 @@ func TestServiceChart_exposesPort80ToContainerPort8000(t *testing.T) {
 }
 
 func TestServiceChart_runsAsNonRootWithReadOnlyRootFilesystem(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir))
 	d := kitDeploymentOf(t, objs)
 	pod := d.Spec.Template.Spec
@@ -192,6 +200,7 @@ func TestServiceChart_runsAsNonRootWithReadOnlyRootFilesystem(t *testing.T) {
 }
 
 func TestServiceChart_autoscalesFrom2To10At70PercentCPU(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir))
 	d := kitDeploymentOf(t, objs)
 
@@ -240,12 +249,14 @@ func TestServiceChart_autoscalesFrom2To10At70PercentCPU(t *testing.T) {
 }
 
 func TestServiceChart_setsReplicasOnlyWhenAutoscalingIsOff(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir), "--set", "autoscaling.enabled=false")
 	assert.Equal(t, kitPtr(2), kitDeploymentOf(t, objs).Spec.Replicas, "2 replicas by default without the HPA")
 	assert.Empty(t, objs.all("HorizontalPodAutoscaler"))
 }
 
 func TestServiceChart_limitsVoluntaryDisruptionToOnePod(t *testing.T) {
+	t.Parallel()
 	objs := kitRender(t, kitPath(t, kitChartDir))
 	d := kitDeploymentOf(t, objs)
 
@@ -268,6 +279,7 @@ func TestServiceChart_limitsVoluntaryDisruptionToOnePod(t *testing.T) {
 }
 
 func TestServiceChart_setsResourceRequestsAndLimits(t *testing.T) {
+	t.Parallel()
 	c := kitAppContainer(t, kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir))))
 	for _, r := range []string{"cpu", "memory"} {
 		assert.NotEmptyf(t, c.Resources.Requests[r], "requests.%s", r)
@@ -276,6 +288,7 @@ func TestServiceChart_setsResourceRequestsAndLimits(t *testing.T) {
 }
 
 func TestServiceChart_spreadsReplicasAcrossZones(t *testing.T) {
+	t.Parallel()
 	d := kitDeploymentOf(t, kitRender(t, kitPath(t, kitChartDir)))
 	var zone bool
 	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
@@ -288,6 +301,7 @@ func TestServiceChart_spreadsReplicasAcrossZones(t *testing.T) {
 }
 
 func TestServiceChart_runsTheImageNamedInValues(t *testing.T) {
+	t.Parallel()
 	values := kitReadValues(t, filepath.Join(kitPath(t, kitChartDir), "values.yaml"))
 	require.NotEmpty(t, values.Image.Repository)
 	require.NotEmpty(t, values.Image.Tag)
@@ -301,6 +315,7 @@ func TestServiceChart_runsTheImageNamedInValues(t *testing.T) {
 }
 
 func TestServiceChart_rejectsLatestAndEmptyImageTags(t *testing.T) {
+	t.Parallel()
 	for _, tag := range []string{"latest", ""} {
 		_, stderr, err := kitHelm(t, "template", kitRelease, kitPath(t, kitChartDir), "--namespace", kitNamespace,
 			"--set-string", "image.tag="+tag)
@@ -313,6 +328,7 @@ func TestServiceChart_rejectsLatestAndEmptyImageTags(t *testing.T) {
 // The workflow
 
 func TestServiceCI_passesActionlint(t *testing.T) {
+	t.Parallel()
 	bin := kitTool(t, "actionlint", kitActionlintInstall)
 	cmd := exec.Command(bin, "-no-color", kitPath(t, kitWorkflowRel))
 	out, err := cmd.CombinedOutput()
@@ -320,6 +336,7 @@ func TestServiceCI_passesActionlint(t *testing.T) {
 }
 
 func TestServiceCI_runsLintTestBuildThenUpdatesValues(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	require.ElementsMatch(t, []string{"lint", "test", "build-and-push", "update-helm-values"}, kitKeys(wf.Jobs))
 	assert.Empty(t, kitNeeds(wf.Jobs["lint"]))
@@ -329,6 +346,7 @@ func TestServiceCI_runsLintTestBuildThenUpdatesValues(t *testing.T) {
 }
 
 func TestServiceCI_publishesOnlyOnPushToMain(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	require.ElementsMatch(t, []string{"push", "pull_request"}, kitKeys(wf.On))
 	assert.Equal(t, []string{"main"}, wf.On["push"].Branches)
@@ -343,6 +361,7 @@ func TestServiceCI_publishesOnlyOnPushToMain(t *testing.T) {
 }
 
 func TestServiceCI_grantsLeastPrivilege(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	assert.Equal(t, map[string]string{"contents": "read"}, wf.Permissions, "workflow default permissions")
 
@@ -367,6 +386,7 @@ func TestServiceCI_grantsLeastPrivilege(t *testing.T) {
 }
 
 func TestServiceCI_pinsEveryActionToAVersion(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	pinned := regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$`)
 	var uses int
@@ -383,6 +403,7 @@ func TestServiceCI_pinsEveryActionToAVersion(t *testing.T) {
 }
 
 func TestServiceCI_assumesThePushRoleThroughOIDC(t *testing.T) {
+	t.Parallel()
 	raw := strings.ToLower(string(kitRead(t, kitPath(t, kitWorkflowRel))))
 	for _, forbidden := range []string{"aws-access-key-id", "aws-secret-access-key", "aws_access_key_id",
 		"aws_secret_access_key", "aws-session-token", "secrets.aws"} {
@@ -411,6 +432,7 @@ func TestServiceCI_assumesThePushRoleThroughOIDC(t *testing.T) {
 }
 
 func TestServiceCI_serializesRunsPerRef(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	assert.Contains(t, wf.Concurrency.Group, "github.ref", "one concurrency group per branch or pull request")
 	// Never cancel a run on main half-way between pushing an image and committing its tag.
@@ -418,6 +440,7 @@ func TestServiceCI_serializesRunsPerRef(t *testing.T) {
 }
 
 func TestServiceCI_tagsImagesWithTheShortSHAOnly(t *testing.T) {
+	t.Parallel()
 	// The ECR repository has immutable tags: a moving tag such as latest cannot be pushed twice.
 	assert.NotContains(t, strings.ToLower(string(kitRead(t, kitPath(t, kitWorkflowRel)))), "latest")
 
@@ -449,6 +472,7 @@ func TestServiceCI_tagsImagesWithTheShortSHAOnly(t *testing.T) {
 }
 
 func TestServiceCI_rewritesOnlyTheImageTagOfTheServiceChart(t *testing.T) {
+	t.Parallel()
 	wf := kitWorkflow(t)
 	// The rewritten file is the chart ArgoCD reads: helm/<SERVICE_NAME>/values.yaml.
 	assert.Equal(t, kitRelease, wf.Env["SERVICE_NAME"])
@@ -489,6 +513,7 @@ func TestServiceCI_rewritesOnlyTheImageTagOfTheServiceChart(t *testing.T) {
 }
 
 func TestServiceCI_tagRewriteFailsInsteadOfCommittingNothing(t *testing.T) {
+	t.Parallel()
 	step := kitStep(t, kitWorkflow(t).Jobs["update-helm-values"], "rewrite-tag")
 
 	dir := t.TempDir()
@@ -506,6 +531,7 @@ func TestServiceCI_tagRewriteFailsInsteadOfCommittingNothing(t *testing.T) {
 }
 
 func TestServiceCI_valuesCommitDoesNotRetriggerCI(t *testing.T) {
+	t.Parallel()
 	job := kitWorkflow(t).Jobs["update-helm-values"]
 	var commit string
 	for _, s := range job.Steps {
@@ -521,6 +547,7 @@ func TestServiceCI_valuesCommitDoesNotRetriggerCI(t *testing.T) {
 }
 
 func TestServiceCI_checksTheChartPullsFromThePlatformRepository(t *testing.T) {
+	t.Parallel()
 	var step *kitWorkflowStep
 	job := kitWorkflow(t).Jobs["lint"]
 	for i, s := range job.Steps {
@@ -541,6 +568,7 @@ func TestServiceCI_checksTheChartPullsFromThePlatformRepository(t *testing.T) {
 }
 
 func TestServiceCI_runScriptsTakeInputsOnlyFromEnvironment(t *testing.T) {
+	t.Parallel()
 	// ${{ }} inside run: is pasted into the script before bash sees it (script injection); inputs go
 	// through env: instead, which is also what lets these tests run the scripts unchanged.
 	wf := kitWorkflow(t)

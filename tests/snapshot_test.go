@@ -12,6 +12,7 @@ import (
 )
 
 func TestPlanSnapshot_redactsSecretsAndIsDeterministic(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.SetSecret("appRepoToken", "ghp_supersecretvalue")
 	first := plan.Snapshot(plan.Run(projectName, "dev", cfg, buildPlatform, nil))
@@ -23,6 +24,7 @@ func TestPlanSnapshot_redactsSecretsAndIsDeterministic(t *testing.T) {
 }
 
 func TestPlanCommand_rendersTreeMermaidAndDOT(t *testing.T) {
+	t.Parallel()
 	res := plan.Run(projectName, "prod", fixtureConfig(t, "prod"), buildPlatform, nil)
 	require.NoError(t, res.Err)
 	tree := plan.Tree(res)

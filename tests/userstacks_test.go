@@ -50,6 +50,7 @@ func userConfig(t testing.TB, stack string) stackConfig {
 // TestUserStacks_storeSecretsEncrypted reads each stack file as YAML: a secret is a `secure:` value, which the
 // CLI writes either on the key's line or on the next.
 func TestUserStacks_storeSecretsEncrypted(t *testing.T) {
+	t.Parallel()
 	for _, stack := range userStacks(t) {
 		var file struct {
 			Config map[string]yaml.Node `yaml:"config"`
@@ -75,6 +76,7 @@ func TestUserStacks_storeSecretsEncrypted(t *testing.T) {
 // TestUserStacks_valuesHaveTheirDeclaredTypes type-checks every value against Pulumi.yaml's declarations, which
 // the project loader does not do (the real CLI does, in tests/engine).
 func TestUserStacks_valuesHaveTheirDeclaredTypes(t *testing.T) {
+	t.Parallel()
 	proj := loadProject(t)
 	for _, stack := range userStacks(t) {
 		t.Run(stack, func(t *testing.T) {
@@ -140,6 +142,7 @@ func mustKey(t *testing.T, s string) config.Key {
 
 // TestUserStacks_areAcceptedByTheProgram: the whole configuration validates and the program registers its graph.
 func TestUserStacks_areAcceptedByTheProgram(t *testing.T) {
+	t.Parallel()
 	for _, stack := range userStacks(t) {
 		t.Run(stack, func(t *testing.T) {
 			r := runStack(t, stack, userConfig(t, stack))
@@ -152,6 +155,7 @@ func TestUserStacks_areAcceptedByTheProgram(t *testing.T) {
 // TestUserStacks_passThePolicySuite runs the security policy suite over each user stack's plan, with the
 // exceptions of its mode (a stack with protect true takes none).
 func TestUserStacks_passThePolicySuite(t *testing.T) {
+	t.Parallel()
 	for _, stack := range userStacks(t) {
 		t.Run(stack, func(t *testing.T) { checkPolicies(t, policyGraph{name: stack, stack: stack, userFile: true}) })
 	}
@@ -166,6 +170,7 @@ func snapshotPath(stack string) string { return filepath.Join("testdata", "plan-
 // pull request that changes infrastructure shows the change as a diff, credentials or not. On a difference the
 // failure shows the whole diff; after reviewing it, `make snapshots` rewrites the snapshots.
 func TestUserStacks_planMatchesTheirSnapshot(t *testing.T) {
+	t.Parallel()
 	for _, stack := range userStacks(t) {
 		t.Run(stack, func(t *testing.T) {
 			res := plan.Run(projectName, stack, userConfig(t, stack), buildPlatform, nil) // what `make plan` runs
@@ -192,6 +197,7 @@ func TestUserStacks_planMatchesTheirSnapshot(t *testing.T) {
 
 // TestUserStacks_snapshotsBelongToAStack: no snapshot is left behind for a stack that no longer exists.
 func TestUserStacks_snapshotsBelongToAStack(t *testing.T) {
+	t.Parallel()
 	matches, err := filepath.Glob(filepath.Join("testdata", "plan-*.json"))
 	require.NoError(t, err)
 	for _, m := range matches {

@@ -51,6 +51,7 @@ func TestVersions_shippedStacksRunTheNewestVersionInStandardSupport(t *testing.T
 // TestVersions_calendarRowsAreInOrderAndConsistent: every row's dates are in order (release, end of standard,
 // end of extended: 14 and 26 months), versions are consecutive minors, and Pulumi.yaml names each version.
 func TestVersions_calendarRowsAreInOrderAndConsistent(t *testing.T) {
+	t.Parallel()
 	project := loadProject(t)
 	desc := project.Config["kubernetesVersion"].Description
 	for i, v := range infra.KubernetesVersions {
@@ -116,6 +117,7 @@ func TestVersions_extendedSupportIsSaidWithItsPriceAndAVersionPastItsEndIsRefuse
 // TestVersions_supportChangesAtTheStartOfTheEndDay: AWS bills extended support from the beginning (UTC) of the
 // end-of-standard day, and a version's support ends at the beginning of its end-of-extended day.
 func TestVersions_supportChangesAtTheStartOfTheEndDay(t *testing.T) {
+	t.Parallel()
 	v, ok := infra.LookupKubernetesVersion("1.35")
 	require.True(t, ok)
 	at := func(s string) time.Time { d := parseDay(t, s); return d.Add(time.Minute) }
@@ -148,6 +150,7 @@ func TestVersions_aStaleCalendarIsSaid(t *testing.T) {
 // before anything is registered; one step up, or the same version, runs. Before the cluster exists any version
 // runs.
 func TestVersions_upgradesGoOneMinorVersionAtATimeFromWhatTheClusterRuns(t *testing.T) {
+	t.Parallel()
 	live := func(version string) func(*plan.Engine) { return func(e *plan.Engine) { e.ClusterVersion = version } }
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("kubernetesVersion", "1.36")
@@ -174,6 +177,7 @@ func TestVersions_upgradesGoOneMinorVersionAtATimeFromWhatTheClusterRuns(t *test
 // existing provider instead of creating a second one, which IAM refuses (EntityAlreadyExists). In a fresh
 // account it creates them; either way they stay retained on delete.
 func TestOIDC_aRetainedIssuerIsAdoptedNotCreatedAgain(t *testing.T) {
+	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	cfg.Set("pulumiOrganization", "acme")
 	fresh := runStack(t, "dev", cfg).ok()
@@ -229,6 +233,7 @@ func buildWith(t *testing.T, stack string, cfg stackConfig) (*stacks.Platform, e
 // TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput: `make plan` prints the stack's Kubernetes support
 // status and control-plane price on standard error, so a piped format (dot, mermaid, snapshot) stays only that.
 func TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command("go", "run", "./cmd/plan", "-stack", "dev", "-format", "dot")
 	cmd.Dir = repoRoot(t)
 	var stdout, stderr strings.Builder
