@@ -47,8 +47,7 @@ func normalize(s string) string {
 func TestPreviewDiff_aTypicalChangeReadsAsTheReviewerNeedsIt(t *testing.T) {
 	t.Parallel()
 	s := shared(t).fork(t).stack("dev", stacks.Run)
-	s.set("nodeMaxSize", "5")
-	s.set("argocdChartVersion", "9.1.3")
+	s.setAll([][2]string{{"nodeMaxSize", "5"}, {"argocdChartVersion", "9.1.3"}}, nil)
 	r := s.preview(optpreview.Diff())
 	require.NoError(t, r.err, r.stdout)
 	got := normalize(r.stdout)

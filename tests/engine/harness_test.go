@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,13 +71,31 @@ func cliPath(t testing.TB) string {
 	return bin
 }
 
-// cli is the pinned Pulumi CLI for the Automation API.
+// cli is the pinned Pulumi CLI for the Automation API, found once per test binary: making one runs
+// `pulumi version`, and every CLI start costs a quarter of a second of CPU.
 func cli(t testing.TB) auto.PulumiCommand {
 	t.Helper()
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(filepath.Dir(cliPath(t))), SkipVersionCheck: true})
+	cmd, err := pulumiCommand(cliPath(t))
 	require.NoError(t, err)
 	return cmd
 }
+
+var pulumiCommand = func() func(string) (auto.PulumiCommand, error) {
+	var mu sync.Mutex
+	made := map[string]auto.PulumiCommand{}
+	return func(bin string) (auto.PulumiCommand, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd, ok := made[bin]; ok {
+			return cmd, nil
+		}
+		cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Dir(filepath.Dir(bin)), SkipVersionCheck: true})
+		if err == nil {
+			made[bin] = cmd
+		}
+		return cmd, err
+	}
+}()
 
 func startProviders(t testing.TB, cloud *standin.Cloud) *standin.Providers {
 	t.Helper()
@@ -116,7 +135,7 @@ func (b *backend) fork(t testing.TB) *backend {
 // stack opens a stack of the backend whose files were copied with it (fork).
 func (b *backend) stack(name string, program pulumi.RunFunc) *engineStack {
 	b.t.Helper()
-	return b.newStack(name, filepath.Join(b.dir, "stacks", name), program)
+	return b.openStack(name, filepath.Join(b.dir, "stacks", name), program)
 }
 
 // sharedStacks are dev and prod brought up once per test binary, with every optional part configured (deploy
@@ -191,11 +210,8 @@ func shared(t testing.TB) *backend {
 						rec.Errorf("%s: %v", name, x)
 					}
 				}()
-				s := b.platformIn(name, fixtures, filepath.Join(dir, "stacks", name))
-				for _, kv := range sharedConfig[name] {
-					s.set(kv[0], kv[1])
-				}
-				s.setSecret("appRepoToken", testRepoToken)
+				s := b.platformWith(name, fixtures, filepath.Join(dir, "stacks", name), sharedConfig[name],
+					map[string]string{"apiKey": testAPIKey, "appRepoToken": testRepoToken})
 				if r := s.up(); r.err != nil {
 					rec.Errorf("up of the shared %s stack: %v\n%s", name, r.err, r.stdout)
 				}
@@ -304,26 +320,18 @@ const (
 // would with `pulumi config set --secret`.
 func (b *backend) platform(name string, from stackFiles) *engineStack {
 	b.t.Helper()
-	s := b.platformWithoutAPIKey(name, from)
-	s.setSecret("apiKey", testAPIKey)
-	return s
+	return b.platformWith(name, from, b.t.TempDir(), nil, map[string]string{"apiKey": testAPIKey})
 }
 
 // platformWithoutAPIKey is platform before the quick start's `pulumi config set --secret apiKey`.
 func (b *backend) platformWithoutAPIKey(name string, from stackFiles) *engineStack {
 	b.t.Helper()
-	return b.platformWithoutAPIKeyIn(name, from, b.t.TempDir())
+	return b.platformWith(name, from, b.t.TempDir(), nil, nil)
 }
 
-// platformIn is platform with the project in dir.
-func (b *backend) platformIn(name string, from stackFiles, dir string) *engineStack {
-	b.t.Helper()
-	s := b.platformWithoutAPIKeyIn(name, from, dir)
-	s.setSecret("apiKey", testAPIKey)
-	return s
-}
-
-func (b *backend) platformWithoutAPIKeyIn(name string, from stackFiles, dir string) *engineStack {
+// platformWith creates the stack with the project in dir, then sets the plain values and the secrets (beside
+// the stack file's own encrypted keys) in one `pulumi config set-all`.
+func (b *backend) platformWith(name string, from stackFiles, dir string, plain [][2]string, secrets map[string]string) *engineStack {
 	b.t.Helper()
 	root := b.root
 	if root == "" {
@@ -334,9 +342,12 @@ func (b *backend) platformWithoutAPIKeyIn(name string, from stackFiles, dir stri
 	file, secure := withoutEncryption(b.t, filepath.Join(root, string(from), "Pulumi."+name+".yaml"))
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, "Pulumi."+name+".yaml"), file, 0o600))
 	s := b.newStack(name, dir, stacks.Run)
+	all := map[string]string{}
 	for _, key := range secure {
-		s.setSecret(key, "placeholder-for-"+key)
+		all[key] = "placeholder-for-" + key
 	}
+	maps.Copy(all, secrets)
+	s.setAll(plain, all)
 	return s
 }
 
@@ -349,13 +360,25 @@ func (b *backend) settings(name string, stackFile []byte) *engineStack {
 	return b.newStack(name, dir, settings.Run)
 }
 
+// newStack is `pulumi stack init` of a new stack in dir; openStack selects one that exists.
 func (b *backend) newStack(name, dir string, program pulumi.RunFunc) *engineStack {
+	b.t.Helper()
+	return b.workspaceStack(name, dir, program, auto.NewStack)
+}
+
+func (b *backend) openStack(name, dir string, program pulumi.RunFunc) *engineStack {
+	b.t.Helper()
+	return b.workspaceStack(name, dir, program, auto.SelectStack)
+}
+
+func (b *backend) workspaceStack(name, dir string, program pulumi.RunFunc,
+	open func(context.Context, string, auto.Workspace) (auto.Stack, error)) *engineStack {
 	b.t.Helper()
 	ctx := context.Background()
 	ws, err := auto.NewLocalWorkspace(ctx, auto.WorkDir(dir), auto.Program(program), auto.Pulumi(cli(b.t)),
 		auto.PulumiHome(filepath.Join(b.dir, "home")), auto.EnvVars(b.env()))
 	require.NoError(b.t, err)
-	s, err := auto.UpsertStack(ctx, name, ws)
+	s, err := open(ctx, name, ws)
 	require.NoError(b.t, err)
 	return &engineStack{t: b.t, name: name, dir: dir, stack: s, b: b}
 }
@@ -397,6 +420,25 @@ func (s *engineStack) set(key, value string) {
 	s.t.Helper()
 	require.NoError(s.t, s.stack.SetConfigWithOptions(context.Background(), key, auto.ConfigValue{Value: value},
 		&auto.ConfigOptions{Path: strings.ContainsAny(key, "[.")}))
+}
+
+// setAll is one `pulumi config set-all --path` of plain values and secrets. The CLI gets them in no set order,
+// so no path may depend on another (no element 1 of a list before its element 0).
+func (s *engineStack) setAll(plain [][2]string, secrets map[string]string) {
+	s.t.Helper()
+	if len(plain)+len(secrets) == 0 {
+		return
+	}
+	cfg := auto.ConfigMap{}
+	for _, kv := range plain {
+		_, dup := cfg[kv[0]]
+		require.Falsef(s.t, dup, "%s is set twice", kv[0])
+		cfg[kv[0]] = auto.ConfigValue{Value: kv[1]}
+	}
+	for k, v := range secrets {
+		cfg[k] = auto.ConfigValue{Value: v, Secret: true}
+	}
+	require.NoError(s.t, s.stack.SetAllConfigWithOptions(context.Background(), cfg, &auto.ConfigOptions{Path: true}))
 }
 
 // setSecret is `pulumi config set --secret <key> <value>`.

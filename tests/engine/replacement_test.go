@@ -67,18 +67,21 @@ func TestReplacementGuard_routineChangesReplaceNothingThatServes(t *testing.T) {
 		t.Run(stack, func(t *testing.T) {
 			t.Parallel()
 			s := b.stack(stack, stacks.Run)
+			var plain [][2]string
+			secrets := map[string]string{}
 			for _, change := range routineChanges {
 				for _, kv := range change.sets {
 					switch {
 					case kv[0] == "apiKey":
-						s.setSecret(kv[0], kv[1])
+						secrets[kv[0]] = kv[1]
 					case strings.HasPrefix(kv[0], "clusterAdminArns[") && len(sharedConfigValues(stack, "clusterAdminArns[0]")) == 0:
-						s.set("clusterAdminArns[0]", kv[1]) // the stack's first admin
+						plain = append(plain, [2]string{"clusterAdminArns[0]", kv[1]}) // the stack's first admin
 					default:
-						s.set(kv[0], kv[1])
+						plain = append(plain, kv)
 					}
 				}
 			}
+			s.setAll(plain, secrets)
 			r := s.preview()
 			require.NoError(t, r.err, r.stdout)
 			changed := map[string]bool{}
