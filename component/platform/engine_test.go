@@ -36,6 +36,7 @@ const consumerAPIKey = "consumer-api-key-5e2d-never-in-plaintext"
 // children go to the stand-in aws, eks and kubernetes providers. Then the state holds the whole platform under
 // the component, no plain-text API key, and a secret kubeconfig output; destroy removes it all.
 func TestEngine_aConsumerProgramBuildsThePlatformThroughTheRealEngine(t *testing.T) {
+	t.Parallel()
 	bin := t.TempDir()
 	out, err := run(t, "..", nil, "go", "build", "-o", filepath.Join(bin, "pulumi-resource-eks-gitops"), ".")
 	require.NoError(t, err, out)

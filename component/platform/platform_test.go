@@ -109,6 +109,7 @@ func TestGenerated_argumentDocsFollowPulumiYaml(t *testing.T) {
 // TestArgs_areTheConfigurationContract: one argument per Pulumi.yaml key, same name, same type, required exactly
 // where the program requires the key; the secrets are secret inputs.
 func TestArgs_areTheConfigurationContract(t *testing.T) {
+	t.Parallel()
 	proj := loadProject(t)
 	args := reflect.TypeFor[platform.Args]()
 	seen := map[string]bool{}
@@ -250,6 +251,7 @@ func programRun(t *testing.T, cfg plan.Config) *plan.Result {
 // resources the program registers (same types, names and inputs), each a descendant of the component; the
 // Kubernetes resources use the explicit provider; the secrets arrive and leave as secrets.
 func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
+	t.Parallel()
 	cfg := allFeatures(t)
 	program := programRun(t, cfg)
 
@@ -328,6 +330,7 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // TestConstruct_outputsAreTheStackOutputs: the component's outputs are the program's stack outputs, with every
 // feature on, under the same names.
 func TestConstruct_outputsAreTheStackOutputs(t *testing.T) {
+	t.Parallel()
 	cfg := allFeatures(t)
 	program := programRun(t, cfg)
 	c := construct(t, "dev", inputs(t, cfg), false)
@@ -342,6 +345,7 @@ func TestConstruct_outputsAreTheStackOutputs(t *testing.T) {
 // TestConstruct_badArgumentsFailWithTheProgramsMessages: invalid arguments fail with the program's messages, every
 // problem at once, before any resource but the component exists.
 func TestConstruct_badArgumentsFailWithTheProgramsMessages(t *testing.T) {
+	t.Parallel()
 	cfg := allFeatures(t)
 	cfg.Set("vpcCidr", "10.0.0.0/8")
 	cfg.Set("nodeMinSize", 5)

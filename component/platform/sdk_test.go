@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -98,6 +99,7 @@ func copyDir(t *testing.T, from, to string) {
 
 // TestSchema_passesPulumisOwnCheck runs `pulumi schema check` (the pinned CLI) on the committed schema.
 func TestSchema_passesPulumisOwnCheck(t *testing.T) {
+	t.Parallel()
 	out, err := run(t, ".", []string{"PULUMI_HOME=" + t.TempDir(), "PULUMI_SKIP_UPDATE_CHECK=true"},
 		tool(t, "bin/pulumi"), "schema", "check", schemaFile)
 	require.NoError(t, err, out)
@@ -118,33 +120,80 @@ func typeScriptConsumer(t *testing.T) string {
 	return dir
 }
 
-func tsc(t *testing.T, dir string) (string, error) {
+// tscErrors runs the TypeScript compiler once over the consumer's files (the @pulumi/pulumi declarations, which
+// take most of a run, are checked once for all of them) and returns each file's error lines.
+func tscErrors(t *testing.T, dir string, files ...string) map[string][]string {
 	t.Helper()
-	return run(t, dir, nil, "node", tool(t, "node/node_modules/typescript/bin/tsc"), "-p", "tsconfig.check.json")
+	list, err := json.Marshal(files)
+	require.NoError(t, err)
+	config := `{"extends": "./tsconfig.check.json", "files": ` + string(list) + `}`
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tsconfig.files.json"), []byte(config), 0o644))
+	out, err := run(t, dir, nil, "node", tool(t, "node/node_modules/typescript/bin/tsc"), "-p", "tsconfig.files.json")
+	errs := map[string][]string{}
+	last := ""
+	for _, line := range strings.Split(out, "\n") {
+		if file, _, ok := strings.Cut(line, "("); ok && strings.Contains(line, ": error TS") {
+			errs[file], last = append(errs[file], line), file
+		} else if last != "" && strings.HasPrefix(line, " ") { // the indented lines that explain an error
+			errs[last][len(errs[last])-1] += "\n" + line
+		}
+	}
+	if err != nil {
+		require.NotEmpty(t, errs, "tsc failed without a file's error: %s", out)
+	}
+	return errs
+}
+
+// tsVariants are changes to the example that the compiler must reject, as the component would at run time.
+var tsVariants = []struct{ name, from, to, want string }{
+	{"a number for an ID", `githubOwnerId: "100000001",`, `githubOwnerId: 100000001,`, "githubOwnerId"},
+	{"no API key", `apiKey: config.requireSecret("apiKey"),`, ``, "apiKey"},
+	{"an output for a list", `action: ["s3:GetObject"]`, `action: pulumi.output(["s3:GetObject"])`, "action"},
+}
+
+// typeScriptChecked is the one compiler run of the TypeScript tests: the example as shipped (index.ts), each
+// rejected variant of it (variant-<n>.ts), and the README's example (readme.ts), with the errors of each.
+var typeScriptChecked struct {
+	once    sync.Once
+	example string
+	errs    map[string][]string
+}
+
+func typeScriptCheck(t *testing.T) (example string, errs map[string][]string) {
+	t.Helper()
+	typeScriptChecked.once.Do(func() {
+		dir := typeScriptConsumer(t)
+		b, err := os.ReadFile(filepath.Join(dir, "index.ts"))
+		require.NoError(t, err)
+		example := string(b)
+		files := []string{"index.ts", "readme.ts"}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "readme.ts"), []byte(readmeBlock(t, readmeHeading, "typescript")), 0o644))
+		for i, v := range tsVariants {
+			require.Contains(t, example, v.from, v.name)
+			name := fmt.Sprintf("variant-%d.ts", i)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(strings.Replace(example, v.from, v.to, 1)), 0o644))
+			files = append(files, name)
+		}
+		typeScriptChecked.example, typeScriptChecked.errs = example, tscErrors(t, dir, files...)
+	})
+	require.NotNil(t, typeScriptChecked.errs, "the TypeScript compiler run failed (see the first test that ran it)")
+	return typeScriptChecked.example, typeScriptChecked.errs
 }
 
 // TestSDK_typeScriptConsumerTypeChecks: the TypeScript SDK generated from the schema compiles with the example,
 // and the compiler rejects what the component would (a number for a string argument, a missing required one).
 func TestSDK_typeScriptConsumerTypeChecks(t *testing.T) {
-	dir := typeScriptConsumer(t)
-	out, err := tsc(t, dir)
-	require.NoError(t, err, out)
-
-	example, err := os.ReadFile(filepath.Join(dir, "index.ts"))
-	require.NoError(t, err)
-	for name, c := range map[string]struct{ from, to, want string }{
-		"a number for an ID":   {`githubOwnerId: "100000001",`, `githubOwnerId: 100000001,`, "githubOwnerId"},
-		"no API key":           {`apiKey: config.requireSecret("apiKey"),`, ``, "apiKey"},
-		"an output for a list": {`action: ["s3:GetObject"]`, `action: pulumi.output(["s3:GetObject"])`, "action"},
-	} {
-		t.Run(name, func(t *testing.T) {
-			require.Contains(t, string(example), c.from)
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "index.ts"), []byte(strings.Replace(string(example), c.from, c.to, 1)), 0o644))
-			out, err := tsc(t, dir)
-			assert.Error(t, err, "the compiler accepts it")
-			line := strings.Count(strings.SplitN(string(example), c.from, 2)[0], "\n") + 1
-			assert.True(t, strings.Contains(out, fmt.Sprintf("index.ts(%d,", line)) || strings.Contains(out, "'"+c.want+"'"),
-				"the error is about the change (%s): %s", c.want, out)
+	t.Parallel()
+	example, errs := typeScriptCheck(t)
+	assert.Empty(t, errs["index.ts"], "the example as shipped")
+	for i, v := range tsVariants {
+		t.Run(v.name, func(t *testing.T) {
+			got := errs[fmt.Sprintf("variant-%d.ts", i)]
+			require.NotEmpty(t, got, "the compiler accepts it")
+			line := strings.Count(strings.SplitN(example, v.from, 2)[0], "\n") + 1
+			all := strings.Join(got, "\n")
+			assert.True(t, strings.Contains(all, fmt.Sprintf(".ts(%d,", line)) || strings.Contains(all, "'"+v.want+"'"),
+				"the error is about the change (%s): %s", v.want, all)
 		})
 	}
 }
@@ -183,6 +232,7 @@ func mypy(t *testing.T, dir string, env []string) (string, error) {
 // TestSDK_pythonConsumerTypeChecks: the Python SDK generated from the schema type-checks with the example under
 // mypy, which rejects what the component would.
 func TestSDK_pythonConsumerTypeChecks(t *testing.T) {
+	t.Parallel()
 	dir, env := pythonConsumer(t)
 	out, err := mypy(t, dir, env)
 	require.NoError(t, err, out)
@@ -206,6 +256,7 @@ func TestSDK_pythonConsumerTypeChecks(t *testing.T) {
 // TestYAMLExample_usesTheSchema: the Pulumi YAML example names the component's type, sets only its arguments
 // (every required one), with statements in the schema's shape, and reads only its outputs.
 func TestYAMLExample_usesTheSchema(t *testing.T) {
+	t.Parallel()
 	var spec schema.PackageSpec
 	raw, err := os.ReadFile(schemaFile)
 	require.NoError(t, err)
@@ -245,6 +296,7 @@ func TestYAMLExample_usesTheSchema(t *testing.T) {
 // TestSchema_isWhatPulumiPackageGetSchemaPrints builds the provider binary and asks the pinned CLI for its schema,
 // as `pulumi package add` does: it is the committed schema.
 func TestSchema_isWhatPulumiPackageGetSchemaPrints(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "pulumi-resource-eks-gitops")
 	out, err := run(t, "..", nil, "go", "build", "-o", bin, ".")
 	require.NoError(t, err, out)
@@ -273,16 +325,17 @@ func readmeBlock(t *testing.T, heading, language string) string {
 	return doc[:strings.Index(doc, "```")]
 }
 
+// readmeHeading is the README section of the ten-line consumer examples.
+const readmeHeading = "## From TypeScript, Python or YAML"
+
 // TestSDK_readmeExamplesTypeCheck: the ten-line examples of the README compile against the generated SDKs.
 func TestSDK_readmeExamplesTypeCheck(t *testing.T) {
-	const heading = "## From TypeScript, Python or YAML"
-	ts := typeScriptConsumer(t)
-	require.NoError(t, os.WriteFile(filepath.Join(ts, "index.ts"), []byte(readmeBlock(t, heading, "typescript")), 0o644))
-	out, err := tsc(t, ts)
-	require.NoError(t, err, "the README's TypeScript example: %s", out)
+	t.Parallel()
+	_, errs := typeScriptCheck(t)
+	assert.Empty(t, errs["readme.ts"], "the README's TypeScript example")
 
 	py, env := pythonConsumer(t)
-	require.NoError(t, os.WriteFile(filepath.Join(py, "__main__.py"), []byte(readmeBlock(t, heading, "python")), 0o644))
-	out, err = mypy(t, py, env)
+	require.NoError(t, os.WriteFile(filepath.Join(py, "__main__.py"), []byte(readmeBlock(t, readmeHeading, "python")), 0o644))
+	out, err := mypy(t, py, env)
 	require.NoError(t, err, "the README's Python example: %s", out)
 }
