@@ -436,6 +436,8 @@ func (s *engineStack) setAll(plain [][2]string, secrets map[string]string) {
 		cfg[kv[0]] = auto.ConfigValue{Value: kv[1]}
 	}
 	for k, v := range secrets {
+		_, dup := cfg[k]
+		require.Falsef(s.t, dup, "%s is set both plain and secret", k)
 		cfg[k] = auto.ConfigValue{Value: v, Secret: true}
 	}
 	require.NoError(s.t, s.stack.SetAllConfigWithOptions(context.Background(), cfg, &auto.ConfigOptions{Path: true}))
