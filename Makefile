@@ -50,6 +50,10 @@ NODE_PINS := $(foreach p,typescript @pulumi/pulumi @types/node,$(p)@$(shell sed 
 empty :=
 space := $(empty) $(empty)
 NODE := $(STAMPS)/node-$(subst $(space),-,$(subst /,_,$(subst @,,$(NODE_PINS))))
+# The IAM policy evaluation engine the tests run the roles through, at the exact versions of its package.json.
+IAM_EVAL_JSON := tools/iam-eval/package.json
+IAM_EVAL_PINS := $(shell sed -n 's|^ *"\(@cloud-copilot/[a-z-]*\)": "\([0-9.]*\)".*|\1@\2|p' $(IAM_EVAL_JSON))
+IAM_EVAL := $(STAMPS)/iam-eval-$(subst $(space),-,$(subst /,_,$(subst @,,$(IAM_EVAL_PINS))))
 
 .PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component bench-tests test-mocked test-engine test-component
 
@@ -59,7 +63,7 @@ help:
 plan:
 	@go run ./cmd/plan -stack $(STACK) -format $(FORMAT) $(foreach kv,$(SET),-set $(kv))
 
-tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD) $(NODE)
+tools: $(HELM) $(ACTIONLINT) $(PULUMI) $(ARGOCD) $(NODE) $(IAM_EVAL)
 
 # Debian packages: shellcheck, jq, and the Python the service template's tests run (installed as root, else named).
 system:
@@ -85,7 +89,7 @@ $(PULUMI): tools/pulumi/go.mod tools/pulumi/go.sum
 	@mkdir -p $(TOOLS)/bin $(STAMPS)
 	@found='$(call installed,pulumi,pulumi version,$(PULUMI_VERSION))'; \
 	if [ -n "$$found" ]; then ln -sf "$$found" $(TOOLS)/bin/pulumi && echo "using the installed Pulumi CLI $(PULUMI_VERSION): $$found"; \
-	else cd tools/pulumi && $(TIMED) pulumi-cli go build -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)" \
+	else cd tools/pulumi && $(TIMED) pulumi-cli go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)" \
 		-o $(TOOLS)/bin/pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; fi
 	@touch $@
 
@@ -93,6 +97,11 @@ $(PULUMI): tools/pulumi/go.mod tools/pulumi/go.sum
 $(NODE): $(TS_EXAMPLE)
 	rm -rf $(TOOLS)/node && mkdir -p $(TOOLS)/node
 	$(TIMED) npm npm install --prefix $(TOOLS)/node --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error $(NODE_PINS)
+	mkdir -p $(STAMPS) && touch $@
+
+$(IAM_EVAL): $(IAM_EVAL_JSON)
+	rm -rf $(TOOLS)/iam-eval && mkdir -p $(TOOLS)/iam-eval
+	$(TIMED) iam-eval npm install --prefix $(TOOLS)/iam-eval --no-audit --no-fund --no-package-lock --ignore-scripts --loglevel=error $(IAM_EVAL_PINS)
 	mkdir -p $(STAMPS) && touch $@
 
 # The Argo CD CRDs the GitOps tests validate against, at the Argo CD version of the pinned chart.
@@ -111,7 +120,7 @@ fmt-check:
 vet:
 	$(TIMED) vet go vet ./...
 
-unit: system test-mocked
+unit: test-mocked
 
 engine: test-engine
 
@@ -121,10 +130,10 @@ engine: test-engine
 # while the mocked tests run; then the engine tests and the component (whose pkg/v3 the CLI compiled; one build
 # list for the three modules keeps them shared) run side by side.
 test: system fmt-check
-	@$(MAKE) --no-print-directory -j4 --output-sync=line vet $(HELM) $(ACTIONLINT) $(ARGOCD) $(NODE)
+	@$(MAKE) --no-print-directory -j4 --output-sync=line vet $(HELM) $(ACTIONLINT) $(ARGOCD) $(NODE) $(IAM_EVAL)
 	@$(MAKE) --no-print-directory -j4 --output-sync=line test-mocked test-engine test-component
 
-test-mocked: $(HELM) $(ACTIONLINT) $(ARGOCD)
+test-mocked: system $(HELM) $(ACTIONLINT) $(ARGOCD) $(IAM_EVAL)
 	$(TIMED) mocked-tests go test $$(go list ./... | grep -v /tests/engine)
 
 test-engine: $(PULUMI)

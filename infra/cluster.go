@@ -106,7 +106,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, wrap("create secrets KMS key", err)
 	}
 	// EKS writes to this exact group; created first, it gets a retention instead of EKS's never-expire default.
-	logGroupName := "/aws/eks/" + args.Name + "/cluster"
+	logGroupName := ClusterLogGroupName(args.Name)
 	logKey, err := newKey(ctx, name+"-logs-key", "EKS control-plane log encryption for "+args.Name, LogsKeyPolicy(args.Account, logGroupName), parent)
 	if err != nil {
 		return nil, wrap("create log KMS key", err)
@@ -302,3 +302,7 @@ func secretClusterEndpoint(_ context.Context, args *pulumi.ResourceTransformArgs
 	opts.AdditionalSecretOutputs = append(opts.AdditionalSecretOutputs, "endpoint", "certificateAuthority")
 	return &pulumi.ResourceTransformResult{Props: args.Props, Opts: opts}
 }
+
+// ClusterLogGroupName is the log group EKS writes a cluster's control-plane logs to; the program creates it first,
+// with its retention and key.
+func ClusterLogGroupName(cluster string) string { return "/aws/eks/" + cluster + "/cluster" }

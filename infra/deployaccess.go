@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -63,6 +64,13 @@ type DeployAccessArgs struct {
 	// Roles are the stack's role path and boundary: both roles live under the path, and the preview role carries
 	// the boundary (required).
 	Roles RoleSettings
+	// StackTag is the value of StackTagKey the stack's AWS resources carry (required); LogGroups the names of its
+	// log groups; AdminARNs the principals beside its roles it gives cluster access; Protected denies the deploy
+	// role the deletes of what serves traffic. See DeployTarget.
+	StackTag  string
+	LogGroups []string
+	AdminARNs []string
+	Protected bool
 }
 
 // DeployAccess is the deploy role (update, refresh) and, for pull request previews, the read-only preview role.
@@ -90,6 +98,105 @@ type DeployTarget struct {
 	RolePath          string // IAM path of the stack's roles
 	ClusterName       string // the stack's EKS cluster
 	ECRRepositoryName string // the stack's ECR repository
+	// StackTag is the value of StackTagKey on every AWS resource of the stack (StackTagValue).
+	StackTag string
+	// LogGroups are the names of the stack's log groups: most CloudWatch Logs writes take no tag condition.
+	LogGroups []string
+	// AdminARNs are the principals outside the stack's role path that the stack gives cluster access
+	// (clusterAdminArns): the only ones, beside the stack's own roles, the deploy role may create access for.
+	AdminARNs []string
+	// Protected (prod): the deploy role may not delete what serves traffic.
+	Protected bool
+}
+
+// StackTagKey is the tag every AWS resource of a stack carries, through the AWS provider's default tags
+// (aws:defaultTags), with StackTagValue as its value. The deploy role creates only what carries it, changes and
+// deletes only what carries it, and may neither remove it nor give it another value.
+const StackTagKey = "platform/stack"
+
+// StackTagValue is the value of StackTagKey for a stack.
+func StackTagValue(project, stack string) string { return project + "/" + stack }
+
+// ec2Creates are the EC2 actions that create a resource tagged at creation (the AWS provider sends the default
+// tags in the request's TagSpecifications), grouped by the statement that allows them: a statement allows each
+// action on the resource type it creates only, and no type in it is one that another action of the statement takes
+// as an existing resource (CreateSubnet creates a subnet, CreateNatGateway uses one), so that the request's tag
+// never stands in for the tag of an existing resource of another stack.
+var ec2Creates = [][]struct{ action, resourceType string }{
+	{{"ec2:CreateVpc", "vpc"}, {"ec2:CreateInternetGateway", "internet-gateway"}, {"ec2:AllocateAddress", "elastic-ip"},
+		{"ec2:CreateLaunchTemplate", "launch-template"}},
+	{{"ec2:CreateSubnet", "subnet"}, {"ec2:CreateRouteTable", "route-table"}, {"ec2:CreateSecurityGroup", "security-group"}},
+	{{"ec2:CreateNatGateway", "natgateway"}, {"ec2:CreateFlowLogs", "vpc-flow-log"}},
+}
+
+// EC2Changes are the EC2 writes the AWS provider makes on the stack's network, node template and security groups
+// (terraform-provider-aws internal/service/ec2: vpc_.go, vpc_subnet.go, vpc_internet_gateway.go, ec2_eip.go,
+// vpc_nat_gateway.go, vpc_route_table.go, vpc_route_table_association.go, vpc_default_security_group.go,
+// vpc_security_group.go, vpc_security_group_rule.go, ec2_launch_template.go, vpc_flow_log.go), allowed on resources
+// that carry the stack's tag only: the existing resources a create names (the VPC of a new subnet), updates, deletes.
+var EC2Changes = []string{
+	"ec2:AssociateRouteTable", "ec2:AttachInternetGateway", "ec2:AuthorizeSecurityGroupEgress",
+	"ec2:AuthorizeSecurityGroupIngress", "ec2:CreateFlowLogs", "ec2:CreateLaunchTemplateVersion", "ec2:CreateNatGateway",
+	"ec2:CreateRoute", "ec2:CreateRouteTable", "ec2:CreateSecurityGroup", "ec2:CreateSubnet", "ec2:CreateTags",
+	"ec2:DeleteFlowLogs", "ec2:DeleteInternetGateway", "ec2:DeleteLaunchTemplate", "ec2:DeleteLaunchTemplateVersions",
+	"ec2:DeleteNatGateway", "ec2:DeleteRoute", "ec2:DeleteRouteTable", "ec2:DeleteSecurityGroup", "ec2:DeleteSubnet",
+	"ec2:DeleteTags", "ec2:DeleteVpc", "ec2:DetachInternetGateway", "ec2:DisassociateAddress", "ec2:DisassociateRouteTable",
+	"ec2:ModifyLaunchTemplate", "ec2:ModifySecurityGroupRules", "ec2:ModifySubnetAttribute", "ec2:ModifyVpcAttribute",
+	"ec2:ReleaseAddress", "ec2:ReplaceRoute", "ec2:ReplaceRouteTableAssociation", "ec2:RevokeSecurityGroupEgress",
+	"ec2:RevokeSecurityGroupIngress", "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+	"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+}
+
+// KeyChanges are the KMS writes the AWS provider makes on the stack's keys (terraform-provider-aws
+// internal/service/kms/key.go: CreateKey then EnableKeyRotation on create; UpdateKeyDescription, EnableKey and
+// the tags on update; ScheduleKeyDeletion on delete). PutKeyPolicy, which a change of a key's policy makes, is
+// denied (PersistencePaths): a key policy is changed from a laptop.
+var KeyChanges = []string{
+	"kms:EnableKey", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
+	"kms:UpdateKeyDescription",
+}
+
+// LogGroupChanges are the CloudWatch Logs writes the AWS provider makes on the stack's log groups
+// (terraform-provider-aws internal/service/logs/group.go).
+var LogGroupChanges = []string{
+	"logs:AssociateKmsKey", "logs:DeleteLogGroup", "logs:DeleteRetentionPolicy", "logs:DisassociateKmsKey",
+	"logs:PutRetentionPolicy", "logs:TagLogGroup", "logs:TagResource", "logs:UntagLogGroup", "logs:UntagResource",
+}
+
+// PersistencePaths are the actions that would leave access behind that is not IAM, or open the stack's network
+// or data to someone else: peering, VPN and transit attachments, traffic mirroring, endpoint services, snapshot
+// and image sharing, key policies and replicas, log subscriptions, destinations, exports and deliveries. Denied to
+// automation whatever else allows them.
+var PersistencePaths = []string{
+	"ec2:AcceptTransitGatewayVpcAttachment", "ec2:AcceptVpcEndpointConnections", "ec2:AcceptVpcPeeringConnection",
+	"ec2:AttachVpnGateway", "ec2:CreateClientVpnEndpoint", "ec2:CreateCustomerGateway", "ec2:CreateTrafficMirrorFilter",
+	"ec2:CreateTrafficMirrorSession", "ec2:CreateTrafficMirrorTarget", "ec2:CreateTransitGatewayVpcAttachment",
+	"ec2:CreateVpcEndpointServiceConfiguration", "ec2:CreateVpcPeeringConnection", "ec2:CreateVpnConnection",
+	"ec2:CreateVpnGateway", "ec2:ModifyFpgaImageAttribute", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute",
+	"ec2:ModifyVpcEndpointServicePermissions", "ec2:ModifyVpcPeeringConnectionOptions",
+	"kms:PutKeyPolicy", "kms:ReplicateKey",
+	"logs:CreateDelivery", "logs:CreateExportTask", "logs:PutAccountPolicy", "logs:PutDeliveryDestination",
+	"logs:PutDeliveryDestinationPolicy", "logs:PutDeliverySource", "logs:PutDestination", "logs:PutDestinationPolicy",
+	"logs:PutResourcePolicy", "logs:PutSubscriptionFilter",
+}
+
+// ServingDeletes are what a protected stack's automation may not delete or replace: the cluster, its nodes, the
+// network they run in, the keys, the log groups and the repository's images. Denied in IAM, not only by protect.
+var ServingDeletes = []string{
+	"ec2:DeleteSubnet", "ec2:DeleteVpc", "ecr:BatchDeleteImage", "ecr:DeleteRepository", "eks:DeleteCluster",
+	"eks:DeleteNodegroup", "kms:DisableKey", "kms:ScheduleKeyDeletion", "logs:DeleteLogGroup",
+}
+
+// stackTagWrites and stackTagRemovals are the tagging actions of the services the deploy role may tag in: the
+// stack's tag may be neither given another value nor removed through them.
+var stackTagWrites = []string{
+	"ec2:CreateTags", "eks:TagResource", "ecr:TagResource", "iam:TagOpenIDConnectProvider", "kms:TagResource",
+	"logs:TagLogGroup", "logs:TagResource",
+}
+
+var stackTagRemovals = []string{
+	"ec2:DeleteTags", "eks:UntagResource", "ecr:UntagResource", "iam:UntagOpenIDConnectProvider", "kms:UntagResource",
+	"logs:UntagLogGroup", "logs:UntagResource",
 }
 
 // RoleChanges are the IAM actions that create, widen, re-trust or delete a role or a customer managed policy,
@@ -135,18 +242,73 @@ func DeployPolicy(account Account, target DeployTarget) PolicyDocument {
 	arn := func(service, resource string) string {
 		return fmt.Sprintf("arn:%s:%s:%s:%s:%s", account.Partition, service, account.Region, account.ID, resource)
 	}
+	own := map[string]map[string][]string{"StringEquals": {"aws:ResourceTag/" + StackTagKey: {target.StackTag}}}
+	tagged := map[string]map[string][]string{"StringEquals": {"aws:RequestTag/" + StackTagKey: {target.StackTag}}}
+	statements := []Statement{{
+		// EC2 reads have no resource-level permissions; what a refresh reads of the keys and log groups.
+		Sid:    "ReadPlatformServices",
+		Effect: "Allow",
+		Action: []string{
+			"ec2:Describe*", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListAliases",
+			"kms:ListKeys", "kms:ListResourceTags", "logs:DescribeLogGroups", "logs:ListTagsForResource",
+			"logs:ListTagsLogGroup", "sts:GetCallerIdentity",
+		},
+		Resource: []string{"*"},
+	}}
+	var createActions []string
+	for i, group := range ec2Creates {
+		st := Statement{Sid: fmt.Sprintf("CreateTaggedAsThisStack%d", i+1), Effect: "Allow", Condition: tagged}
+		for _, c := range group {
+			st.Action = append(st.Action, c.action)
+			st.Resource = append(st.Resource, arn("ec2", c.resourceType+"/*"))
+			createActions = append(createActions, strings.TrimPrefix(c.action, "ec2:"))
+		}
+		statements = append(statements, st)
+	}
+	var logGroups []string
+	for _, name := range target.LogGroups {
+		logGroups = append(logGroups, arn("logs", "log-group:"+name), arn("logs", "log-group:"+name+":*"))
+	}
+	statements = append(statements,
+		Statement{
+			Sid:      "TagWhatItCreates",
+			Effect:   "Allow",
+			Action:   []string{"ec2:CreateTags"},
+			Resource: []string{"*"},
+			Condition: map[string]map[string][]string{"StringEquals": {
+				"ec2:CreateAction": createActions, "aws:RequestTag/" + StackTagKey: {target.StackTag},
+			}},
+		},
+		Statement{Sid: "ChangeOnlyThisStacksNetwork", Effect: "Allow", Action: EC2Changes, Resource: []string{"*"}, Condition: own},
+		// CreateKey takes no resource: the request's tag is all IAM can see of the new key.
+		Statement{Sid: "CreateKeysTaggedAsThisStack", Effect: "Allow", Action: []string{"kms:CreateKey"}, Resource: []string{"*"}, Condition: tagged},
+		Statement{Sid: "ChangeOnlyThisStacksKeys", Effect: "Allow", Action: KeyChanges, Resource: []string{arn("kms", "key/*")}, Condition: own},
+		Statement{
+			// EKS and EBS create grants on the stack's keys for the cluster and the nodes' volumes; nobody else may.
+			Sid:      "GrantsOnlyForAWSServices",
+			Effect:   "Allow",
+			Action:   []string{"kms:CreateGrant"},
+			Resource: []string{arn("kms", "key/*")},
+			Condition: map[string]map[string][]string{
+				"StringEquals": {"aws:ResourceTag/" + StackTagKey: {target.StackTag}},
+				"Bool":         {"kms:GrantIsForAWSResource": {"true"}},
+			},
+		},
+		Statement{Sid: "CreateThisStacksLogGroups", Effect: "Allow", Action: []string{"logs:CreateLogGroup"}, Resource: logGroups, Condition: tagged},
+		// By name: most CloudWatch Logs writes take no tag condition.
+		Statement{Sid: "ChangeOnlyThisStacksLogGroups", Effect: "Allow", Action: LogGroupChanges, Resource: logGroups},
+	)
+	return PolicyDocument{Version: policyVersion, Statement: append(statements, deployPolicyRest(account, target, arn, iamARN)...)}
+}
+
+func deployPolicyRest(account Account, target DeployTarget, arn func(service, resource string) string,
+	iamARN func(resource string) string) []Statement {
 	cluster := target.ClusterName
 	stackRoles := iamARN("role" + target.RolePath + "*")
 	sharedIssuers := []string{iamARN("oidc-provider/" + GitHubIssuerHost), iamARN("oidc-provider/" + PulumiIssuerHost)}
-	return PolicyDocument{Version: policyVersion, Statement: []Statement{
-		{
-			// The VPC, KMS and log resources of this stack are autonamed, so no name prefix can scope them; the
-			// account holds this stack alone (the program refuses to share it with another stack's deploy role).
-			Sid:      "ManagePlatformServices",
-			Effect:   "Allow",
-			Action:   []string{"ec2:*", "kms:*", "logs:*", "sts:GetCallerIdentity"},
-			Resource: []string{"*"},
-		},
+	own := map[string]map[string][]string{"StringEquals": {"aws:ResourceTag/" + StackTagKey: {target.StackTag}}}
+	clusterIssuers := []string{iamARN("oidc-provider/oidc.eks." + account.Region + ".amazonaws.com/id/*")}
+	statements := []Statement{
 		{
 			Sid:    "ManageThisCluster", // and no other cluster of the account
 			Effect: "Allow",
@@ -219,15 +381,22 @@ func DeployPolicy(account Account, target DeployTarget) PolicyDocument {
 			Condition: map[string]map[string][]string{"StringEquals": {"iam:AWSServiceName": ServiceLinkedRoleServices}},
 		},
 		{
-			Sid:    "ManageClusterOIDCProviders", // EKS clusters' IRSA issuers in this region
+			Sid:       "CreateThisClustersOIDCProvider", // the cluster's IRSA issuer, tagged as this stack's
+			Effect:    "Allow",
+			Action:    []string{"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
+			Resource:  clusterIssuers,
+			Condition: map[string]map[string][]string{"StringEquals": {"aws:RequestTag/" + StackTagKey: {target.StackTag}}},
+		},
+		{
+			Sid:    "ChangeOnlyThisClustersOIDCProvider", // never another cluster's
 			Effect: "Allow",
 			Action: []string{
-				"iam:AddClientIDToOpenIDConnectProvider", "iam:CreateOpenIDConnectProvider",
-				"iam:DeleteOpenIDConnectProvider", "iam:RemoveClientIDFromOpenIDConnectProvider",
-				"iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
-				"iam:UpdateOpenIDConnectProviderThumbprint",
+				"iam:AddClientIDToOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
+				"iam:RemoveClientIDFromOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
+				"iam:UntagOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
 			},
-			Resource: []string{iamARN("oidc-provider/oidc.eks." + account.Region + ".amazonaws.com/id/*")},
+			Resource:  clusterIssuers,
+			Condition: own,
 		},
 		{
 			// The account's GitHub and Pulumi issuers are shared by every stack: the deploy role may create one in a
@@ -260,7 +429,55 @@ func DeployPolicy(account Account, target DeployTarget) PolicyDocument {
 			Action:   RoleChanges,
 			Resource: []string{"*"},
 		},
-	}}
+	}
+	return statements
+}
+
+// DeployGuardrails are the deploy role's denies beside its policy's own, a managed policy of their own (IAM caps a
+// role's inline policies at 10,240 characters together): no persistence path, KMS grants for AWS services only,
+// cluster access for the stack's roles and configured admins only, the stack's tag kept, and in a protected
+// stack no delete of what serves traffic.
+func DeployGuardrails(account Account, target DeployTarget) PolicyDocument {
+	stackRoles := fmt.Sprintf("arn:%s:iam::%s:role%s*", account.Partition, account.ID, target.RolePath)
+	statements := []Statement{
+		{Sid: "NeverLeaveAPathBehind", Effect: "Deny", Action: PersistencePaths, Resource: []string{"*"}},
+		{
+			Sid:       "NeverGrantKeysToAnyoneButAWSServices",
+			Effect:    "Deny",
+			Action:    []string{"kms:CreateGrant"},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string][]string{"Bool": {"kms:GrantIsForAWSResource": {"false"}}},
+		},
+		{
+			// Cluster access for the stack's own roles and its configured admins only.
+			Sid:       "NeverGiveClusterAccessToOthers",
+			Effect:    "Deny",
+			Action:    []string{"eks:AssociateAccessPolicy", "eks:CreateAccessEntry", "eks:UpdateAccessEntry"},
+			Resource:  []string{"*"},
+			Condition: map[string]map[string][]string{"ArnNotLike": {"eks:principalArn": append([]string{stackRoles}, target.AdminARNs...)}},
+		},
+		{
+			Sid:       "NeverRemoveTheStackTag",
+			Effect:    "Deny",
+			Action:    stackTagRemovals,
+			Resource:  []string{"*"},
+			Condition: map[string]map[string][]string{"ForAnyValue:StringEquals": {"aws:TagKeys": {StackTagKey}}},
+		},
+		{
+			Sid:      "NeverTagAsAnotherStack",
+			Effect:   "Deny",
+			Action:   stackTagWrites,
+			Resource: []string{"*"},
+			Condition: map[string]map[string][]string{
+				"ForAnyValue:StringEquals": {"aws:TagKeys": {StackTagKey}},
+				"StringNotEquals":          {"aws:RequestTag/" + StackTagKey: {target.StackTag}},
+			},
+		},
+	}
+	if target.Protected {
+		statements = append(statements, Statement{Sid: "NeverDeleteWhatServes", Effect: "Deny", Action: ServingDeletes, Resource: []string{"*"}})
+	}
+	return PolicyDocument{Version: policyVersion, Statement: statements}
 }
 
 // UserDataReads are the reads that return what nodes boot with (user data, console output) or their passwords.
@@ -316,8 +533,9 @@ func PreviewPolicy(account Account) PolicyDocument {
 // NewDeployAccess creates the deploy role, trusted by exactly one issuer (the flow), and for pull request
 // previews the read-only preview role, trusted by the infrastructure repository's pull requests only.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
-	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" || args.ECRRepositoryName == "" {
-		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster and repository are required", name)
+	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" ||
+		args.ECRRepositoryName == "" || args.StackTag == "" {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository and stack tag are required", name)
 	}
 	switch {
 	case args.Flow != FlowDeployments && args.Flow != FlowGitHubActions:
@@ -355,8 +573,12 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 			return WebIdentityTrust(arn, PulumiIssuerHost, org, PulumiSubjects(org, args.Project, args.Stack, DeployOperations)).JSON()
 		}).(pulumi.StringOutput)
 	} else {
-		// Only jobs in the stack's GitHub environment, whose reviewers and branch rules gate them.
-		deployTrust = githubTrust("environment:" + args.Stack)
+		// Only jobs in the stack's GitHub environment, whose reviewers and branch rules gate them, of the deploy
+		// workflow on main: a workflow another branch adds or changes cannot assume it.
+		subjects := GitHubSubjects(args.InfraRepository, args.InfraOwnerID, args.InfraRepositoryID, []string{"environment:" + args.Stack}, args.NameSubjects)
+		deployTrust = args.GitHubProviderARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
+			return WorkflowTrust(arn, args.InfraRepository, subjects).JSON()
+		}).(pulumi.StringOutput)
 	}
 
 	deployRole, err := iam.NewRole(ctx, DeployRoleName(name), &iam.RoleArgs{
@@ -369,12 +591,27 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 	if err != nil {
 		return nil, wrap("create deploy role", err)
 	}
-	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName}
+	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName,
+		StackTag: args.StackTag, LogGroups: args.LogGroups, AdminARNs: args.AdminARNs, Protected: args.Protected}
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
 		Policy: pulumi.String(mustJSON(DeployPolicy(args.Account, target))),
 	}, parent); err != nil {
 		return nil, wrap("attach deploy policy", err)
+	}
+	guardrails, err := iam.NewPolicy(ctx, name+"-deploy-guardrails", &iam.PolicyArgs{
+		Description: pulumi.Sprintf("What the deploy role of %s/%s may never do", args.Project, args.Stack),
+		Path:        pulumi.String(args.Roles.Path),
+		Policy:      pulumi.String(mustJSON(DeployGuardrails(args.Account, target))),
+	}, parent)
+	if err != nil {
+		return nil, wrap("create deploy guardrails", err)
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-deploy-guardrails", &iam.RolePolicyAttachmentArgs{
+		Role:      deployRole.Name,
+		PolicyArn: guardrails.Arn,
+	}, parent); err != nil {
+		return nil, wrap("attach deploy guardrails", err)
 	}
 	d.DeployRoleARN = deployRole.Arn
 	d.PreviewRoleARN = pulumi.String("").ToStringOutput()

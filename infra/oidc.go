@@ -55,6 +55,24 @@ func WebIdentityTrust(providerARN, issuerHost, audience string, subjects []strin
 	}}}
 }
 
+// DeployWorkflow is the infrastructure repository's workflow that deploys the stacks, and DeployRef the only ref it
+// deploys from: the GitHub Actions deploy role trusts jobs of that workflow file on that ref alone, beside the
+// environment's subject (GitHub's job_workflow_ref and ref claims, which IAM evaluates as
+// token.actions.githubusercontent.com:job_workflow_ref and :ref condition keys).
+const (
+	DeployWorkflow = ".github/workflows/deploy.yml"
+	DeployRef      = "refs/heads/main"
+)
+
+// WorkflowTrust is WebIdentityTrust for GitHub Actions that also requires the job's workflow file and ref
+// (repository is owner/name, as GitHub writes it in job_workflow_ref).
+func WorkflowTrust(providerARN, repository string, subjects []string) PolicyDocument {
+	doc := WebIdentityTrust(providerARN, GitHubIssuerHost, GitHubAudience, subjects)
+	doc.Statement[0].Condition["StringEquals"][GitHubIssuerHost+":job_workflow_ref"] = []string{repository + "/" + DeployWorkflow + "@" + DeployRef}
+	doc.Statement[0].Condition["StringEquals"][GitHubIssuerHost+":ref"] = []string{DeployRef}
+	return doc
+}
+
 // OIDCProviderArgs configures an account's IAM OIDC identity provider.
 type OIDCProviderArgs struct {
 	IssuerHost string   // issuer without scheme, such as token.actions.githubusercontent.com (required)

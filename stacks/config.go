@@ -365,6 +365,7 @@ var (
 )
 
 func (l *loader) validate(c *Config) {
+	l.stackTag(c)
 	if n := len(sanitize(c.Project + "-" + c.Stack)); n > maxClusterName {
 		l.fail("(stack name)", "the cluster is named <project>-<stack>, which EKS allows %d characters, got %d: use a shorter stack name", maxClusterName, n)
 	}
@@ -717,4 +718,31 @@ func joinInts(ns []int) string {
 		s[i] = strconv.Itoa(n)
 	}
 	return strings.Join(s, ", ")
+}
+
+// stackTag checks that the AWS provider tags every resource of a stack that automation deploys with the stack's
+// tag: the deploy role creates, changes and deletes only what carries it (infra.StackTagKey). The stack
+// configuration's aws:defaultTags only; the component's consumer configures its own provider.
+func (l *loader) stackTag(c *Config) {
+	if c.source != "" || c.DeployWith == "" {
+		return
+	}
+	want := infra.StackTagValue(c.Project, c.Stack)
+	fix := fmt.Sprintf("set it with `pulumi config set --path 'aws:defaultTags.tags.%s' %s`", infra.StackTagKey, want)
+	raw, _ := l.ctx.GetConfig("aws:defaultTags")
+	var tags struct {
+		Tags map[string]any `json:"tags"`
+	}
+	if raw != "" && json.Unmarshal([]byte(raw), &tags) != nil {
+		l.fail("aws:defaultTags", "must be a map with a map of tags under `tags`; %s", fix)
+		return
+	}
+	switch got, ok := tags.Tags[infra.StackTagKey]; {
+	case !ok:
+		l.fail("aws:defaultTags", "needs the tag %s: %s on every AWS resource, to which the deploy role (deployWith %s) is confined; %s",
+			infra.StackTagKey, want, c.DeployWith, fix)
+	case got != want:
+		l.fail("aws:defaultTags", "tag %s must be %s (this stack), got %v: the deploy role manages only what carries this stack's value; %s",
+			infra.StackTagKey, want, got, fix)
+	}
 }

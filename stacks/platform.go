@@ -371,6 +371,10 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 			Roles:               roles,
 			ClusterName:         cfg.ClusterName(),
 			ECRRepositoryName:   cfg.ECRRepositoryName,
+			StackTag:            infra.StackTagValue(cfg.Project, cfg.Stack),
+			LogGroups:           []string{infra.ClusterLogGroupName(cfg.ClusterName()), cfg.FlowLogGroupName()},
+			AdminARNs:           cfg.ClusterAdminARNs,
+			Protected:           cfg.Protect,
 		}, protect)
 		if err != nil {
 			return nil, err
