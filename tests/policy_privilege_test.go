@@ -36,7 +36,7 @@ var privilegePolicies = []policy{
 	{
 		id:    "PLAT-ACCOUNT-PER-STACK",
 		title: "A stack with a deploy role checks, before anything exists, that its AWS account holds no other stack of the project",
-		also:  "the deploy role's ec2:*, kms:*, logs:* cannot be scoped to autonamed resources",
+		also:  "IAM scopes the deploy role to the stack's tag; one account per environment also keeps an account's own resources (its trail, its other keys) out of reach of what a tag condition cannot cover",
 		check: checkDedicatedAccount,
 	},
 	{

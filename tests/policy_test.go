@@ -330,9 +330,11 @@ var knownGaps = map[string]string{}
 var deployAccessFindings = map[string]map[string]string{
 	"CKV_AWS_355/CKV_AWS_356/AVD-AWS-0057": {
 		"deploy-deploy-policy": "`pulumi up` manages autonamed VPC, KMS and log resources, which no ARN prefix can " +
-			"scope (ec2:*, kms:*, logs:* on *), in an account the program refuses to share with another stack; EKS and " +
-			"ECR are scoped to the stack's cluster and repository, their reads (eks:Describe*/List*, " +
-			"ecr:GetAuthorizationToken) have no resource-level permissions",
+			"scope: EC2 writes on * hold only on resources carrying the stack's tag (aws:ResourceTag/platform/stack) " +
+			"or created with it (aws:RequestTag), kms:CreateKey (which takes no resource) only with the tag, and " +
+			"tests/iam_eval_test.go evaluates them with an IAM engine; EKS and ECR are scoped to the stack's cluster " +
+			"and repository, their reads (eks:Describe*/List*, ecr:GetAuthorizationToken) and EC2's have no " +
+			"resource-level permissions",
 		"deploy-preview-policy": "`pulumi preview` reads the same autonamed resources (Describe*/Get*/List* on *)",
 	},
 }
