@@ -71,6 +71,8 @@ type DeployAccessArgs struct {
 	LogGroups []string
 	AdminARNs []string
 	Protected bool
+	// NodeRole is the logical name of the nodes' role (NodeRoleName), which may have an access entry (required).
+	NodeRole string
 }
 
 // DeployAccess is the deploy role (update, refresh) and, for pull request previews, the read-only preview role.
@@ -103,8 +105,11 @@ type DeployTarget struct {
 	// LogGroups are the names of the stack's log groups: most CloudWatch Logs writes take no tag condition.
 	LogGroups []string
 	// AdminARNs are the principals outside the stack's role path that the stack gives cluster access
-	// (clusterAdminArns): the only ones, beside the stack's own roles, the deploy role may create access for.
+	// (clusterAdminArns): the only ones, beside the deploy role itself, it may give any access policy.
 	AdminARNs []string
+	// Access is the name of the DeployAccess component, whose roles' names derive from it; NodeRole the logical
+	// name of the nodes' role. Those roles may get access entries with no access policy but the view policy.
+	Access, NodeRole string
 	// Protected (prod): the deploy role may not delete what serves traffic.
 	Protected bool
 }
@@ -126,7 +131,8 @@ var ec2Creates = [][]struct{ action, resourceType string }{
 	{{"ec2:CreateVpc", "vpc"}, {"ec2:CreateInternetGateway", "internet-gateway"}, {"ec2:AllocateAddress", "elastic-ip"},
 		{"ec2:CreateLaunchTemplate", "launch-template"}},
 	{{"ec2:CreateSubnet", "subnet"}, {"ec2:CreateRouteTable", "route-table"}, {"ec2:CreateSecurityGroup", "security-group"}},
-	{{"ec2:CreateNatGateway", "natgateway"}, {"ec2:CreateFlowLogs", "vpc-flow-log"}},
+	{{"ec2:CreateNatGateway", "natgateway"}},
+	{{"ec2:CreateFlowLogs", "vpc-flow-log"}}, // it also takes a NAT gateway, subnet or VPC as an existing resource
 }
 
 // EC2Changes are the EC2 writes the AWS provider makes on the stack's network, node template and security groups
@@ -147,10 +153,14 @@ var EC2Changes = []string{
 	"ec2:UpdateSecurityGroupRuleDescriptionsIngress",
 }
 
-// KeyChanges are the KMS writes the AWS provider makes on the stack's keys (terraform-provider-aws
-// internal/service/kms/key.go: CreateKey then EnableKeyRotation on create; UpdateKeyDescription, EnableKey and
-// the tags on update; ScheduleKeyDeletion on delete). PutKeyPolicy, which a change of a key's policy makes, is
-// denied (PersistencePaths): a key policy is changed from a laptop.
+// KeyChanges are the KMS writes the AWS provider makes on the stack's existing keys (terraform-provider-aws
+// internal/service/kms/key.go: UpdateKeyDescription, EnableKey and the tags on update; ScheduleKeyDeletion on
+// delete). The deploy role creates no key: CreateKey sends the tags, which KMS authorizes as kms:TagResource on
+// no particular key, so a role that may tag new keys may tag any untagged key of the account as its own (the
+// trail's key, say) and then delete it; and a new key's tags take up to five minutes to authorize the
+// EnableKeyRotation that follows. A key is created with its stack (a laptop's first `pulumi up`), and no routine
+// change replaces one. PutKeyPolicy, which a change of a key's policy makes, is denied (PersistencePaths): a key
+// policy is changed from a laptop.
 var KeyChanges = []string{
 	"kms:EnableKey", "kms:EnableKeyRotation", "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource",
 	"kms:UpdateKeyDescription",
@@ -280,8 +290,6 @@ func DeployPolicy(account Account, target DeployTarget) PolicyDocument {
 			}},
 		},
 		Statement{Sid: "ChangeOnlyThisStacksNetwork", Effect: "Allow", Action: EC2Changes, Resource: []string{"*"}, Condition: own},
-		// CreateKey takes no resource: the request's tag is all IAM can see of the new key.
-		Statement{Sid: "CreateKeysTaggedAsThisStack", Effect: "Allow", Action: []string{"kms:CreateKey"}, Resource: []string{"*"}, Condition: tagged},
 		Statement{Sid: "ChangeOnlyThisStacksKeys", Effect: "Allow", Action: KeyChanges, Resource: []string{arn("kms", "key/*")}, Condition: own},
 		Statement{
 			// EKS and EBS create grants on the stack's keys for the cluster and the nodes' volumes; nobody else may.
@@ -381,14 +389,11 @@ func deployPolicyRest(account Account, target DeployTarget, arn func(service, re
 			Condition: map[string]map[string][]string{"StringEquals": {"iam:AWSServiceName": ServiceLinkedRoleServices}},
 		},
 		{
-			Sid:       "CreateThisClustersOIDCProvider", // the cluster's IRSA issuer, tagged as this stack's
-			Effect:    "Allow",
-			Action:    []string{"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
-			Resource:  clusterIssuers,
-			Condition: map[string]map[string][]string{"StringEquals": {"aws:RequestTag/" + StackTagKey: {target.StackTag}}},
-		},
-		{
-			Sid:    "ChangeOnlyThisClustersOIDCProvider", // never another cluster's
+			// The cluster's IRSA issuer is created with the cluster, which the deploy role never creates; it may
+			// change the one tagged as this stack's, never another cluster's (IAM authorizes the tags of a new
+			// issuer as iam:TagOpenIDConnectProvider on it, so allowing creation would let a request tag stand in
+			// for the tag of an existing issuer).
+			Sid:    "ChangeOnlyThisClustersOIDCProvider",
 			Effect: "Allow",
 			Action: []string{
 				"iam:AddClientIDToOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider",
@@ -438,7 +443,11 @@ func deployPolicyRest(account Account, target DeployTarget, arn func(service, re
 // cluster access for the stack's roles and configured admins only, the stack's tag kept, and in a protected
 // stack no delete of what serves traffic.
 func DeployGuardrails(account Account, target DeployTarget) PolicyDocument {
-	stackRoles := fmt.Sprintf("arn:%s:iam::%s:role%s*", account.Partition, account.ID, target.RolePath)
+	role := func(logical string) string {
+		return fmt.Sprintf("arn:%s:iam::%s:role%s%s-*", account.Partition, account.ID, target.RolePath, logical)
+	}
+	admins := append([]string{role(DeployRoleName(target.Access))}, target.AdminARNs...)
+	viewers := []string{role(target.Access + "-preview-role"), role(target.NodeRole)}
 	statements := []Statement{
 		{Sid: "NeverLeaveAPathBehind", Effect: "Deny", Action: PersistencePaths, Resource: []string{"*"}},
 		{
@@ -449,12 +458,32 @@ func DeployGuardrails(account Account, target DeployTarget) PolicyDocument {
 			Condition: map[string]map[string][]string{"Bool": {"kms:GrantIsForAWSResource": {"false"}}},
 		},
 		{
-			// Cluster access for the stack's own roles and its configured admins only.
+			// Cluster access only for the deploy role, the configured admins, the nodes and the preview role;
+			// never for the stack's other roles (the push role is the service repository's CI, the service role
+			// its pods).
 			Sid:       "NeverGiveClusterAccessToOthers",
 			Effect:    "Deny",
 			Action:    []string{"eks:AssociateAccessPolicy", "eks:CreateAccessEntry", "eks:UpdateAccessEntry"},
 			Resource:  []string{"*"},
-			Condition: map[string]map[string][]string{"ArnNotLike": {"eks:principalArn": append([]string{stackRoles}, target.AdminARNs...)}},
+			Condition: map[string]map[string][]string{"ArnNotLike": {"eks:principalArn": append(append([]string{}, admins...), viewers...)}},
+		},
+		{
+			// The nodes and the preview role (pull request code) read at most: no access policy but the view one.
+			Sid:      "ViewOnlyForTheNodesAndPreviews",
+			Effect:   "Deny",
+			Action:   []string{"eks:AssociateAccessPolicy"},
+			Resource: []string{"*"},
+			Condition: map[string]map[string][]string{
+				"ArnNotLike":      {"eks:principalArn": admins},
+				"StringNotEquals": {"eks:policyArn": {fmt.Sprintf("arn:%s:eks::aws:cluster-access-policy/%s", account.Partition, AccessPolicyView)}},
+			},
+		},
+		{
+			// An external OIDC identity provider gives cluster access without an access entry.
+			Sid:      "NeverAddAnIdentityProvider",
+			Effect:   "Deny",
+			Action:   []string{"eks:AssociateIdentityProviderConfig"},
+			Resource: []string{"*"},
 		},
 		{
 			Sid:       "NeverRemoveTheStackTag",
@@ -534,7 +563,7 @@ func PreviewPolicy(account Account) PolicyDocument {
 // previews the read-only preview role, trusted by the infrastructure repository's pull requests only.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
 	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" ||
-		args.ECRRepositoryName == "" || args.StackTag == "" {
+		args.ECRRepositoryName == "" || args.StackTag == "" || args.NodeRole == "" {
 		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository and stack tag are required", name)
 	}
 	switch {
@@ -592,7 +621,8 @@ func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, o
 		return nil, wrap("create deploy role", err)
 	}
 	target := DeployTarget{RolePath: args.Roles.Path, ClusterName: args.ClusterName, ECRRepositoryName: args.ECRRepositoryName,
-		StackTag: args.StackTag, LogGroups: args.LogGroups, AdminARNs: args.AdminARNs, Protected: args.Protected}
+		StackTag: args.StackTag, LogGroups: args.LogGroups, AdminARNs: args.AdminARNs, Protected: args.Protected,
+		Access: name, NodeRole: args.NodeRole}
 	if _, err := iam.NewRolePolicy(ctx, name+"-deploy-policy", &iam.RolePolicyArgs{
 		Role:   deployRole.ID(),
 		Policy: pulumi.String(mustJSON(DeployPolicy(args.Account, target))),

@@ -374,6 +374,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 			StackTag:            infra.StackTagValue(cfg.Project, cfg.Stack),
 			LogGroups:           []string{infra.ClusterLogGroupName(cfg.ClusterName()), cfg.FlowLogGroupName()},
 			AdminARNs:           cfg.ClusterAdminARNs,
+			NodeRole:            infra.NodeRoleName(clusterName),
 			Protected:           cfg.Protect,
 		}, protect)
 		if err != nil {

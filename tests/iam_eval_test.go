@@ -134,9 +134,17 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		return w.arn("eks", "access-entry/"+w.cluster+"/role/"+plan.Account+"/"+name+"/8ec6e1f0-1111-2222-3333-444455556666")
 	}
 	stackRole := w.iam("role" + w.rolePath + "cluster-node-role-7d1e2f3")
+	deployRole := w.iam("role" + w.rolePath + "deploy-deploy-role-1a2b3c4")
+	previewRole := w.iam("role" + w.rolePath + "deploy-preview-role-5e6f7a8")
+	pushRole := w.iam("role" + w.rolePath + "github-push-role-9b0c1d2")
+	serviceRole := w.iam("role" + w.rolePath + "gitops-service-role-3e4f5a6")
 	admin := w.admin
 	if admin == "" {
-		admin = stackRole
+		admin = deployRole
+	}
+	policyARN := func(name string) string { return "arn:aws:eks::aws:cluster-access-policy/" + name }
+	access := func(principal, policy string) map[string]any {
+		return map[string]any{"eks:principalArn": principal, "eks:policyArn": policyARN(policy)}
 	}
 	outsider := "arn:aws:iam::999999999999:role/attacker"
 	clusterIssuer := w.iam("oidc-provider/oidc.eks." + plan.Region + ".amazonaws.com/id/0A1B2C3D4E5F")
@@ -164,7 +172,7 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		{"a security group", "ec2:CreateSecurityGroup", w.ec2("security-group", "*"), w.create(), true},
 		{"in the stack's VPC", "ec2:CreateSecurityGroup", vpc, w.own(), true},
 		{"its rules", "ec2:AuthorizeSecurityGroupIngress", sg, w.own(), true},
-		{"the default group's rules", "ec2:RevokeSecurityGroupEgress", sg, w.own(), true},
+		{"a tagged group's egress rules", "ec2:RevokeSecurityGroupEgress", sg, w.own(), true},
 		{"the node template", "ec2:CreateLaunchTemplate", w.ec2("launch-template", "*"), w.create(), true},
 		{"a new version of it", "ec2:CreateLaunchTemplateVersion", w.ec2("launch-template", "lt-0own"), w.own(), true},
 		{"flow logs", "ec2:CreateFlowLogs", w.ec2("vpc-flow-log", "*"), w.create(), true},
@@ -172,7 +180,6 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		{"a default tag added", "ec2:CreateTags", subnet, w.own("aws:RequestTag/"+infra.StackTagKey, w.tag, "aws:RequestTag/owner", "team-a",
 			"aws:TagKeys", []string{infra.StackTagKey, "owner"}), true},
 		{"a default tag removed", "ec2:DeleteTags", subnet, w.own("aws:TagKeys", []string{"owner"}), true},
-		{"a key tagged as the stack's", "kms:CreateKey", "*", w.create(), true},
 		{"its rotation", "kms:EnableKeyRotation", key, w.own(), true},
 		{"refresh reads a key", "kms:DescribeKey", key, nil, true},
 		{"its tags", "kms:TagResource", key, w.own("aws:RequestTag/"+infra.StackTagKey, w.tag, "aws:TagKeys", []string{infra.StackTagKey}), true},
@@ -187,7 +194,10 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		{"an add-on", "eks:CreateAddon", cluster, nil, true},
 		{"an add-on's version", "eks:UpdateAddon", w.arn("eks", "addon/"+w.cluster+"/vpc-cni/1ac6e1f0-1111-2222-3333-444455556666"), nil, true},
 		{"access for a configured admin", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": admin}, true},
-		{"its policy", "eks:AssociateAccessPolicy", accessEntry(admin), map[string]any{"eks:principalArn": admin}, true},
+		{"its policy", "eks:AssociateAccessPolicy", accessEntry(admin), access(admin, "AmazonEKSClusterAdminPolicy"), true},
+		{"access for the deploy role", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": deployRole}, true},
+		{"the nodes' access entry", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": stackRole}, true},
+		{"the preview role's view access", "eks:AssociateAccessPolicy", accessEntry(previewRole), access(previewRole, "AmazonEKSViewPolicy"), true},
 		{"Pod Identity for the service", "eks:CreatePodIdentityAssociation", cluster, nil, true},
 		{"the image lifecycle", "ecr:PutLifecyclePolicy", w.arn("ecr", "repository/"+w.repository), nil, true},
 		{"the node role to the nodes", "iam:PassRole", stackRole, map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}, true},
@@ -196,7 +206,8 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 			map[string]any{"iam:AWSServiceName": "eks-nodegroup.amazonaws.com"}, true},
 		{"default tags on the stack's roles", "iam:TagRole", stackRole, nil, true},
 		{"the account's GitHub issuer, once", "iam:CreateOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, true},
-		{"the cluster's IRSA issuer", "iam:CreateOpenIDConnectProvider", clusterIssuer, w.create(), true},
+		{"the cluster's IRSA issuer's tags", "iam:TagOpenIDConnectProvider", clusterIssuer, w.own("aws:RequestTag/"+infra.StackTagKey, w.tag,
+			"aws:TagKeys", []string{infra.StackTagKey}), true},
 
 		// Another stack's resources, the account's, and anything untagged.
 		{"another stack's VPC", "ec2:DeleteVpc", w.ec2("vpc", "vpc-0other"), w.other(), false},
@@ -225,16 +236,26 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		{"re-writing the stack's key policy", "kms:PutKeyPolicy", key, w.own(), false},
 		{"a grant to a person", "kms:CreateGrant", key, w.own("kms:GrantIsForAWSResource", "false"), false},
 		{"a grant on another key", "kms:CreateGrant", otherKey, w.other("kms:GrantIsForAWSResource", "true"), false},
-		{"an untagged key", "kms:CreateKey", "*", nil, false},
+		{"a new key (created with its stack, from a laptop)", "kms:CreateKey", "*", w.create(), false},
+		{"an untagged key tagged as this stack's", "kms:TagResource", w.arn("kms", "key/3333cccc-plain"),
+			map[string]any{"aws:RequestTag/" + infra.StackTagKey: w.tag, "aws:TagKeys": []string{infra.StackTagKey}}, false},
 		{"cluster access for an outsider", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": outsider}, false},
-		{"admin policy for an outsider", "eks:AssociateAccessPolicy", accessEntry(outsider), map[string]any{"eks:principalArn": outsider}, false},
+		{"admin policy for an outsider", "eks:AssociateAccessPolicy", accessEntry(outsider), access(outsider, "AmazonEKSClusterAdminPolicy"), false},
+		{"cluster access for the service repository's CI", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": pushRole}, false},
+		{"cluster access for the service's pods", "eks:CreateAccessEntry", cluster, map[string]any{"eks:principalArn": serviceRole}, false},
+		{"admin policy for pull request code", "eks:AssociateAccessPolicy", accessEntry(previewRole), access(previewRole, "AmazonEKSClusterAdminPolicy"), false},
+		{"admin policy for the nodes", "eks:AssociateAccessPolicy", accessEntry(stackRole), access(stackRole, "AmazonEKSAdminPolicy"), false},
+		{"an identity provider that bypasses access entries", "eks:AssociateIdentityProviderConfig", cluster, nil, false},
 		{"another cluster", "eks:DeleteCluster", w.arn("eks", "cluster/another-cluster"), nil, false},
 		{"another cluster's nodes", "eks:UpdateNodegroupConfig", w.arn("eks", "nodegroup/another-cluster/ng/0ac6e1f0-1111-2222-3333-444455556666"), nil, false},
 		{"a cluster of its own (EKS makes the creator its admin)", "eks:CreateCluster", "*", nil, false},
 		{"another cluster's IRSA issuer", "iam:DeleteOpenIDConnectProvider", otherIssuer, w.other(), false},
+		{"another cluster's issuer tagged as this one's", "iam:TagOpenIDConnectProvider", otherIssuer,
+			w.other("aws:RequestTag/"+infra.StackTagKey, w.tag, "aws:TagKeys", []string{infra.StackTagKey}), false},
+		{"a new cluster issuer (it comes with a new cluster, from a laptop)", "iam:CreateOpenIDConnectProvider", clusterIssuer, w.create(), false},
 		{"the account's GitHub issuer", "iam:DeleteOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, false},
 		{"a role", "iam:CreateRole", w.iam("role" + w.rolePath + "new-role"), nil, false},
-		{"its own permissions", "iam:PutRolePolicy", w.iam("role" + w.rolePath + "deploy-deploy-role-1a2b3c4"), nil, false},
+		{"its own permissions", "iam:PutRolePolicy", deployRole, nil, false},
 		{"a role's trust", "iam:UpdateAssumeRolePolicy", stackRole, nil, false},
 		{"a role outside the stack", "iam:PassRole", w.iam("role/admin"), map[string]any{"iam:PassedToService": "ec2.amazonaws.com"}, false},
 		{"an access key", "iam:CreateAccessKey", w.iam("user/someone"), nil, false},
