@@ -96,23 +96,46 @@ func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAs
 	assert.Positive(t, assuming, "some job assumes a role")
 }
 
-func TestPullRequestWorkflow_andDeployWorkflow_pinEveryActionToAVersion(t *testing.T) {
+func TestPullRequestWorkflow_andDeployWorkflow_pinEveryActionToACommit(t *testing.T) {
 	t.Parallel()
-	pinned := regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@(v\d+(\.\d+){0,2}|[0-9a-f]{40})$`)
 	var uses int
 	for _, wf := range dlvWorkflows(t) {
+		versions := pinnedVersions(t, wf.path)
 		for name, job := range wf.Jobs {
 			for _, s := range job.Steps {
 				if s.Uses == "" {
 					continue
 				}
 				uses++
-				assert.Regexpf(t, pinned, s.Uses, "%s job %s: pinned to a version tag or a commit SHA, never a branch",
-					wf.rel, name)
+				assertPinnedToACommit(t, s.Uses, versions, wf.rel+" job "+name)
 			}
 		}
 	}
 	assert.Positive(t, uses)
+}
+
+// actionPin is an action pinned to a full commit SHA: a tag can be moved to other code by whoever controls the
+// action's repository, a commit cannot.
+var actionPin = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@]+)?@[0-9a-f]{40}$`)
+
+// pinnedVersions reads a workflow's raw lines for the release each pinned commit is, written as a comment after
+// it (`uses: owner/action@<sha> # v1.2.3`), which YAML parsing drops: the version a reader and an updater go by.
+func pinnedVersions(t *testing.T, file string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	require.NoError(t, err)
+	out := map[string]string{}
+	re := regexp.MustCompile(`(?m)^\s*(?:- )?uses:\s*(\S+)\s*#\s*(v\d+\.\d+\.\d+)\b`)
+	for _, m := range re.FindAllStringSubmatch(string(raw), -1) {
+		out[m[1]] = m[2]
+	}
+	return out
+}
+
+func assertPinnedToACommit(t *testing.T, uses string, versions map[string]string, where string) {
+	t.Helper()
+	assert.Regexpf(t, actionPin, uses, "%s: %s is pinned to a full commit SHA, never a tag or a branch", where, uses)
+	assert.NotEmptyf(t, versions[uses], "%s: %s names its release in a comment (# vX.Y.Z)", where, uses)
 }
 
 func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *testing.T) {
@@ -152,7 +175,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_storeNoLongLivedCredentials(t *te
 				assert.NotEmptyf(t, job.Environment.Name, "%s job %s reads PULUMI_DEPLOY_TEAM from its environment", wf.rel, name)
 			}
 			assert.Equalf(t, "${{ vars.PULUMI_ORGANIZATION }}", auth.With["organization"], "%s job %s", wf.rel, name)
-			assert.Regexpf(t, `^v2\.([1-9]\d*)\.\d+$`, dlvVersion(auth.Uses),
+			assert.Regexpf(t, `^v2\.([1-9]\d*)\.\d+$`, wf.version(auth.Uses),
 				"%s job %s: pulumi/auth-actions v2.0.0 fails to load; v2.1.0 or later", wf.rel, name)
 		}
 	}
@@ -167,7 +190,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_usePulumiActionsV7(t *testing.T) 
 			for _, s := range job.Steps {
 				if strings.HasPrefix(s.Uses, "pulumi/actions@") {
 					steps++
-					assert.Regexpf(t, `^v7(\.\d+){0,2}$`, dlvVersion(s.Uses), "%s job %s", wf.rel, name)
+					assert.Regexpf(t, `^v7(\.\d+){0,2}$`, wf.version(s.Uses), "%s job %s", wf.rel, name)
 				}
 			}
 		}
@@ -679,9 +702,13 @@ func dlvWorkflows(t *testing.T) []dlvWorkflow {
 	return wfs
 }
 
-func dlvVersion(uses string) string {
-	_, v, _ := strings.Cut(uses, "@")
-	return v
+// version is the release a step's action is pinned to, from the comment after its commit SHA.
+func (wf dlvWorkflow) version(uses string) string {
+	re := regexp.MustCompile(`(?m)^\s*(?:- )?uses:\s*` + regexp.QuoteMeta(uses) + `\s*#\s*(v\d+\.\d+\.\d+)\b`)
+	if m := re.FindSubmatch(wf.raw); m != nil {
+		return string(m[1])
+	}
+	return ""
 }
 
 func dlvAssumesRole(job dlvJob) bool {
