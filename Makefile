@@ -55,7 +55,7 @@ IAM_EVAL_JSON := tools/iam-eval/package.json
 IAM_EVAL_PINS := $(shell sed -n 's|^ *"\(@cloud-copilot/[a-z-]*\)": "\([0-9.]*\)".*|\1@\2|p' $(IAM_EVAL_JSON))
 IAM_EVAL := $(STAMPS)/iam-eval-$(subst $(space),-,$(subst /,_,$(subst @,,$(IAM_EVAL_PINS))))
 
-.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component bench-tests test-mocked test-engine test-component cli-after-helm
+.PHONY: help plan test snapshots golden tools system ci fmt-check vet unit engine component bench-tests test-mocked test-engine test-component
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -124,18 +124,14 @@ unit: test-mocked
 
 engine: test-engine
 
-# Everything, in the order that compiles each package once and keeps both cores busy. Phase 1: `go vet`
-# compiles the program's dependencies while helm, actionlint and the Node packages install beside it (they share
-# no compiled package with it); once helm is built, the Pulumi CLI builds beside the end of `go vet`, which by
-# then has compiled the SDK and gRPC packages the two share. Phase 2: the mocked tests, the engine tests and the
-# component (whose pkg/v3 the CLI compiled; one build list for the three modules keeps them shared) side by side.
+# Everything, in the order that compiles each package once and keeps both cores busy. Phase 1: `go vet` compiles
+# the program's dependencies while helm, actionlint and the Node packages install beside it (they share no
+# compiled package with it). Phase 2: the Pulumi CLI builds (it shares the SDK with the program, compiled by then)
+# while the mocked tests run; then the engine tests and the component (whose pkg/v3 the CLI compiled; one build
+# list for the three modules keeps them shared) run side by side.
 test: system fmt-check
-	@$(MAKE) --no-print-directory -j4 --output-sync=line vet cli-after-helm $(ACTIONLINT) $(ARGOCD) $(NODE) $(IAM_EVAL)
+	@$(MAKE) --no-print-directory -j4 --output-sync=line vet $(HELM) $(ACTIONLINT) $(ARGOCD) $(NODE) $(IAM_EVAL)
 	@$(MAKE) --no-print-directory -j4 --output-sync=line test-mocked test-engine test-component
-
-# The CLI after helm: started together with `go vet`, it would compile the packages they share twice.
-cli-after-helm: $(HELM)
-	@$(MAKE) --no-print-directory $(PULUMI)
 
 test-mocked: system $(HELM) $(ACTIONLINT) $(ARGOCD) $(IAM_EVAL)
 	$(TIMED) mocked-tests go test $$(go list ./... | grep -v /tests/engine)
