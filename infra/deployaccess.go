@@ -65,7 +65,7 @@ type DeployAccessArgs struct {
 	// the boundary (required).
 	Roles RoleSettings
 	// StackTag is the value of StackTagKey the stack's AWS resources carry (required); LogGroups the names of its
-	// log groups; AdminARNs the principals beside its roles it gives cluster access; Protected denies the deploy
+	// log groups (required: a statement with no resource is an invalid policy); AdminARNs the principals beside its roles it gives cluster access; Protected denies the deploy
 	// role the deletes of what serves traffic. See DeployTarget.
 	StackTag  string
 	LogGroups []string
@@ -563,8 +563,8 @@ func PreviewPolicy(account Account) PolicyDocument {
 // previews the read-only preview role, trusted by the infrastructure repository's pull requests only.
 func NewDeployAccess(ctx *pulumi.Context, name string, args *DeployAccessArgs, opts ...pulumi.ResourceOption) (*DeployAccess, error) {
 	if args == nil || args.Project == "" || args.Stack == "" || !args.Account.valid() || !args.Roles.valid() || args.ClusterName == "" ||
-		args.ECRRepositoryName == "" || args.StackTag == "" || args.NodeRole == "" {
-		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository and stack tag are required", name)
+		args.ECRRepositoryName == "" || args.StackTag == "" || args.NodeRole == "" || len(args.LogGroups) == 0 {
+		return nil, fmt.Errorf("deploy access %q: project, stack, account, roles, cluster, repository, stack tag, node role and log groups are required", name)
 	}
 	switch {
 	case args.Flow != FlowDeployments && args.Flow != FlowGitHubActions:
