@@ -65,8 +65,9 @@ type DeployAccessArgs struct {
 	// the boundary (required).
 	Roles RoleSettings
 	// StackTag is the value of StackTagKey the stack's AWS resources carry (required); LogGroups the names of its
-	// log groups (required: a statement with no resource is an invalid policy); AdminARNs the principals beside its roles it gives cluster access; Protected denies the deploy
-	// role the deletes of what serves traffic. See DeployTarget.
+	// log groups (required: a statement with no resource is an invalid policy); AdminARNs the principals beside its
+	// roles it gives cluster access; Protected denies the deploy role the deletes of what serves traffic. See
+	// DeployTarget.
 	StackTag  string
 	LogGroups []string
 	AdminARNs []string
