@@ -34,7 +34,7 @@ const (
 	kitHealthPath = "/api/v1/health"
 	kitAppPort    = 8000
 
-	kitHelmInstall       = "GOFLAGS=-trimpath go install helm.sh/helm/v3/cmd/helm@v3.22.0"
+	kitHelmInstall       = "GOFLAGS=-trimpath go install helm.sh/helm/v4/cmd/helm@v4.3.2"
 	kitActionlintInstall = "go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 )
 
