@@ -207,6 +207,53 @@ func (l *loader) warn(key, format string, args ...any) {
 	l.warnings = append(l.warnings, key+": "+fmt.Sprintf(format, args...))
 }
 
+// placeholder is a value the shipped stack files hold until the user sets their own: previews and the offline
+// plan run with a warning, and `pulumi up` refuses it before anything is built.
+func (l *loader) placeholder(key, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if l.ctx.DryRun() {
+		l.warn(key, "%s; `pulumi up` refuses it", msg)
+	} else {
+		l.fail(key, "%s", msg)
+	}
+}
+
+// The service the shipped stack files name, which is nobody's: a stack deployed with it would trust, and Argo CD
+// would sync, whatever a stranger publishes as your-org/your-service.
+const (
+	PlaceholderOwner        = "your-org"
+	PlaceholderOwnerID      = "100000001"
+	PlaceholderRepositoryID = "200000002"
+)
+
+// placeholders refuses, on `pulumi up`, the shipped values that name the service repository.
+func (l *loader) placeholders(c *Config) {
+	owner := func(repository string) bool {
+		o, _, _ := strings.Cut(repository, "/")
+		return strings.EqualFold(o, PlaceholderOwner)
+	}
+	if owner(c.GitHubRepository) {
+		l.placeholder("githubRepository", "%s is the shipped placeholder: set your service repository with `pulumi config set githubRepository <owner/name>`", c.GitHubRepository)
+	}
+	if owner(c.InfraRepository) {
+		l.placeholder("infraRepository", "%s is the shipped placeholder: set this repository with `pulumi config set infraRepository <owner/name>`", c.InfraRepository)
+	}
+	if u := strings.ToLower(c.AppRepoURL); strings.Contains(u, "/"+PlaceholderOwner+"/") {
+		l.placeholder("appRepoUrl", "%s is the shipped placeholder: set the https URL of your service repository with `pulumi config set appRepoUrl <URL>`", c.AppRepoURL)
+	}
+	ids := []struct{ key, value, want, repository string }{
+		{"githubOwnerId", c.GitHubOwnerID, PlaceholderOwnerID, c.GitHubRepository},
+		{"githubRepositoryId", c.GitHubRepositoryID, PlaceholderRepositoryID, c.GitHubRepository},
+		{"infraRepositoryOwnerId", c.InfraOwnerID, PlaceholderOwnerID, c.InfraRepository},
+		{"infraRepositoryId", c.InfraRepositoryID, PlaceholderRepositoryID, c.InfraRepository},
+	}
+	for _, id := range ids {
+		if id.value == id.want {
+			l.placeholder(id.key, "%s is the shipped example ID: set the repository's own with `pulumi config set %s <id>` (`gh api repos/%s --jq '.owner.id, .id'`)", id.value, id.key, id.repository)
+		}
+	}
+}
+
 func (l *loader) raw(key string) (string, bool) { return l.values.Get(key) }
 
 func (l *loader) str(key, def string) string {
@@ -412,12 +459,7 @@ func (l *loader) validate(c *Config) {
 			// The shipped prod file holds one as a placeholder: previews and the offline plan still run, but no
 			// machine has such an address, so `pulumi up` would build the AWS half and then fail minutes later
 			// at the first Kubernetes object.
-			msg := fmt.Sprintf("%s is a documentation range (RFC 5737) that no machine has: set the egress ranges of the machines that run Pulumi (laptop VPN, the prod runner), with `pulumi config set --path 'endpointPublicAccessCidrs[0]' <egress CIDR>`, or [] to run Pulumi from inside the VPC", cidr)
-			if l.ctx.DryRun() {
-				l.warn("endpointPublicAccessCidrs", "%s; `pulumi up` refuses it", msg)
-			} else {
-				l.fail("endpointPublicAccessCidrs", "%s", msg)
-			}
+			l.placeholder("endpointPublicAccessCidrs", "%s is a documentation range (RFC 5737) that no machine has: set the egress ranges of the machines that run Pulumi (laptop VPN, the prod runner), with `pulumi config set --path 'endpointPublicAccessCidrs[0]' <egress CIDR>`, or [] to run Pulumi from inside the VPC", cidr)
 		}
 	}
 	for i, arn := range c.ClusterAdminARNs {
@@ -507,6 +549,7 @@ func (l *loader) validate(c *Config) {
 			}
 		}
 	}
+	l.placeholders(c)
 	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
 		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -271,10 +272,59 @@ func TestConfig_documentationRangeIsRefusedByUpAndOnlyWarnedInPreview(t *testing
 		assert.Contains(t, r.err.Error(), "pulumi config set --path 'endpointPublicAccessCidrs[0]' <egress CIDR>")
 		assert.Empty(t, r.records, "refused before anything is built")
 	}
-	cfg := fixtureConfig(t, "prod")
+	cfg := withQuickStart(fixtureConfig(t, "prod"))
 	cfg.Set("endpointPublicAccessCidrs", []string{"93.184.216.0/24"})
 	cfg.Up = true
 	runStack(t, "prod", cfg).ok()
+}
+
+// TestConfig_shippedServiceRepositoryIsRefusedByUpAndOnlyWarnedInPreview: the template's stack files name
+// your-org/your-service with example IDs. A stack deployed with them would have its push role trust, and Argo CD
+// sync, whatever a stranger publishes under that name: previews and the offline plan warn, `pulumi up` refuses
+// every such key at once, each with its command, before anything is built.
+func TestConfig_shippedServiceRepositoryIsRefusedByUpAndOnlyWarnedInPreview(t *testing.T) {
+	t.Parallel()
+	for _, stack := range []string{"dev", "prod"} {
+		cfg := fixtureConfig(t, stack)
+		cfg.Set("endpointPublicAccessCidrs", []string{"93.184.216.0/24"})
+		cfg.Set("infraRepository", "Your-Org/platform")
+		cfg.Set("infraRepositoryOwnerId", stacks.PlaceholderOwnerID)
+		cfg.Set("infraRepositoryId", "300000003")
+		want := []string{
+			"githubRepository: your-org/your-service is the shipped placeholder: set your service repository with `pulumi config set githubRepository <owner/name>`",
+			"githubOwnerId: 100000001 is the shipped example ID: set the repository's own with `pulumi config set githubOwnerId <id>`",
+			"githubRepositoryId: 200000002 is the shipped example ID: set the repository's own with `pulumi config set githubRepositoryId <id>`",
+			"appRepoUrl: https://github.com/your-org/your-service.git is the shipped placeholder: set the https URL of your service repository with `pulumi config set appRepoUrl <URL>`",
+			"infraRepository: Your-Org/platform is the shipped placeholder",
+			"infraRepositoryOwnerId: 100000001 is the shipped example ID",
+		}
+		var warnings []string
+		res := plan.Run(projectName, stack, cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+			p, err := stacks.Build(ctx)
+			if err != nil {
+				return nil, err
+			}
+			warnings = p.Warnings
+			return p.Outputs(), nil
+		}, nil)
+		require.NoError(t, res.Err, "the preview runs")
+		for _, w := range want {
+			assert.Containsf(t, strings.Join(warnings, "\n"), w, "%s: the preview warns", stack)
+		}
+		cfg.Up = true
+		r := runStack(t, stack, cfg)
+		require.Error(t, r.err, stack)
+		for _, w := range want {
+			assert.Contains(t, r.err.Error(), w)
+		}
+		assert.NotContains(t, r.err.Error(), "infraRepositoryId:", "300000003 is nobody's placeholder")
+		assert.Empty(t, r.records, "refused before anything is built")
+
+		cfg = withQuickStart(fixtureConfig(t, stack))
+		cfg.Set("endpointPublicAccessCidrs", []string{"93.184.216.0/24"})
+		cfg.Up = true
+		runStack(t, stack, cfg).ok()
+	}
 }
 
 // TestConfig_stackNameLongerThanAClusterNameIsRefused: EKS names are at most 100 characters.

@@ -81,6 +81,16 @@ const fixtureDir = "testdata/stacks"
 
 // fixtureConfig is a fixture stack's configuration over Pulumi.yaml's defaults, as the CLI would hand it to
 // the program, with test values for the secrets a user sets on the command line.
+// withQuickStart gives a template stack file the values the README's quick start sets: a service repository of
+// the user's own, which `pulumi up` refuses to leave at the shipped placeholder.
+func withQuickStart(cfg stackConfig) stackConfig {
+	cfg.Set("githubRepository", "acme/shop")
+	cfg.Set("githubOwnerId", "61000001")
+	cfg.Set("githubRepositoryId", "62000002")
+	cfg.Set("appRepoUrl", "https://github.com/acme/shop.git")
+	return cfg
+}
+
 func fixtureConfig(t testing.TB, stack string) stackConfig {
 	t.Helper()
 	if cfg, ok := fixtureConfigs.Load(stack); ok {

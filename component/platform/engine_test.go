@@ -52,8 +52,8 @@ func TestEngine_aConsumerProgramBuildsThePlatformThroughTheRealEngine(t *testing
 		var p consumer
 		err := ctx.RegisterRemoteComponentResource(platform.Token, "platform", pulumi.Map{
 			"githubRepository":   pulumi.String("acme/shop"),
-			"githubOwnerId":      pulumi.String("100000001"),
-			"githubRepositoryId": pulumi.String("200000002"),
+			"githubOwnerId":      pulumi.String("61000001"),
+			"githubRepositoryId": pulumi.String("62000002"),
 			"appRepoUrl":         pulumi.String("https://github.com/acme/shop.git"),
 			"apiKey":             pulumi.ToSecret(pulumi.String(consumerAPIKey)),
 			"serviceIamStatements": pulumi.Array{pulumi.Map{"effect": pulumi.String("Allow"),

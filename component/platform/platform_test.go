@@ -153,6 +153,11 @@ func allFeatures(t *testing.T) plan.Config {
 	require.NoError(t, err)
 	cfg.SetSecret("apiKey", apiKey)
 	cfg.SetSecret("appRepoToken", "component-test-repo-token")
+	// The consumer's own service repository: an update refuses the template's placeholder.
+	cfg.Set("githubRepository", "acme/shop")
+	cfg.Set("githubOwnerId", "61000001")
+	cfg.Set("githubRepositoryId", "62000002")
+	cfg.Set("appRepoUrl", "https://github.com/acme/shop.git")
 	cfg.Set("pulumiOrganization", "acme")
 	cfg.Set("infraRepository", "acme/platform-infra")
 	cfg.Set("infraRepositoryOwnerId", "300000003")

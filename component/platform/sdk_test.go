@@ -153,7 +153,7 @@ func tscErrors(t *testing.T, dir string, files ...string) map[string][]string {
 
 // tsVariants are changes to the example that the compiler must reject, as the component would at run time.
 var tsVariants = []struct{ name, from, to, want string }{
-	{"a number for an ID", `githubOwnerId: "100000001",`, `githubOwnerId: 100000001,`, "githubOwnerId"},
+	{"a number for an ID", `githubOwnerId: "61000001",`, `githubOwnerId: 61000001,`, "githubOwnerId"},
 	{"no API key", `apiKey: config.requireSecret("apiKey"),`, ``, "apiKey"},
 	{"an output for a list", `action: ["s3:GetObject"]`, `action: pulumi.output(["s3:GetObject"])`, "action"},
 }
@@ -251,7 +251,7 @@ func TestSDK_pythonConsumerTypeChecks(t *testing.T) {
 	example, err := os.ReadFile(filepath.Join(dir, "__main__.py"))
 	require.NoError(t, err)
 	for name, c := range map[string]struct{ from, to, want string }{
-		"a number for an ID":  {`github_owner_id="100000001",`, `github_owner_id=100000001,`, "github_owner_id"},
+		"a number for an ID":  {`github_owner_id="61000001",`, `github_owner_id=61000001,`, "github_owner_id"},
 		"a misspelt argument": {`app_repo_url=`, `app_repository_url=`, `No overload variant of "Platform"`},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -321,32 +321,64 @@ func TestSchema_isWhatPulumiPackageGetSchemaPrints(t *testing.T) {
 	assert.JSONEq(t, string(golden), string(printed))
 }
 
-// readmeBlock is the README's first code block of a language after a heading.
+// readmeBlock is the first code block of a language after a heading of the component's guide, docs/component.md.
 func readmeBlock(t *testing.T, heading, language string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "component.md"))
 	require.NoError(t, err)
 	doc := string(b)
 	at := strings.Index(doc, heading)
-	require.GreaterOrEqual(t, at, 0, "README has %q", heading)
+	require.GreaterOrEqual(t, at, 0, "docs/component.md has %q", heading)
 	doc = doc[at:]
 	start := strings.Index(doc, "```"+language+"\n")
-	require.GreaterOrEqual(t, start, 0, "README has a %s example under %q", language, heading)
+	require.GreaterOrEqual(t, start, 0, "docs/component.md has a %s example under %q", language, heading)
 	doc = doc[start+len("```"+language+"\n"):]
 	return doc[:strings.Index(doc, "```")]
 }
 
-// readmeHeading is the README section of the ten-line consumer examples.
-const readmeHeading = "## From TypeScript, Python or YAML"
+// readmeHeading is the section of the component's guide with the ten-line consumer examples.
+const readmeHeading = "## Examples"
 
-// TestSDK_readmeExamplesTypeCheck: the ten-line examples of the README compile against the generated SDKs.
+// TestSDK_readmeExamplesTypeCheck: the ten-line examples of the component's guide (docs/component.md) compile
+// against the generated SDKs.
 func TestSDK_readmeExamplesTypeCheck(t *testing.T) {
 	t.Parallel()
 	_, errs := typeScriptCheck(t)
-	assert.Empty(t, errs["readme.ts"], "the README's TypeScript example")
+	assert.Empty(t, errs["readme.ts"], "the TypeScript example of docs/component.md")
 
 	py, env := pythonConsumer(t)
 	require.NoError(t, os.WriteFile(filepath.Join(py, "__main__.py"), []byte(readmeBlock(t, readmeHeading, "python")), 0o644))
 	out, err := mypy(t, py, env)
-	require.NoError(t, err, "the README's Python example: %s", out)
+	require.NoError(t, err, "the Python example of docs/component.md: %s", out)
+}
+
+// TestGuide_namesWhatPackageAddGenerates: docs/component.md names the SDK directory and packages that
+// `pulumi package add` writes for this schema. The directory is sdks/<namespace>-<name> (pulumi/pulumi pkg/v3
+// v3.274.1, cmd/pulumi/packages/packages.go, GenSDK: outName = pkg.Namespace + "-" + pkg.Name).
+func TestGuide_namesWhatPackageAddGenerates(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(schemaFile)
+	require.NoError(t, err)
+	var schema struct{ Name, Namespace string }
+	require.NoError(t, json.Unmarshal(b, &schema))
+	require.NotEmpty(t, schema.Namespace)
+	guide, err := os.ReadFile(filepath.Join(repoRoot(t), "docs", "component.md"))
+	require.NoError(t, err)
+	for _, want := range []string{
+		"`sdks/" + schema.Namespace + "-" + schema.Name + "`",
+		"`@" + schema.Namespace + "/" + schema.Name + "`",
+		"`" + strings.ReplaceAll(schema.Namespace+"_"+schema.Name, "-", "_") + "`",
+		"`WithNamespace(\"" + schema.Namespace + "\")`",
+	} {
+		assert.Contains(t, string(guide), want)
+	}
+	// The Node.js the pinned @pulumi/pulumi declares it needs.
+	pj, err := os.ReadFile(tool(t, "node/node_modules/@pulumi/pulumi/package.json"))
+	require.NoError(t, err)
+	var pkg struct{ Engines struct{ Node string } }
+	require.NoError(t, json.Unmarshal(pj, &pkg))
+	require.Regexp(t, `^>=\d+$`, pkg.Engines.Node)
+	assert.Contains(t, string(guide), "Node.js "+strings.TrimPrefix(pkg.Engines.Node, ">=")+" or later")
+	assert.Less(t, strings.Index(string(guide), "pulumi package add https://"), strings.Index(string(guide), "\nnpm install"),
+		"package add comes before npm install, which needs the SDK it writes")
 }

@@ -329,9 +329,37 @@ func (b *backend) platformWithoutAPIKey(name string, from stackFiles) *engineSta
 	return b.platformWith(name, from, b.t.TempDir(), nil, nil)
 }
 
+// quickStart are the values the README's quick start gives the template's stack files: the service repository,
+// which `pulumi up` refuses to leave at the shipped placeholder (your-org/your-service and its example IDs).
+var quickStart = [][2]string{
+	{"githubRepository", "acme/shop"}, {"githubOwnerId", "61000001"}, {"githubRepositoryId", "62000002"},
+	{"appRepoUrl", "https://github.com/acme/shop.git"},
+}
+
+// platformAsShipped is platform without the quick start's values: the template's stack file as it is.
+func (b *backend) platformAsShipped(name string) *engineStack {
+	b.t.Helper()
+	return b.stackFrom(name, fixtures, b.t.TempDir(), nil, map[string]string{"apiKey": testAPIKey})
+}
+
 // platformWith creates the stack with the project in dir, then sets the plain values and the secrets (beside
-// the stack file's own encrypted keys) in one `pulumi config set-all`.
+// the stack file's own encrypted keys) in one `pulumi config set-all`. The template's stack files (fixtures)
+// get the quick start's values first.
 func (b *backend) platformWith(name string, from stackFiles, dir string, plain [][2]string, secrets map[string]string) *engineStack {
+	b.t.Helper()
+	if from == fixtures {
+		var all [][2]string
+		for _, kv := range quickStart {
+			if !slices.ContainsFunc(plain, func(p [2]string) bool { return p[0] == kv[0] }) {
+				all = append(all, kv)
+			}
+		}
+		plain = append(all, plain...)
+	}
+	return b.stackFrom(name, from, dir, plain, secrets)
+}
+
+func (b *backend) stackFrom(name string, from stackFiles, dir string, plain [][2]string, secrets map[string]string) *engineStack {
 	b.t.Helper()
 	root := b.root
 	if root == "" {

@@ -426,17 +426,28 @@ func urns(rs []apitype.ResourceV3) []string {
 	return out
 }
 
-// TestUp_prodAsShippedRefusesThePlaceholderBeforeBuildingAnything: previews (and the offline plan) of the shipped
-// prod file run, with a warning; `pulumi up` refuses its documentation-range endpoint placeholder before it
-// creates anything, instead of failing at the first Kubernetes object after building the AWS half.
-func TestUp_prodAsShippedRefusesThePlaceholderBeforeBuildingAnything(t *testing.T) {
+// TestUp_prodAsShippedRefusesThePlaceholdersBeforeBuildingAnything: previews (and the offline plan) of the
+// shipped prod file run, with warnings; `pulumi up` refuses its placeholders, all at once, before it creates
+// anything: the documentation-range endpoint (instead of failing at the first Kubernetes object after building
+// the AWS half) and the service repository nobody owns (whose images the push role would trust and whose chart
+// Argo CD would sync).
+func TestUp_prodAsShippedRefusesThePlaceholdersBeforeBuildingAnything(t *testing.T) {
 	t.Parallel()
-	s := newBackend(t).platform("prod", fixtures)
+	s := newBackend(t).platformAsShipped("prod")
 	p := s.preview()
 	require.NoError(t, p.err, p.stdout)
 	assert.Contains(t, p.stdout, "203.0.113.0/24 is a documentation range (RFC 5737)")
+	assert.Contains(t, p.stdout, "your-org/your-service is the shipped placeholder")
 	r := s.up()
 	require.Error(t, r.err)
-	assert.Contains(t, r.stdout, "endpointPublicAccessCidrs: 203.0.113.0/24 is a documentation range (RFC 5737) that no machine has")
+	for _, want := range []string{
+		"endpointPublicAccessCidrs: 203.0.113.0/24 is a documentation range (RFC 5737) that no machine has",
+		"githubRepository: your-org/your-service is the shipped placeholder: set your service repository with `pulumi config set githubRepository <owner/name>`",
+		"githubOwnerId: 100000001 is the shipped example ID",
+		"githubRepositoryId: 200000002 is the shipped example ID",
+		"appRepoUrl: https://github.com/your-org/your-service.git is the shipped placeholder",
+	} {
+		assert.Contains(t, r.stdout, want)
+	}
 	assert.Empty(t, s.journal().Of(standin.OpCreate), "nothing was created")
 }

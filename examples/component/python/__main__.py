@@ -7,8 +7,8 @@ config = pulumi.Config()
 platform = Platform(
     "platform",
     github_repository="acme/shop",
-    github_owner_id="100000001",
-    github_repository_id="200000002",
+    github_owner_id="61000001",
+    github_repository_id="62000002",
     app_repo_url="https://github.com/acme/shop.git",
     api_key=config.require_secret("apiKey"),
     service_iam_statements=[

@@ -5,8 +5,8 @@ import { Platform } from "@example/eks-gitops";
 const config = new pulumi.Config();
 const platform = new Platform("platform", {
     githubRepository: "acme/shop",
-    githubOwnerId: "100000001",
-    githubRepositoryId: "200000002",
+    githubOwnerId: "61000001",
+    githubRepositoryId: "62000002",
     appRepoUrl: "https://github.com/acme/shop.git",
     apiKey: config.requireSecret("apiKey"),
     serviceIamStatements: [{ effect: "Allow", action: ["s3:GetObject"], resource: ["arn:aws:s3:::acme-assets/*"] }],
