@@ -20,6 +20,9 @@ type Config struct {
 	Project string
 	Values  map[string]string // full keys (namespace:key) in the string form the engine passes (lists as JSON)
 	Secrets []string          // full keys that are secret
+	// Declared are the project's own keys with their type in Pulumi.yaml (string, integer, boolean, array,
+	// object): what -set accepts without a namespace.
+	Declared map[string]string
 	// Up runs the program as `pulumi up` does; default false runs it as a preview, which is what an offline
 	// plan is.
 	Up bool
@@ -74,7 +77,15 @@ func LoadConfigFiles(projectFile, stackFile string) (Config, error) {
 		return Config{}, err
 	}
 	project := string(proj.Name)
-	cfg := Config{Project: project, Values: map[string]string{}}
+	cfg := Config{Project: project, Values: map[string]string{}, Declared: map[string]string{}}
+	for key, decl := range proj.Config {
+		if !strings.Contains(key, ":") {
+			cfg.Declared[key] = ""
+			if decl.Type != nil {
+				cfg.Declared[key] = *decl.Type
+			}
+		}
+	}
 	for k, v := range ps.Config {
 		full := k.Namespace() + ":" + k.Name()
 		if v.Secure() {
@@ -112,16 +123,25 @@ func encode(v any) (string, error) {
 	}
 }
 
-// SetFromFlag applies one `key=value` of the plan command's -set flag: a project key (or namespace:key), its
-// value parsed as YAML so that lists, numbers and booleans work as in a stack file.
+// SetFromFlag applies one `key=value` of the plan command's -set flag: a key Pulumi.yaml declares (or a
+// provider's namespace:key, such as aws:region), its value read as YAML for lists, numbers and booleans. A key
+// Pulumi.yaml declares as a string keeps the value as written, so that 1.30 stays "1.30" (YAML would read the
+// number 1.3); a misspelled key is refused, naming the closest declared one.
 func (c Config) SetFromFlag(kv string) error {
 	key, raw, ok := strings.Cut(kv, "=")
 	if !ok || key == "" {
 		return fmt.Errorf("-set %q: use key=value, such as -set nodeMaxSize=6 or -set 'clusterAdminArns=[arn:aws:iam::123456789012:role/admins]'", kv)
 	}
+	typ, declared := c.Declared[key]
+	if !strings.Contains(key, ":") && !declared {
+		return fmt.Errorf("-set %s: Pulumi.yaml declares no such key%s", key, closest(key, c.Declared))
+	}
 	var v any
 	if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
 		return fmt.Errorf("-set %s: %w", key, err)
+	}
+	if _, quoted := v.(string); typ == "string" && !quoted {
+		v = raw // a number-looking string, such as a Kubernetes version or a GitHub ID
 	}
 	if v == nil {
 		v = ""
@@ -137,13 +157,51 @@ func (c Config) SetFromFlag(kv string) error {
 	return nil
 }
 
+// closest names the declared key nearest to a misspelled one (at most two edits), or lists them all.
+func closest(key string, declared map[string]string) string {
+	best, dist := "", 3
+	names := make([]string, 0, len(declared))
+	for name := range declared {
+		names = append(names, name)
+		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); d < dist || (d == dist && name < best) {
+			best, dist = name, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("; did you mean %s?", best)
+	}
+	slices.Sort(names)
+	return "; it declares " + strings.Join(names, ", ")
+}
+
+// editDistance is the Levenshtein distance of two strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
 // Clone copies the configuration.
 func (c Config) Clone() Config {
 	v := make(map[string]string, len(c.Values))
 	for k, s := range c.Values {
 		v[k] = s
 	}
-	return Config{Project: c.Project, Values: v, Secrets: slices.Clone(c.Secrets), Up: c.Up}
+	return Config{Project: c.Project, Values: v, Secrets: slices.Clone(c.Secrets), Declared: c.Declared, Up: c.Up}
 }
 
 // Set sets a project key (nil deletes it); lists and maps are encoded as JSON like the engine does.

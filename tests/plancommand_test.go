@@ -1,0 +1,92 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/internal/plan"
+)
+
+// userMake runs `make` in the repository as a user's shell does: not as a sub-make of `make test`, whose
+// MAKEFLAGS and MAKELEVEL would make it print "Entering directory" lines.
+func userMake(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command("make", args...)
+	cmd.Dir = repoRoot(t)
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MAKELEVEL" && k != "MFLAGS" {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// TestPlanCommand_eachFormatPipesAsItself: what `make plan FORMAT=...` writes to standard output is that format
+// alone, so the README's `make -s plan FORMAT=dot | dot -Tsvg` works: Graphviz itself parses the DOT, the
+// snapshot is JSON, and the Mermaid output starts with its diagram type.
+func TestPlanCommand_eachFormatPipesAsItself(t *testing.T) {
+	t.Parallel()
+	dot, err := exec.LookPath("dot")
+	require.NoError(t, err, "Graphviz's dot is required (Debian: apt-get install graphviz; `make system` installs it)")
+
+	out, stderr, err := userMake(t, "plan", "FORMAT=dot")
+	require.NoError(t, err, stderr)
+	parse := exec.Command(dot, "-Tsvg")
+	parse.Stdin = strings.NewReader(out)
+	svg, err := parse.CombinedOutput()
+	require.NoError(t, err, "Graphviz parses `make plan FORMAT=dot`:\n%s", svg)
+	assert.Contains(t, string(svg), "<svg")
+
+	out, stderr, err = userMake(t, "plan", "FORMAT=snapshot")
+	require.NoError(t, err, stderr)
+	assert.True(t, json.Valid([]byte(out)), "`make plan FORMAT=snapshot` is JSON alone")
+
+	out, stderr, err = userMake(t, "plan", "FORMAT=mermaid")
+	require.NoError(t, err, stderr)
+	assert.True(t, strings.HasPrefix(out, "flowchart LR\n"), "`make plan FORMAT=mermaid` starts with its diagram: %.80q", out)
+}
+
+// TestPlanCommand_setRefusesUnknownKeys: a misspelled SET key fails, naming the key it meant, instead of planning
+// without it.
+func TestPlanCommand_setRefusesUnknownKeys(t *testing.T) {
+	t.Parallel()
+	out, stderr, err := userMake(t, "plan", "SET=nodeMaxSzie=6")
+	require.Error(t, err)
+	assert.Empty(t, out)
+	assert.Contains(t, stderr, "-set nodeMaxSzie: Pulumi.yaml declares no such key; did you mean nodeMaxSize?")
+}
+
+// TestPlanSet_keepsTheTypePulumiYamlDeclares: -set reads lists, numbers and booleans as YAML, but a key declared
+// as a string keeps what was written (YAML would make 1.30 the number 1.3, and drop an ID's leading zero).
+func TestPlanSet_keepsTheTypePulumiYamlDeclares(t *testing.T) {
+	t.Parallel()
+	cfg := fixtureConfig(t, "dev")
+	for _, kv := range []string{"kubernetesVersion=1.30", "githubOwnerId=0123", "nodeMaxSize=6", "protect=true",
+		"clusterAdminArns=[arn:aws:iam::111122223333:role/a]", "appTargetRevision='1.10'", "aws:region=eu-west-1"} {
+		require.NoError(t, cfg.SetFromFlag(kv), kv)
+	}
+	for key, want := range map[string]string{
+		"kubernetesVersion": "1.30", "githubOwnerId": "0123", "nodeMaxSize": "6", "protect": "true",
+		"clusterAdminArns": `["arn:aws:iam::111122223333:role/a"]`, "appTargetRevision": "1.10",
+	} {
+		assert.Equal(t, want, cfg.Values[projectName+":"+key], key)
+	}
+	assert.Equal(t, "eu-west-1", cfg.Values["aws:region"], "a provider's namespaced key")
+
+	err := cfg.SetFromFlag("kubernetesVersoin=1.35")
+	require.Error(t, err)
+	assert.Equal(t, "-set kubernetesVersoin: Pulumi.yaml declares no such key; did you mean kubernetesVersion?", err.Error())
+	err = plan.Config{Project: projectName, Values: map[string]string{}, Declared: map[string]string{"vpcCidr": "string"}}.SetFromFlag("zzzzzzzz=1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "it declares vpcCidr")
+}
