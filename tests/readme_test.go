@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,4 +114,106 @@ func TestREADME_linksPointAtFilesThatExist(t *testing.T) {
 		_, err := os.Stat(filepath.Join(repoRoot(t), m[1]))
 		assert.NoErrorf(t, err, "README links to %s", m[1])
 	}
+}
+
+// readmeLimit is the size of a guide a newcomer reads in minutes; depth goes to docs/.
+const readmeLimit = 30_000
+
+// TestREADME_isAShortGuideWithAContentsList: the README stays under its size, and its contents list links every
+// section, in order.
+func TestREADME_isAShortGuideWithAContentsList(t *testing.T) {
+	t.Parallel()
+	doc := readme(t)
+	assert.LessOrEqualf(t, len(doc), readmeLimit, "README.md is %d bytes: move depth to docs/", len(doc))
+	contents := regexp.MustCompile(`(?s)\*\*Contents:\*\*(.*?)\n\n`).FindStringSubmatch(doc)
+	require.NotNil(t, contents, "README has a **Contents:** list")
+	var listed, sections []string
+	for _, m := range regexp.MustCompile(`\]\(#([^)]+)\)`).FindAllStringSubmatch(contents[1], -1) {
+		listed = append(listed, m[1])
+	}
+	for _, m := range regexp.MustCompile(`(?m)^## (.+)$`).FindAllStringSubmatch(doc, -1) {
+		sections = append(sections, anchor(m[1]))
+	}
+	assert.Equal(t, sections, listed, "the contents list links every section, in order")
+}
+
+// anchor is the fragment GitHub gives a Markdown heading.
+func anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(heading) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || ('a' <= r && r <= 'z') || ('0' <= r && r <= '9'):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestDocs_linksAndAnchorsResolve: every relative link of the README and docs/ names a file that exists, and every
+// #fragment a heading of its target.
+func TestDocs_linksAndAnchorsResolve(t *testing.T) {
+	t.Parallel()
+	root := repoRoot(t)
+	pages, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	require.NoError(t, err)
+	pages = append(pages, filepath.Join(root, "README.md"))
+	headings := func(path string) []string {
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var out []string
+		for _, m := range regexp.MustCompile(`(?m)^#+ (.+)$`).FindAllStringSubmatch(string(b), -1) {
+			out = append(out, anchor(m[1]))
+		}
+		return out
+	}
+	link := regexp.MustCompile(`\]\(([^)#:]*)(#[^)]*)?\)`)
+	for _, page := range pages {
+		b, err := os.ReadFile(page)
+		require.NoError(t, err)
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := page
+			if m[1] != "" {
+				target = filepath.Join(filepath.Dir(page), m[1])
+				if _, err := os.Stat(target); !assert.NoErrorf(t, err, "%s links to %s", page, m[1]) {
+					continue
+				}
+			}
+			if m[2] != "" && strings.HasSuffix(target, ".md") {
+				assert.Containsf(t, headings(target), strings.TrimPrefix(m[2], "#"), "%s links to %s%s", filepath.Base(page), m[1], m[2])
+			}
+		}
+	}
+}
+
+// TestREADME_configTableAgreesWithPulumiYaml: each row's type is the one Pulumi.yaml declares, and where
+// Pulumi.yaml declares a default other than "", the row shows that default.
+func TestREADME_configTableAgreesWithPulumiYaml(t *testing.T) {
+	t.Parallel()
+	proj := loadProject(t)
+	doc := readme(t)
+	start, end := strings.Index(doc, "## Configuration reference"), strings.Index(doc, "## Outputs")
+	require.True(t, start >= 0 && end > start, "README has its configuration reference before its outputs")
+	rows := regexp.MustCompile("(?m)^\\| (`[^|]+) \\| ([^|]+) \\| ([^|]+) \\|").FindAllStringSubmatch(doc[start:end], -1)
+	seen := 0
+	for _, row := range rows {
+		for _, key := range regexp.MustCompile("`([A-Za-z]+)`").FindAllStringSubmatch(row[1], -1) {
+			decl, ok := proj.Config[key[1]]
+			if !ok || decl.Type == nil {
+				continue
+			}
+			seen++
+			assert.Truef(t, strings.HasPrefix(row[2], *decl.Type), "%s: README says type %q, Pulumi.yaml %q", key[1], row[2], *decl.Type)
+			if decl.Default == nil || decl.Default == "" {
+				continue
+			}
+			want := fmt.Sprint(decl.Default)
+			if list, ok := decl.Default.([]any); ok {
+				want = "[" + strings.Trim(fmt.Sprint(list), "[]") + "]"
+			}
+			assert.Equalf(t, "`"+want+"`", row[3], "%s: README's default", key[1])
+		}
+	}
+	assert.Greater(t, seen, 30, "the table's rows were read")
 }

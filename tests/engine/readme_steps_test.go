@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/example/eks-gitops-platform/stacks"
 )
 
 // readmeValues fill the README's <placeholders>, as a user would.
@@ -24,9 +28,9 @@ var readmeValues = map[string]string{
 	"<read token of the service repository>":                          "readme-repo-token",
 	"<pulumi organization>":                                           "acme",
 	"<owner/name of this repository>":                                 "acme/platform-infra",
-	"<numeric ID of the service repository's owner>":                  "100000001",
-	"<numeric ID of the service repository>":                          "200000002",
-	"<numeric ID of this repository's owner>":                         "100000001",
+	"<numeric ID of the service repository's owner>":                  "61000001",
+	"<numeric ID of the service repository>":                          "62000002",
+	"<numeric ID of this repository's owner>":                         "61000001",
 	"<numeric ID of this repository>":                                 "300000003",
 	"<ARN of the objects it reads, such as arn:aws:s3:::my-assets/*>": "arn:aws:s3:::acme-shop-assets/*",
 }
@@ -38,10 +42,10 @@ var (
 	placeholder = regexp.MustCompile(`<[^<>]+>`)
 )
 
-// readmeSteps are the README's configuration steps as a script: each marked block, in order, without the
+// readmeScript is the README's configuration steps as a script: each marked block, in order, without the
 // commands that need AWS, GitHub or Pulumi Cloud. A `pulumi stack init` that needs AWS (its KMS secrets
 // provider) becomes the same init with a passphrase, the one substitution.
-func readmeSteps(t *testing.T, readme string) (names []string, script string) {
+func readmeScript(t *testing.T, readme string) (names []string, script string) {
 	t.Helper()
 	var b strings.Builder
 	for _, m := range stepsMarker.FindAllStringSubmatch(readme, -1) {
@@ -93,22 +97,70 @@ func copyRepository(t *testing.T) string {
 	return dst
 }
 
+// A user's stack files after the quick start, by the secrets providers the README offers: their secrets are
+// encrypted with the user's own passphrase or KMS key, which the tests do not have.
+var userSecretsProviders = map[string]map[string]any{
+	"passphrase": {"encryptionsalt": "v1:3xXvY8TRYxM=:v1:fH5gLgrvg3yHxPy0:XyGk2XxAWVjkrvsR2DbsaZlr8/lX0A=="},
+	"awskms": {"secretsprovider": "awskms://alias/pulumi-secrets?region=us-east-1",
+		"encryptedkey": "AQICAHhf0k4cQ0k8vS3X7nI2mAbCdEfGhIjKlMnOpQrStUvWxYzAAAAfjB8BgkqhkiG9w0BBwagbzBtAgEAMGgGCSqGSIb3DQEHATAeBglghkgBZQMEAS4wEQQM"},
+}
+
+// firstAdmin is an admin the user's dev stack lists before the README's "add an admin" step, which must keep it.
+const firstAdmin = "arn:aws:iam::111122223333:role/first-admin"
+
 // TestREADME_everyConfigurationStepKeepsTheTestsGreen applies every configuration step of the README (the
-// quick start's values and apiKey, prod with a real egress range, an admin, the service's AWS statements, a repository token, the deploy
-// roles of both stacks) to a copy of the repository, with the real CLI, exactly as written but for the commands
-// that need AWS. Then the tests that CI runs on a user's stack files pass on the copy: the user-stack tests
-// (types, encryption, the program, the policy suite, the plan snapshot) and the real CLI's acceptance. Nothing was edited but through the documented commands.
+// quick start's values and apiKey, prod with its service and a real egress range, an admin, the service's AWS
+// statements, a repository token, the deploy roles of both stacks) to a copy of the repository, with the real CLI,
+// exactly as written but for the commands that need AWS. It starts from a user's repository after the quick
+// start, whichever secrets provider they chose (a passphrase, or a KMS key). Then the tests that CI runs on a
+// user's stack files pass on the copy: the user-stack tests (types, encryption, the program, the policy suite, the
+// plan snapshot) and the real CLI's acceptance. Nothing was edited but through the documented commands.
 func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("README_STEPS_COPY") != "" {
 		t.Skip("already inside a copy")
 	}
+	for _, provider := range []string{"passphrase", "awskms"} {
+		t.Run(provider, func(t *testing.T) {
+			t.Parallel()
+			// The checks of the configured copy run once: they read the stack files the steps wrote, which
+			// carry the test's own passphrase whatever the user's provider was.
+			readmeSteps(t, userSecretsProviders[provider], provider == "passphrase")
+		})
+	}
+}
+
+func readmeSteps(t *testing.T, userProvider map[string]any, checkCopy bool) {
 	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
-	names, script := readmeSteps(t, string(readme))
-	require.Equal(t, []string{"dev", "prod", "admin", "service-identity", "repo-token", "deploy-access"}, names)
+	names, script := readmeScript(t, string(readme))
+	require.Equal(t, []string{"dev", "prod", "admin", "repo-token", "service-identity", "deploy-access"}, names)
 
 	dir := copyRepository(t)
+	// The user's stack files after their quick start: their secrets provider, an encrypted apiKey, and in dev an
+	// admin already listed.
+	for _, stack := range []string{"dev", "prod"} {
+		path := filepath.Join(dir, "Pulumi."+stack+".yaml")
+		b, err := os.ReadFile(path)
+		require.NoError(t, err)
+		var file map[string]any
+		require.NoError(t, yaml.Unmarshal(b, &file))
+		maps.Copy(file, userProvider)
+		cfg := file["config"].(map[string]any)
+		cfg[project+":apiKey"] = map[string]any{"secure": "v1:c2VjcmV0OnVzZXJzLW93bi1rZXk="}
+		if stack == "dev" {
+			cfg[project+":clusterAdminArns"] = []any{firstAdmin}
+		}
+		out, err := yaml.Marshal(file)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(path, out, 0o600))
+		// The steps create the stacks anew, on the test's own backend with the test's passphrase: the copy's
+		// files lose the user's secrets provider and what it encrypted, which only the user can decrypt (and which
+		// a `pulumi stack init` with another provider refuses: "incorrect passphrase").
+		out, _ = withoutEncryption(t, path)
+		require.NoError(t, os.WriteFile(path, out, 0o600))
+	}
+
 	home := t.TempDir()
 	env := append(os.Environ(),
 		"README_STEPS_COPY=1", "HOME="+home, "PULUMI_HOME="+filepath.Join(home, ".pulumi-home"),
@@ -134,18 +186,42 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 	sh("a Git repository of the copy", "git init -q && git add -A && git commit -qm copy")
 	sh("the README's configuration steps", script)
 
-	dev, err := os.ReadFile(filepath.Join(dir, "Pulumi.dev.yaml"))
-	require.NoError(t, err)
-	for _, want := range []string{"githubRepository: acme/shop", "apiKey:", "secure:", "appRepoToken:", "clusterAdminArns:",
-		"pulumiOrganization: acme", "deployWith: deployments", "arn:aws:s3:::acme-shop-assets/*", "infraRepositoryId: \"300000003\"", "encryptionsalt:"} {
-		assert.Contains(t, string(dev), want, "Pulumi.dev.yaml after the README's steps")
+	read := func(stack string) string {
+		b, err := os.ReadFile(filepath.Join(dir, "Pulumi."+stack+".yaml"))
+		require.NoError(t, err)
+		return string(b)
 	}
-	assert.NotContains(t, string(dev), "readme-api-key")
-	assert.NotContains(t, string(dev), "readme-repo-token")
+	dev, prod := read("dev"), read("prod")
+	for _, want := range []string{"githubRepository: acme/shop", "apiKey:", "secure:", "appRepoToken:", "clusterAdminArns:",
+		"pulumiOrganization: acme", "deployWith: deployments", "arn:aws:s3:::acme-shop-assets/*", "infraRepositoryId: \"300000003\"",
+		"encryptionsalt:", firstAdmin, "arn:aws:iam::111122223333:role/platform-admins",
+		// `config set` writes a number as a string, which the checks below show the CLI and the program accept.
+		"nodeMaxSize: \"4\""} {
+		assert.Contains(t, dev, want, "Pulumi.dev.yaml after the README's steps")
+	}
+	// Prod's steps set every key prod needs: none of the shipped placeholders is left.
+	for _, want := range []string{"githubRepository: acme/shop", "githubOwnerId: \"61000001\"", "githubRepositoryId: \"62000002\"",
+		"appRepoUrl: https://github.com/acme/shop.git", "aws:region: us-east-1", "93.184.216.0/24", "apiKey:",
+		// Every `config set` re-saves the file with its numbers and booleans as strings (pulumi/pulumi sdk v3.274.1,
+		// go/common/resource/config/value.go: UnmarshalYAML keeps no type, MarshalYAML writes an untyped value as
+		// a string), which the checks below show the CLI and the program accept.
+		"azCount: \"3\"", "protect: \"true\""} {
+		assert.Contains(t, prod, want, "Pulumi.prod.yaml after the README's steps")
+	}
+	for _, file := range []string{dev, prod} {
+		assert.NotContains(t, file, stacks.PlaceholderOwner)
+		assert.NotContains(t, file, stacks.PlaceholderOwnerID)
+		assert.NotContains(t, file, "203.0.113.0/24")
+		assert.NotContains(t, file, "readme-api-key")
+		assert.NotContains(t, file, "readme-repo-token")
+	}
 	assert.Empty(t, strings.TrimSpace(sh("a clean work tree", "git status --porcelain")), "every step's change is committed")
+	if !checkCopy {
+		return
+	}
 
 	// The tests of `make test` that read a user's stack files, which is all the README's steps change: the rest of
 	// the suite runs on the tests' own fixtures and cannot tell the copy from the repository.
-	sh("the tests of the user's stacks on the configured copy", "go test -count=1 ./tests/ -run 'TestUserStacks'")
+	sh("the tests of the user's stacks on the configured copy", "go test -vet=off -count=1 ./tests/ -run 'TestUserStacks'")
 	acceptsUserStacks(t, dir) // the real CLI accepts the configured stacks
 }
