@@ -1,7 +1,7 @@
 # One-command entry points. Each sets GOFLAGS=-trimpath (the flag Pulumi builds the program with, so the build
 # cache is shared) and installs or builds the pinned tools it needs into .tools/bin.
 #
-#   make plan [STACK=prod] [FORMAT=tree|mermaid|dot|snapshot] [SET='key=value ...']   offline plan, Go only
+#   make plan [STACK=prod] [FORMAT=tree|mermaid|dot|snapshot|cost|cost-json] [SET='key=value ...']   offline plan, Go only
 #   make test        everything CI runs: formatting, vet, the mocked tests and the real-CLI engine tests
 #   make unit        the mocked tests alone (seconds once compiled): the loop while you change infra/ or stacks/
 #   make engine      the real-CLI engine tests alone

@@ -8,8 +8,9 @@ import (
 )
 
 // The EKS Kubernetes calendar and what depends on each minor version, as data with its sources and the date it
-// was taken. This is the one place a version, a support window or the control-plane price is written; the
-// program, the offline plan and the tests read it from here. It goes stale: CalendarStale says when.
+// was taken. This is the one place a version or a support window is written (prices, the control plane's included,
+// are in prices.json); the program, the offline plan and the tests read it from here. It goes stale: CalendarStale
+// says when.
 const (
 	// KubernetesCalendarSource is the EKS user guide's release calendar (Kubernetes version lifecycle).
 	KubernetesCalendarSource = "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html"
@@ -19,16 +20,17 @@ const (
 	AutoscalerChartSource = "https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler/charts/cluster-autoscaler"
 	// ControlPlanePriceSource is the EKS pricing page: the per-cluster hourly price in standard and extended support.
 	ControlPlanePriceSource = "https://aws.amazon.com/eks/pricing/"
-	// CalendarChecked is the day the calendar, the chart pins and the prices above were last checked.
+	// CalendarChecked is the day the calendar and the chart pins were last checked.
 	CalendarChecked = "2026-12-04"
 	// CalendarMaxAge is how long the calendar is trusted: EKS adds a minor version about every four months.
 	CalendarMaxAge = 120 * 24 * time.Hour
 )
 
-// EKS control-plane prices, USD per cluster-hour, in every commercial region (ControlPlanePriceSource).
-const (
-	ControlPlaneStandardPerHour = 0.10
-	ControlPlaneExtendedPerHour = 0.60
+// EKS control-plane prices, USD per cluster-hour, in every commercial region (ControlPlanePriceSource), from the
+// price list (prices.json).
+var (
+	ControlPlaneStandardPerHour = Prices.EKSControlPlane.StandardPerHour
+	ControlPlaneExtendedPerHour = Prices.EKSControlPlane.ExtendedPerHour
 )
 
 // KubernetesVersion is one EKS Kubernetes minor version.
@@ -123,8 +125,8 @@ func (v KubernetesVersion) ControlPlanePerHour(today time.Time) float64 {
 	return ControlPlaneExtendedPerHour
 }
 
-// HoursPerMonth is the month AWS prices by (730 hours).
-const HoursPerMonth = 730
+// HoursPerMonth is the month AWS prices by (730 hours), from the price list.
+var HoursPerMonth = Prices.HoursPerMonth
 
 // Status is one line on the version for a plan or a warning: support, until when, and the control-plane price.
 func (v KubernetesVersion) Status(today time.Time) string {

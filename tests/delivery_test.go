@@ -77,7 +77,11 @@ func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAs
 			} else {
 				assert.NotContainsf(t, job.Permissions, "id-token", "%s job %s assumes no role", wf.rel, name)
 			}
-			comments := slices.ContainsFunc(job.Steps, func(s dlvStep) bool { return s.With["comment-on-pr"] == "true" })
+			// The preview comment, or the cost comment (whose job runs none of the pull request's code:
+			// TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRequestsCode).
+			comments := slices.ContainsFunc(job.Steps, func(s dlvStep) bool {
+				return s.With["comment-on-pr"] == "true" || strings.Contains(s.Run, `startswith("<!-- cost-estimate -->")`)
+			})
 			for scope, level := range job.Permissions {
 				if level != "write" {
 					continue
@@ -85,7 +89,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAs
 				switch scope {
 				case "id-token":
 				case "pull-requests":
-					assert.Truef(t, comments, "%s job %s: pull-requests: write only to post a preview comment", wf.rel, name)
+					assert.Truef(t, comments, "%s job %s: pull-requests: write only to post a preview or cost comment", wf.rel, name)
 				default:
 					assert.Failf(t, "write access beyond the OIDC token and the preview comment",
 						"%s job %s: %s: write", wf.rel, name, scope)
@@ -841,4 +845,44 @@ func dlvGlobParts(pattern, file []string) bool {
 	}
 	ok, err := path.Match(pattern[0], file[0])
 	return err == nil && ok && dlvGlobParts(pattern[1:], file[1:])
+}
+
+// TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRequestsCode: the job that runs the
+// pull request's code (and the base's) to estimate every stack's cost can only read; the job that may comment
+// runs none of it (no checkout, no Go) and posts the text it is handed, updating its own comment.
+func TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRequestsCode(t *testing.T) {
+	t.Parallel()
+	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
+	estimate, ok := wf.Jobs["cost"]
+	require.True(t, ok, "a cost job")
+	assert.Equal(t, map[string]string{"contents": "read"}, estimate.Permissions)
+	checkout := dlvStepUsing(t, estimate, "actions/checkout")
+	assert.Equal(t, "0", checkout.With["fetch-depth"], "the base commit is in the clone")
+	var script strings.Builder
+	for _, s := range estimate.Steps {
+		script.WriteString(s.Run + "\n")
+		for k, v := range s.Env {
+			script.WriteString(k + "=" + v + "\n")
+		}
+	}
+	for _, want := range []string{"git worktree add --detach \"$RUNNER_TEMP/base\" \"$BASE_SHA\"", "-format cost-json",
+		"-cost-comment \"$RUNNER_TEMP/base-cost\" -alert-share \"$ALERT_SHARE\"", "vars.COST_ALERT_SHARE || '0.1'",
+		"BASE_SHA=${{ github.event.pull_request.base.sha }}", "<!-- cost-estimate -->"} {
+		assert.Contains(t, script.String(), want)
+	}
+
+	post, ok := wf.Jobs["cost-comment"]
+	require.True(t, ok, "a job that posts the estimate")
+	assert.Equal(t, []string{"cost"}, []string(post.Needs))
+	assert.Equal(t, map[string]string{"pull-requests": "write"}, post.Permissions)
+	assert.Contains(t, post.If, "github.event.pull_request.head.repo.full_name == github.repository")
+	for _, s := range post.Steps {
+		assert.False(t, strings.HasPrefix(s.Uses, "actions/checkout@") || strings.HasPrefix(s.Uses, "actions/setup-go@"),
+			"the commenting job runs none of the pull request's code: %s", s.Uses)
+		assert.NotRegexp(t, `(^|\s)(go|make|bash)\s`, s.Run)
+	}
+	dlvStepUsing(t, post, "actions/download-artifact")
+	last := post.Steps[len(post.Steps)-1].Run
+	assert.Contains(t, last, `select(.body | startswith("<!-- cost-estimate -->"))`, "updates its own comment")
+	assert.Contains(t, last, "--method PATCH")
 }

@@ -3,8 +3,10 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -89,4 +91,33 @@ func TestPlanSet_keepsTheTypePulumiYamlDeclares(t *testing.T) {
 	err = plan.Config{Project: projectName, Values: map[string]string{}, Declared: map[string]string{"vpcCidr": "string"}}.SetFromFlag("zzzzzzzz=1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "it declares vpcCidr")
+}
+
+// TestPlanCommand_costCommentComparesEveryStackWithTheBase: what the pull request workflow runs. The base's
+// estimates (-format cost-json) against the same stacks give a zero difference for each; a stack the base lacks
+// has no "before".
+func TestPlanCommand_costCommentComparesEveryStackWithTheBase(t *testing.T) {
+	t.Parallel()
+	base := t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("go", append([]string{"run", "./cmd/plan"}, args...)...)
+		cmd.Dir = repoRoot(t)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		require.NoError(t, cmd.Run(), errb.String())
+		return out.String()
+	}
+	dev := run("-stack", "dev", "-format", "cost-json")
+	require.True(t, json.Valid([]byte(dev)))
+	require.NoError(t, os.WriteFile(filepath.Join(base, "dev.json"), []byte(dev), 0o600))
+	var e struct{ Monthly float64 }
+	require.NoError(t, json.Unmarshal([]byte(dev), &e))
+	require.Positive(t, e.Monthly)
+
+	comment := run("-cost-comment", base, "-alert-share", "0.1")
+	m := fmt.Sprintf("$%.2f", e.Monthly)
+	assert.Contains(t, comment, "| dev | "+m+" | "+m+" | +0.00 (+0 %) |")
+	assert.Regexp(t, `\| prod \| \(no estimate\) \| \$[0-9.]+ \|`, comment)
+	assert.NotContains(t, comment, "[!WARNING]")
 }

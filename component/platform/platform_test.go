@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blang/semver"
 	p "github.com/pulumi/pulumi-go-provider"
@@ -25,6 +26,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/example/eks-gitops-platform/component/platform"
+	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/internal/cost"
 	"github.com/example/eks-gitops-platform/internal/plan"
 	"github.com/example/eks-gitops-platform/stacks"
 )
@@ -448,4 +451,22 @@ func TestSchema_isTheCommittedGolden(t *testing.T) {
 	golden, err := os.ReadFile(schemaFile)
 	require.NoError(t, err)
 	assert.Equal(t, string(golden), string(pretty), "component/schema.json is stale: run `make golden`")
+}
+
+// TestConstruct_costIsTheProgramsEstimate: the cost estimate is one function over the planned resources, and the
+// component's resources give it the same lines as the program's, from the same values.
+func TestConstruct_costIsTheProgramsEstimate(t *testing.T) {
+	t.Parallel()
+	cfg := allFeatures(t)
+	program := programRun(t, cfg)
+	c := construct(t, "dev", inputs(t, cfg), false)
+	require.NoError(t, c.err)
+	day, err := time.Parse(time.DateOnly, infra.CalendarChecked)
+	require.NoError(t, err)
+	want := cost.Of(program, "us-east-1", infra.Prices, day)
+	got := cost.Of(c.result, "us-east-1", infra.Prices, day)
+	require.Len(t, want.Lines, 6, "every priced item of the program")
+	assert.Equal(t, want.Lines, got.Lines)
+	assert.Equal(t, want.Usage, got.Usage)
+	assert.Equal(t, want.Monthly, got.Monthly)
 }

@@ -206,7 +206,10 @@ func (c Config) Clone() Config {
 
 // Set sets a project key (nil deletes it); lists and maps are encoded as JSON like the engine does.
 func (c Config) Set(key string, value any) {
-	full := c.Project + ":" + key
+	full := key // a provider's namespaced key, such as aws:region
+	if !strings.Contains(key, ":") {
+		full = c.Project + ":" + key
+	}
 	switch v := value.(type) {
 	case nil:
 		delete(c.Values, full)

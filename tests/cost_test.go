@@ -1,0 +1,327 @@
+package tests
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/internal/cost"
+)
+
+// priceFile is infra/prices.json read by the test itself, so that the expected figures are worked out here from
+// the data, not by the estimator.
+type priceFile struct {
+	Taken           string
+	HoursPerMonth   float64
+	EKSControlPlane struct{ StandardPerHour, ExtendedPerHour float64 }
+	Regions         map[string]struct {
+		InstancePerHour                                                                 map[string]float64
+		GP3PerGBMonth, NATGatewayPerHour, NATGatewayPerGB, PublicIPv4PerHour            float64
+		KMSKeyPerMonth, LogsIngestionPerGB, LogsStoragePerGBMonth, ECRStoragePerGBMonth float64
+	}
+}
+
+func readPrices(t *testing.T) priceFile {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "infra", "prices.json"))
+	require.NoError(t, err)
+	var p priceFile
+	require.NoError(t, json.Unmarshal(b, &p))
+	return p
+}
+
+// calendarDay is the day the tests run the program on (TestMain).
+func calendarDay(t *testing.T) time.Time {
+	t.Helper()
+	d, err := time.Parse(time.DateOnly, infra.CalendarChecked)
+	require.NoError(t, err)
+	return d.Add(12 * time.Hour)
+}
+
+func estimateOf(t *testing.T, stack string, cfg stackConfig) cost.Estimate {
+	t.Helper()
+	r := runStack(t, stack, cfg).ok()
+	return cost.Of(r.result, cfg.Values["aws:region"], infra.Prices, calendarDay(t))
+}
+
+func cents(v float64) float64 { return math.Round(v*100) / 100 }
+
+// lineOf is the estimate's line for an item.
+func lineOf(t *testing.T, e cost.Estimate, item string) cost.Line {
+	t.Helper()
+	for _, l := range e.Lines {
+		if l.Item == item {
+			return l
+		}
+	}
+	require.Failf(t, "no line", "%s has no line %q: %+v", e.Stack, item, e.Lines)
+	return cost.Line{}
+}
+
+// TestCost_devAndProdAsShippedLineByLine: the estimate of the template's stacks, each line against the figure
+// worked out here from prices.json and the stack file's values: one control plane in standard support, a NAT
+// gateway and its Elastic IP per zone in prod (one in dev), the desired nodes at their type's hourly price, their
+// gp3 root volumes, four KMS keys; usage-priced items listed per GB, not in the total.
+func TestCost_devAndProdAsShippedLineByLine(t *testing.T) {
+	t.Parallel()
+	p := readPrices(t)
+	h := p.HoursPerMonth
+	for _, tc := range []struct {
+		stack         string
+		nat           float64
+		nodes         float64
+		instance      string
+		disk          float64
+		logRetentions string
+	}{
+		{"dev", 1, 2, "t3.large", 50, "14"},
+		{"prod", 3, 3, "m6i.large", 100, "365"},
+	} {
+		cfg := fixtureConfig(t, tc.stack)
+		e := estimateOf(t, tc.stack, cfg)
+		r := p.Regions["us-east-1"]
+		require.Equal(t, "us-east-1", e.Region)
+		want := map[string]float64{
+			"EKS control plane":     cents(1 * p.EKSControlPlane.StandardPerHour * h),
+			"NAT gateways":          cents(tc.nat * r.NATGatewayPerHour * h),
+			"public IPv4 addresses": cents(tc.nat * r.PublicIPv4PerHour * h),
+			"nodes":                 cents(tc.nodes * r.InstancePerHour[tc.instance] * h),
+			"node root volumes":     cents(tc.nodes * tc.disk * r.GP3PerGBMonth),
+			"KMS keys":              cents(4 * r.KMSKeyPerMonth),
+		}
+		total := 0.0
+		for item, monthly := range want {
+			assert.Equalf(t, monthly, lineOf(t, e, item).Monthly, "%s: %s", tc.stack, item)
+			total += monthly
+		}
+		assert.Len(t, e.Lines, len(want), "%s: no other priced line", tc.stack)
+		assert.Equal(t, cents(total), e.Monthly, tc.stack)
+		assert.False(t, e.Incomplete)
+		assert.Contains(t, lineOf(t, e, "nodes").Detail, tc.instance+" on-demand")
+		assert.Contains(t, lineOf(t, e, "EKS control plane").Detail, "standard support")
+
+		usage := map[string]float64{}
+		for _, u := range e.Usage {
+			usage[u.Item+" per "+u.Per] = u.Price
+		}
+		assert.Equal(t, map[string]float64{
+			"NAT data processing per GB":           r.NATGatewayPerGB,
+			"CloudWatch Logs ingestion per GB":     r.LogsIngestionPerGB,
+			"CloudWatch Logs storage per GB-month": r.LogsStoragePerGBMonth,
+			"ECR storage per GB-month":             r.ECRStoragePerGBMonth,
+		}, usage, "%s: what depends on traffic is a price per GB, never guessed", tc.stack)
+		text := e.Text()
+		assert.Contains(t, text, "kept "+tc.logRetentions+" days")
+		assert.Contains(t, text, "the lifecycle keeps "+cfg.Get("imageRetainCount")+" tagged images")
+		assert.Contains(t, text, "prices of "+p.Taken)
+	}
+}
+
+// TestCost_eachRegionOfTheREADMEIsPriced: the regions the README names (us-east-1, eu-west-1) price every item of
+// the template's stacks in the price list.
+func TestCost_eachRegionOfTheREADMEIsPriced(t *testing.T) {
+	t.Parallel()
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		for _, stack := range []string{"dev", "prod"} {
+			cfg := fixtureConfig(t, stack)
+			cfg.Set("aws:region", region)
+			e := estimateOf(t, stack, cfg)
+			assert.Falsef(t, e.Incomplete, "%s in %s: %+v", stack, region, e.Lines)
+		}
+	}
+}
+
+// TestCost_extendedSupportMultipliesTheControlPlane: a version in extended support costs the extended hourly
+// price, six times the standard one.
+func TestCost_extendedSupportMultipliesTheControlPlane(t *testing.T) {
+	t.Parallel()
+	p := readPrices(t)
+	var extended string
+	for _, v := range infra.KubernetesVersions {
+		if v.SupportOn(calendarDay(t)) == infra.SupportExtended {
+			extended = v.Version
+			break
+		}
+	}
+	require.NotEmpty(t, extended, "the calendar lists a version in extended support")
+	cfg := fixtureConfig(t, "dev")
+	cfg.Set("kubernetesVersion", extended)
+	e := estimateOf(t, "dev", cfg)
+	cp := lineOf(t, e, "EKS control plane")
+	assert.Equal(t, cents(p.EKSControlPlane.ExtendedPerHour*p.HoursPerMonth), cp.Monthly)
+	assert.InDelta(t, 6.0, p.EKSControlPlane.ExtendedPerHour/p.EKSControlPlane.StandardPerHour, 1e-9)
+	assert.Contains(t, cp.Detail, "Kubernetes "+extended+", extended support")
+}
+
+// TestCost_aMissingPriceIsReportedNotZero: an instance type or a region the price list lacks leaves its line
+// without a price, says so, and marks the total as the priced lines only.
+func TestCost_aMissingPriceIsReportedNotZero(t *testing.T) {
+	t.Parallel()
+	cfg := fixtureConfig(t, "dev")
+	cfg.Set("nodeInstanceTypes", []string{"m7i.8xlarge"})
+	e := estimateOf(t, "dev", cfg)
+	nodes := lineOf(t, e, "nodes")
+	assert.Equal(t, "no price for m7i.8xlarge in us-east-1", nodes.Missing)
+	assert.Zero(t, nodes.Monthly)
+	assert.True(t, e.Incomplete)
+	assert.Contains(t, e.Text(), "nodes                    2 × ?: no price for m7i.8xlarge in us-east-1")
+	assert.Contains(t, e.Text(), "total of the priced lines")
+
+	cfg = fixtureConfig(t, "dev")
+	cfg.Set("aws:region", "ap-south-1")
+	e = estimateOf(t, "dev", cfg)
+	assert.True(t, e.Incomplete)
+	assert.Equal(t, "no prices for region ap-south-1 in infra/prices.json", lineOf(t, e, "NAT gateways").Missing)
+	assert.Positive(t, lineOf(t, e, "EKS control plane").Monthly, "the control plane costs the same in every commercial region")
+}
+
+// TestCost_spotIsAnUpperBound: SPOT nodes are priced at on-demand, and the estimate says so.
+func TestCost_spotIsAnUpperBound(t *testing.T) {
+	t.Parallel()
+	cfg := fixtureConfig(t, "dev")
+	cfg.Set("nodeCapacityType", "SPOT")
+	e := estimateOf(t, "dev", cfg)
+	assert.Contains(t, lineOf(t, e, "nodes").Detail, "SPOT capacity, priced at on-demand as an upper bound")
+	assert.Contains(t, strings.Join(e.Warnings, "\n"), "SPOT")
+}
+
+// TestCost_oldPricesAreSaidToBeOld: 180 days after the prices were taken, every estimate says so.
+func TestCost_oldPricesAreSaidToBeOld(t *testing.T) {
+	t.Parallel()
+	r := runStack(t, "dev", fixtureConfig(t, "dev")).ok()
+	taken, err := time.Parse(time.DateOnly, infra.Prices.Taken)
+	require.NoError(t, err)
+	assert.Empty(t, cost.Of(r.result, "us-east-1", infra.Prices, taken.Add(179*24*time.Hour)).Warnings)
+	w := cost.Of(r.result, "us-east-1", infra.Prices, taken.Add(181*24*time.Hour)).Warnings
+	require.Len(t, w, 1)
+	assert.Contains(t, w[0], "the prices in infra/prices.json were taken on "+infra.Prices.Taken+", more than 180 days ago")
+}
+
+// TestCost_pullRequestCommentForANodeCountChange: doubling dev's nodes shows before, after and the difference,
+// and, above the alert share, a callout at the top; the figures are worked out here from prices.json.
+func TestCost_pullRequestCommentForANodeCountChange(t *testing.T) {
+	t.Parallel()
+	p := readPrices(t)
+	r := p.Regions["us-east-1"]
+	h := p.HoursPerMonth
+	before := estimateOf(t, "dev", fixtureConfig(t, "dev"))
+	cfg := fixtureConfig(t, "dev")
+	cfg.Set("nodeMinSize", 4)
+	cfg.Set("nodeDesiredSize", 4)
+	cfg.Set("nodeMaxSize", 6)
+	after := estimateOf(t, "dev", cfg)
+	want := cents(before.Monthly + cents(2*r.InstancePerHour["t3.large"]*h) + cents(2*50*r.GP3PerGBMonth))
+	require.Equal(t, want, after.Monthly)
+	rise := (after.Monthly - before.Monthly) / before.Monthly
+
+	comment := cost.Comment([]cost.Change{{Before: before, After: after, HasBefore: true}}, 0.1)
+	assert.True(t, strings.HasPrefix(comment, "### Estimated monthly cost\n\n> [!WARNING]\n> **dev: the estimate rises by "+
+		strconv.Itoa(int(math.Round(rise*100)))+" %**"), comment)
+	assert.Contains(t, comment, "| dev | $"+strconv.FormatFloat(before.Monthly, 'f', 2, 64)+" | $"+
+		strconv.FormatFloat(after.Monthly, 'f', 2, 64)+" | +"+strconv.FormatFloat(after.Monthly-before.Monthly, 'f', 2, 64))
+	assert.Regexp(t, regexp.MustCompile(`- nodes: 2 × \$0\.0832 → 4 × \$0\.0832`), comment)
+
+	quiet := cost.Comment([]cost.Change{{Before: before, After: after, HasBefore: true}}, rise+0.01)
+	assert.NotContains(t, quiet, "[!WARNING]", "below the alert share, no callout")
+	fresh := cost.Comment([]cost.Change{{After: after}}, 0.1)
+	assert.Contains(t, fresh, "| dev | (no estimate) | $"+strconv.FormatFloat(after.Monthly, 'f', 2, 64)+" |")
+}
+
+// TestCost_READMEFiguresAreTheEstimates: the README's cost section gives the estimator's totals for the template's
+// dev and prod.
+func TestCost_READMEFiguresAreTheEstimates(t *testing.T) {
+	t.Parallel()
+	doc := readme(t)
+	for _, stack := range []string{"dev", "prod"} {
+		e := estimateOf(t, stack, fixtureConfig(t, stack))
+		assert.Containsf(t, doc, "| "+stack+" | $"+strconv.FormatFloat(e.Monthly, 'f', 2, 64)+" |", "README's cost of %s", stack)
+	}
+}
+
+// TestPricesFile_isCompleteAndDated: the price list parses, names its sources, and every region prices every item
+// and the template's instance types.
+func TestPricesFile_isCompleteAndDated(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "infra", "prices.json"))
+	require.NoError(t, err)
+	p, err := infra.ParsePrices(b)
+	require.NoError(t, err)
+	for _, s := range []string{"eks", "ec2", "ebs", "vpc", "kms", "logs", "ecr"} {
+		assert.Regexp(t, `^https://aws\.amazon\.com/`, p.Sources[s], s)
+	}
+	for _, region := range []string{"us-east-1", "eu-west-1"} {
+		for _, typ := range []string{"t3.large", "m6i.large"} {
+			assert.Positivef(t, p.Regions[region].InstancePerHour[typ], "%s %s", region, typ)
+		}
+	}
+	_, err = infra.ParsePrices([]byte(`{"taken":"2026-12-04","hoursPerMonth":730,"eksControlPlane":{"standardPerHour":0.1,"extendedPerHour":0.6},"regions":{"us-east-1":{"gp3PerGBMonth":0.08}}}`))
+	assert.ErrorContains(t, err, "us-east-1: ", "a region without a price for an item is refused")
+}
+
+// TestRefreshPrices_writesAPriceListTheProgramReads: tools/refresh-prices, run against a stand-in `aws` that
+// answers every Price List query with one product in the shape of the Price List Query API's GetProducts
+// response (PriceList: JSON documents as strings, terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD; see
+// https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html), rewrites
+// infra/prices.json for every region and instance type it held, dated today, in the form ParsePrices accepts.
+// Which filters select which product only AWS can show (docs/cost.md).
+func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"jq", "shellcheck"} {
+		_, err := exec.LookPath(tool)
+		require.NoErrorf(t, err, "%s is required (`make system` installs it)", tool)
+	}
+	script := filepath.Join(repoRoot(t), "tools", "refresh-prices")
+	out, err := exec.Command("shellcheck", script).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "tools"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "infra"), 0o755))
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	b, err := os.ReadFile(script)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tools", "refresh-prices"), b, 0o755))
+	b, err = os.ReadFile(filepath.Join(repoRoot(t), "infra", "prices.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "infra", "prices.json"), b, 0o644))
+	product := `{"product":{"sku":"X"},"terms":{"OnDemand":{"X.A":{"priceDimensions":{"X.A.B":{"unit":"Hrs","pricePerUnit":{"USD":"1.2300000000"}}}}}}}`
+	answer, err := json.Marshal(map[string]any{"FormatVersion": "aws_v1", "PriceList": []string{product}})
+	require.NoError(t, err)
+	fake := "#!/usr/bin/env bash\n[ \"$1 $2\" = 'pricing get-products' ] || exit 2\ncat <<'EOF'\n" + string(answer) + "\nEOF\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "aws"), []byte(fake), 0o755))
+	git := exec.Command("bash", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm base")
+	git.Dir = dir
+	out, err = git.CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	cmd := exec.Command(filepath.Join(dir, "tools", "refresh-prices"))
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(dir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+	out, err = cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	b, err = os.ReadFile(filepath.Join(dir, "infra", "prices.json"))
+	require.NoError(t, err)
+	p, err := infra.ParsePrices(b)
+	require.NoError(t, err)
+	assert.Equal(t, time.Now().UTC().Format(time.DateOnly), p.Taken)
+	assert.Equal(t, 1.23, p.EKSControlPlane.StandardPerHour)
+	require.Len(t, p.Regions, len(infra.Prices.Regions))
+	for region, r := range p.Regions {
+		assert.Len(t, r.InstancePerHour, len(infra.Prices.Regions[region].InstancePerHour), region)
+		for typ, v := range r.InstancePerHour {
+			assert.Equal(t, 1.23, v, region+" "+typ)
+		}
+		assert.Equal(t, 1.23, r.ECRStoragePerGBMonth, region)
+	}
+	assert.Equal(t, infra.Prices.Sources, p.Sources, "the sources stay")
+}
