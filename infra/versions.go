@@ -18,16 +18,14 @@ const (
 	// cluster-autoscaler-chart-<version> of the kubernetes/autoscaler repository (charts/cluster-autoscaler before
 	// 9.52.0, cluster-autoscaler/charts/cluster-autoscaler since), each rendered with `helm template`.
 	AutoscalerChartSource = "https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler/charts/cluster-autoscaler"
-	// ControlPlanePriceSource is the EKS pricing page: the per-cluster hourly price in standard and extended support.
-	ControlPlanePriceSource = "https://aws.amazon.com/eks/pricing/"
 	// CalendarChecked is the day the calendar and the chart pins were last checked.
 	CalendarChecked = "2026-12-04"
 	// CalendarMaxAge is how long the calendar is trusted: EKS adds a minor version about every four months.
 	CalendarMaxAge = 120 * 24 * time.Hour
 )
 
-// EKS control-plane prices, USD per cluster-hour, in every commercial region (ControlPlanePriceSource), from the
-// price list (prices.json).
+// EKS control-plane prices, USD per cluster-hour, in every commercial region, from the price list (prices.json,
+// with its source).
 var (
 	ControlPlaneStandardPerHour = Prices.EKSControlPlane.StandardPerHour
 	ControlPlaneExtendedPerHour = Prices.EKSControlPlane.ExtendedPerHour
@@ -164,8 +162,7 @@ func CalendarStale(today time.Time) string {
 			"add the versions EKS offers now (%s)", CalendarChecked, today.Format(time.DateOnly), KubernetesCalendarSource)
 	case today.Sub(checked) > CalendarMaxAge:
 		return fmt.Sprintf("the EKS version calendar in infra/versions.go was checked on %s, more than %d days ago: EKS may offer "+
-			"newer versions and prices may have changed; check %s and %s", CalendarChecked, int(CalendarMaxAge.Hours()/24),
-			KubernetesCalendarSource, ControlPlanePriceSource)
+			"newer versions; check %s", CalendarChecked, int(CalendarMaxAge.Hours()/24), KubernetesCalendarSource)
 	}
 	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -238,18 +239,25 @@ func (l *loader) placeholders(c *Config) {
 	if owner(c.InfraRepository) {
 		l.placeholder("infraRepository", "%s is the shipped placeholder: set this repository with `pulumi config set infraRepository <owner/name>`", c.InfraRepository)
 	}
-	if u := strings.ToLower(c.AppRepoURL); strings.Contains(u, "/"+PlaceholderOwner+"/") {
+	if u, err := url.Parse(c.AppRepoURL); err == nil && owner(strings.TrimPrefix(u.Path, "/")) {
 		l.placeholder("appRepoUrl", "%s is the shipped placeholder: set the https URL of your service repository with `pulumi config set appRepoUrl <URL>`", c.AppRepoURL)
 	}
-	ids := []struct{ key, value, want, repository string }{
-		{"githubOwnerId", c.GitHubOwnerID, PlaceholderOwnerID, c.GitHubRepository},
-		{"githubRepositoryId", c.GitHubRepositoryID, PlaceholderRepositoryID, c.GitHubRepository},
-		{"infraRepositoryOwnerId", c.InfraOwnerID, PlaceholderOwnerID, c.InfraRepository},
-		{"infraRepositoryId", c.InfraRepositoryID, PlaceholderRepositoryID, c.InfraRepository},
+	// The shipped example IDs, where they stand for the placeholder: with its owner, or as the shipped pair (real
+	// GitHub accounts and repositories have such IDs too, so one alone beside a real name is theirs).
+	ids := []struct {
+		keys       [2]string
+		values     [2]string
+		repository string
+	}{
+		{[2]string{"githubOwnerId", "githubRepositoryId"}, [2]string{c.GitHubOwnerID, c.GitHubRepositoryID}, c.GitHubRepository},
+		{[2]string{"infraRepositoryOwnerId", "infraRepositoryId"}, [2]string{c.InfraOwnerID, c.InfraRepositoryID}, c.InfraRepository},
 	}
 	for _, id := range ids {
-		if id.value == id.want {
-			l.placeholder(id.key, "%s is the shipped example ID: set the repository's own with `pulumi config set %s <id>` (`gh api repos/%s --jq '.owner.id, .id'`)", id.value, id.key, id.repository)
+		pair := id.values == [2]string{PlaceholderOwnerID, PlaceholderRepositoryID}
+		for i, want := range []string{PlaceholderOwnerID, PlaceholderRepositoryID} {
+			if id.values[i] == want && (pair || owner(id.repository)) {
+				l.placeholder(id.keys[i], "%s is the shipped example ID: set the repository's own with `pulumi config set %s <id>` (`gh api repos/<owner/name> --jq '.owner.id, .id'`)", id.values[i], id.keys[i])
+			}
 		}
 	}
 }

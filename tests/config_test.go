@@ -324,6 +324,12 @@ func TestConfig_shippedServiceRepositoryIsRefusedByUpAndOnlyWarnedInPreview(t *t
 		cfg.Set("endpointPublicAccessCidrs", []string{"93.184.216.0/24"})
 		cfg.Up = true
 		runStack(t, stack, cfg).ok()
+		// A real owner whose ID happens to be the example's, beside a real name, is theirs.
+		cfg.Set("githubOwnerId", stacks.PlaceholderOwnerID)
+		runStack(t, stack, cfg).ok()
+		// A URL whose first path segment is not the placeholder owner.
+		cfg.Set("appRepoUrl", "https://gitlab.example.com/acme/your-org/shop.git")
+		runStack(t, stack, cfg).ok()
 	}
 }
 

@@ -184,6 +184,8 @@ func TestCost_aMissingPriceIsReportedNotZero(t *testing.T) {
 	assert.True(t, e.Incomplete)
 	assert.Equal(t, "no prices for region ap-south-1 in infra/prices.json", lineOf(t, e, "NAT gateways").Missing)
 	assert.Positive(t, lineOf(t, e, "EKS control plane").Monthly, "the control plane costs the same in every commercial region")
+	assert.Empty(t, e.Usage, "no per-GB price is shown as $0")
+	assert.Contains(t, strings.Join(e.Warnings, "\n"), "no prices for region ap-south-1 in infra/prices.json: only the EKS control plane is priced")
 }
 
 // TestCost_spotIsAnUpperBound: SPOT nodes are priced at on-demand, and the estimate says so.
@@ -234,6 +236,17 @@ func TestCost_pullRequestCommentForANodeCountChange(t *testing.T) {
 
 	quiet := cost.Comment([]cost.Change{{Before: before, After: after, HasBefore: true}}, rise+0.01)
 	assert.NotContains(t, quiet, "[!WARNING]", "below the alert share, no callout")
+	// A change to a type the price list lacks is no saving: the difference is unknown, and said first.
+	cfg = fixtureConfig(t, "dev")
+	cfg.Set("nodeInstanceTypes", []string{"m7i.8xlarge"})
+	unpriced := estimateOf(t, "dev", cfg)
+	comment = cost.Comment([]cost.Change{{Before: before, After: unpriced, HasBefore: true}}, 0.1)
+	assert.True(t, strings.HasPrefix(comment, "### Estimated monthly cost\n\n> [!WARNING]\n> **dev: the estimate is incomplete** "+
+		"(no price for m7i.8xlarge in us-east-1): its difference is unknown."), comment)
+	assert.Contains(t, comment, " | n/a |")
+	assert.NotContains(t, comment, "-121", "no false saving")
+	assert.Contains(t, comment, "- nodes: 2 × $0.0832 → 2 × ?")
+
 	fresh := cost.Comment([]cost.Change{{After: after}}, 0.1)
 	assert.Contains(t, fresh, "| dev | (no estimate) | $"+strconv.FormatFloat(after.Monthly, 'f', 2, 64)+" |")
 }
@@ -269,12 +282,15 @@ func TestPricesFile_isCompleteAndDated(t *testing.T) {
 	assert.ErrorContains(t, err, "us-east-1: ", "a region without a price for an item is refused")
 }
 
-// TestRefreshPrices_writesAPriceListTheProgramReads: tools/refresh-prices, run against a stand-in `aws` that
-// answers every Price List query with one product in the shape of the Price List Query API's GetProducts
-// response (PriceList: JSON documents as strings, terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD; see
-// https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html), rewrites
-// infra/prices.json for every region and instance type it held, dated today, in the form ParsePrices accepts.
-// Which filters select which product only AWS can show (docs/cost.md).
+// TestRefreshPrices_writesAPriceListTheProgramReads: tools/refresh-prices against a stand-in `aws` that answers
+// `aws pricing get-products` as the Price List Query API does (GetProducts: PriceList holds JSON documents as
+// strings, product.attributes and terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD; TERM_MATCH filters keep
+// the products whose attribute equals the value; https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_pricing_GetProducts.html).
+// Its products carry the usage types AWS bills under, a distinct price each, beside the neighbours a query must
+// not pick (Windows, IOPS, idle addresses, requests, Infrequent Access and vended logs, archive storage). The script
+// writes every price into its own field, the extended-support total as the standard price plus its extra charge,
+// for every region and instance type the file held, dated today. Which attributes AWS really gives each product
+// only AWS can show (docs/cost.md).
 func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
 	t.Parallel()
 	for _, tool := range []string{"jq", "shellcheck"} {
@@ -286,42 +302,141 @@ func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
 	require.NoError(t, err, string(out))
 
 	dir := t.TempDir()
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "tools"), 0o755))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "infra"), 0o755))
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
-	b, err := os.ReadFile(script)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "tools", "refresh-prices"), b, 0o755))
-	b, err = os.ReadFile(filepath.Join(repoRoot(t), "infra", "prices.json"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "infra", "prices.json"), b, 0o644))
-	product := `{"product":{"sku":"X"},"terms":{"OnDemand":{"X.A":{"priceDimensions":{"X.A.B":{"unit":"Hrs","pricePerUnit":{"USD":"1.2300000000"}}}}}}}`
-	answer, err := json.Marshal(map[string]any{"FormatVersion": "aws_v1", "PriceList": []string{product}})
-	require.NoError(t, err)
-	fake := "#!/usr/bin/env bash\n[ \"$1 $2\" = 'pricing get-products' ] || exit 2\ncat <<'EOF'\n" + string(answer) + "\nEOF\n"
+	for _, d := range []string{"tools", "infra", "bin", "products"} {
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	copyTo := func(from, to string, mode os.FileMode) {
+		b, err := os.ReadFile(from)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(to, b, mode))
+	}
+	copyTo(script, filepath.Join(dir, "tools", "refresh-prices"), 0o755)
+	copyTo(filepath.Join(repoRoot(t), "infra", "prices.json"), filepath.Join(dir, "infra", "prices.json"), 0o644)
+
+	// The products, by service; the price of each field is distinct, so a swap shows.
+	products := map[string][]map[string]any{}
+	next := 0.0
+	want := map[string]float64{} // "<region> <field>" -> price
+	add := func(service, region, usage string, attrs map[string]string, field string) {
+		next += 0.01
+		a := map[string]any{"regionCode": region, "usagetype": usage}
+		for k, v := range attrs {
+			a[k] = v
+		}
+		products[service] = append(products[service], map[string]any{"product": map[string]any{"attributes": a},
+			"terms": map[string]any{"OnDemand": map[string]any{"T": map[string]any{"priceDimensions": map[string]any{
+				"D": map[string]any{"pricePerUnit": map[string]any{"USD": strconv.FormatFloat(next, 'f', 4, 64)}}}}}}})
+		if field != "" {
+			want[region+" "+field] = math.Round(next*10000) / 10000
+		}
+	}
+	add("AmazonEKS", "us-east-1", "USE1-AmazonEKS-Hours:perCluster", nil, "standard")
+	add("AmazonEKS", "us-east-1", "USE1-AmazonEKS-Hours:extendedSupport", nil, "extra")
+	for region := range infra.Prices.Regions {
+		prefix := map[string]string{"us-east-1": ""}[region]
+		if region != "us-east-1" {
+			prefix = "EU-"
+		}
+		linux := map[string]string{"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
+			"capacitystatus": "Used", "licenseModel": "No License required", "marketoption": "OnDemand"}
+		for typ := range infra.Prices.Regions[region].InstancePerHour {
+			attrs := map[string]string{"instanceType": typ}
+			for k, v := range linux {
+				attrs[k] = v
+			}
+			add("AmazonEC2", region, prefix+"BoxUsage:"+typ, attrs, "instance "+typ)
+			windows := map[string]string{}
+			for k, v := range attrs {
+				windows[k] = v
+			}
+			windows["operatingSystem"] = "Windows"
+			add("AmazonEC2", region, prefix+"BoxUsage:"+typ, windows, "")
+		}
+		add("AmazonEC2", region, prefix+"EBS:VolumeUsage.gp3", map[string]string{"volumeApiName": "gp3"}, "gp3")
+		add("AmazonEC2", region, prefix+"EBS:VolumeP-IOPS.gp3", map[string]string{"volumeApiName": "gp3"}, "")
+		add("AmazonEC2", region, prefix+"NatGateway-Hours", map[string]string{"productFamily": "NAT Gateway"}, "nat")
+		add("AmazonEC2", region, prefix+"NatGateway-Bytes", map[string]string{"productFamily": "NAT Gateway"}, "natgb")
+		add("AmazonVPC", region, prefix+"PublicIPv4:InUseAddress", map[string]string{"group": "VPCPublicIPv4Address"}, "ip")
+		add("AmazonVPC", region, prefix+"PublicIPv4:IdleAddress", map[string]string{"group": "VPCPublicIPv4Address"}, "")
+		add("awskms", region, prefix+"KMS-Keys", nil, "kms")
+		add("awskms", region, prefix+"KMS-Requests", nil, "")
+		cw := map[string]string{"us-east-1": "USE1-"}[region]
+		if cw == "" {
+			cw = "EU-"
+		}
+		add("AmazonCloudWatch", region, cw+"DataProcessing-Bytes", nil, "ingest")
+		add("AmazonCloudWatch", region, cw+"VendedLog-Bytes", nil, "")
+		add("AmazonCloudWatch", region, cw+"TimedStorage-ByteHrs", nil, "store")
+		add("AmazonCloudWatch", region, cw+"IA-TimedStorage-ByteHrs", nil, "")
+		add("AmazonECR", region, cw+"TimedStorage-ByteHrs", nil, "ecr")
+		add("AmazonECR", region, cw+"Archive-TimedStorage-ByteHrs", nil, "")
+	}
+	for service, list := range products {
+		b, err := json.Marshal(list)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "products", service+".json"), b, 0o644))
+	}
+	// The stand-in: the service's products, kept by every TERM_MATCH filter, as GetProducts returns them.
+	fake := `#!/usr/bin/env bash
+set -euo pipefail
+[ "$1 $2" = "pricing get-products" ] || exit 2
+shift 2
+service="" filters="[]"
+while [ $# -gt 0 ]; do
+  case $1 in
+    --service-code) service=$2; shift 2 ;;
+    --filters) shift
+      while [ $# -gt 0 ] && [ "${1#Type=}" != "$1" ]; do
+        spec=${1#Type=TERM_MATCH,Field=}; field=${spec%%,Value=*}; value=${spec#*,Value=}
+        filters=$(jq -c --arg f "$field" --arg v "$value" '. + [[$f, $v]]' <<<"$filters"); shift
+      done ;;
+    *) shift ;;
+  esac
+done
+jq -c --argjson filters "$filters" '{FormatVersion: "aws_v1",
+  PriceList: [.[] | . as $p | select(all($filters[]; $p.product.attributes[.[0]] == .[1])) | tojson]}'   "$(dirname "$0")/../products/$service.json"
+`
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "aws"), []byte(fake), 0o755))
 	git := exec.Command("bash", "-c", "git init -q && git add -A && git -c user.name=t -c user.email=t@example.com commit -qm base")
 	git.Dir = dir
 	out, err = git.CombinedOutput()
 	require.NoError(t, err, string(out))
 
-	cmd := exec.Command(filepath.Join(dir, "tools", "refresh-prices"))
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Join(dir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
-	out, err = cmd.CombinedOutput()
+	refresh := func() ([]byte, error) {
+		cmd := exec.Command(filepath.Join(dir, "tools", "refresh-prices"))
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Join(dir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+		return cmd.CombinedOutput()
+	}
+	out, err = refresh()
 	require.NoError(t, err, string(out))
-	b, err = os.ReadFile(filepath.Join(dir, "infra", "prices.json"))
+	b, err := os.ReadFile(filepath.Join(dir, "infra", "prices.json"))
 	require.NoError(t, err)
 	p, err := infra.ParsePrices(b)
 	require.NoError(t, err)
 	assert.Equal(t, time.Now().UTC().Format(time.DateOnly), p.Taken)
-	assert.Equal(t, 1.23, p.EKSControlPlane.StandardPerHour)
+	assert.Equal(t, want["us-east-1 standard"], p.EKSControlPlane.StandardPerHour)
+	assert.InDelta(t, want["us-east-1 standard"]+want["us-east-1 extra"], p.EKSControlPlane.ExtendedPerHour, 1e-9,
+		"extended support is the standard price plus its extra charge")
 	require.Len(t, p.Regions, len(infra.Prices.Regions))
 	for region, r := range p.Regions {
-		assert.Len(t, r.InstancePerHour, len(infra.Prices.Regions[region].InstancePerHour), region)
+		require.Len(t, r.InstancePerHour, len(infra.Prices.Regions[region].InstancePerHour), region)
 		for typ, v := range r.InstancePerHour {
-			assert.Equal(t, 1.23, v, region+" "+typ)
+			assert.Equal(t, want[region+" instance "+typ], v, region+" "+typ)
 		}
-		assert.Equal(t, 1.23, r.ECRStoragePerGBMonth, region)
+		for field, v := range map[string]float64{"gp3": r.GP3PerGBMonth, "nat": r.NATGatewayPerHour, "natgb": r.NATGatewayPerGB,
+			"ip": r.PublicIPv4PerHour, "kms": r.KMSKeyPerMonth, "ingest": r.LogsIngestionPerGB, "store": r.LogsStoragePerGBMonth,
+			"ecr": r.ECRStoragePerGBMonth} {
+			assert.Equal(t, want[region+" "+field], v, region+" "+field)
+		}
 	}
 	assert.Equal(t, infra.Prices.Sources, p.Sources, "the sources stay")
+
+	// Two products for one query stop the script, naming it.
+	products["awskms"] = append(products["awskms"], products["awskms"][0])
+	b, err = json.Marshal(products["awskms"])
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "products", "awskms.json"), b, 0o644))
+	out, err = refresh()
+	require.Error(t, err)
+	assert.Contains(t, string(out), "2 products match, expected 1")
 }

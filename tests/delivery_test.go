@@ -80,7 +80,7 @@ func TestPullRequestWorkflow_andDeployWorkflow_requestOIDCTokensOnlyInJobsThatAs
 			// The preview comment, or the cost comment (whose job runs none of the pull request's code:
 			// TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRequestsCode).
 			comments := slices.ContainsFunc(job.Steps, func(s dlvStep) bool {
-				return s.With["comment-on-pr"] == "true" || strings.Contains(s.Run, `startswith("<!-- cost-estimate -->")`)
+				return s.With["comment-on-pr"] == "true" || (name == "cost-comment" && strings.Contains(s.Run, `startswith("<!-- cost-estimate -->")`))
 			})
 			for scope, level := range job.Permissions {
 				if level != "write" {
@@ -596,11 +596,12 @@ type dlvJob struct {
 }
 
 type dlvStep struct {
-	Name string            `yaml:"name"`
-	Uses string            `yaml:"uses"`
-	Run  string            `yaml:"run"`
-	With map[string]string `yaml:"with"`
-	Env  map[string]string `yaml:"env"`
+	Name  string            `yaml:"name"`
+	Shell string            `yaml:"shell"`
+	Uses  string            `yaml:"uses"`
+	Run   string            `yaml:"run"`
+	With  map[string]string `yaml:"with"`
+	Env   map[string]string `yaml:"env"`
 }
 
 // dlvConcurrency is `concurrency: GROUP` or `concurrency: {group, cancel-in-progress}`.
@@ -865,9 +866,9 @@ func TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRe
 			script.WriteString(k + "=" + v + "\n")
 		}
 	}
-	for _, want := range []string{"git worktree add --detach \"$RUNNER_TEMP/base\" \"$BASE_SHA\"", "-format cost-json",
+	for _, want := range []string{"git worktree add --detach \"$RUNNER_TEMP/base\" HEAD^1", "-format cost-json",
 		"-cost-comment \"$RUNNER_TEMP/base-cost\" -alert-share \"$ALERT_SHARE\"", "vars.COST_ALERT_SHARE || '0.1'",
-		"BASE_SHA=${{ github.event.pull_request.base.sha }}", "<!-- cost-estimate -->"} {
+		"<!-- cost-estimate -->"} {
 		assert.Contains(t, script.String(), want)
 	}
 
@@ -882,7 +883,9 @@ func TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRe
 		assert.NotRegexp(t, `(^|\s)(go|make|bash)\s`, s.Run)
 	}
 	dlvStepUsing(t, post, "actions/download-artifact")
+	assert.Equal(t, "bash", post.Steps[len(post.Steps)-1].Shell, "bash runs with pipefail: a failing gh api stops the job")
 	last := post.Steps[len(post.Steps)-1].Run
-	assert.Contains(t, last, `select(.body | startswith("<!-- cost-estimate -->"))`, "updates its own comment")
+	assert.Contains(t, last, `select(.user.login == "github-actions[bot]" and (.body | startswith("<!-- cost-estimate -->")))`,
+		"updates its own comment, not one anybody could plant")
 	assert.Contains(t, last, "--method PATCH")
 }

@@ -79,8 +79,6 @@ func loadProject(t testing.TB) *workspace.Project {
 // for any valid configuration.
 const fixtureDir = "testdata/stacks"
 
-// fixtureConfig is a fixture stack's configuration over Pulumi.yaml's defaults, as the CLI would hand it to
-// the program, with test values for the secrets a user sets on the command line.
 // withQuickStart gives a template stack file the values the README's quick start sets: a service repository of
 // the user's own, which `pulumi up` refuses to leave at the shipped placeholder.
 func withQuickStart(cfg stackConfig) stackConfig {
@@ -91,6 +89,8 @@ func withQuickStart(cfg stackConfig) stackConfig {
 	return cfg
 }
 
+// fixtureConfig is a fixture stack's configuration over Pulumi.yaml's defaults, as the CLI would hand it to
+// the program, with test values for the secrets a user sets on the command line.
 func fixtureConfig(t testing.TB, stack string) stackConfig {
 	t.Helper()
 	if cfg, ok := fixtureConfigs.Load(stack); ok {

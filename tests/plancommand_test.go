@@ -74,12 +74,14 @@ func TestPlanSet_keepsTheTypePulumiYamlDeclares(t *testing.T) {
 	t.Parallel()
 	cfg := fixtureConfig(t, "dev")
 	for _, kv := range []string{"kubernetesVersion=1.30", "githubOwnerId=0123", "nodeMaxSize=6", "protect=true",
-		"clusterAdminArns=[arn:aws:iam::111122223333:role/a]", "appTargetRevision='1.10'", "aws:region=eu-west-1"} {
+		"clusterAdminArns=[arn:aws:iam::111122223333:role/a]", "appTargetRevision='1.10'", "aws:region=eu-west-1",
+		projectName + ":vpcCidr=10.1.0.0/16", "appChartPath=charts/shop #2", "serviceName=\"shop\"", "githubRepository=@acme/x"} {
 		require.NoError(t, cfg.SetFromFlag(kv), kv)
 	}
 	for key, want := range map[string]string{
 		"kubernetesVersion": "1.30", "githubOwnerId": "0123", "nodeMaxSize": "6", "protect": "true",
 		"clusterAdminArns": `["arn:aws:iam::111122223333:role/a"]`, "appTargetRevision": "1.10",
+		"vpcCidr": "10.1.0.0/16", "appChartPath": "charts/shop #2", "serviceName": "shop", "githubRepository": "@acme/x",
 	} {
 		assert.Equal(t, want, cfg.Values[projectName+":"+key], key)
 	}
@@ -88,6 +90,9 @@ func TestPlanSet_keepsTheTypePulumiYamlDeclares(t *testing.T) {
 	err := cfg.SetFromFlag("kubernetesVersoin=1.35")
 	require.Error(t, err)
 	assert.Equal(t, "-set kubernetesVersoin: Pulumi.yaml declares no such key; did you mean kubernetesVersion?", err.Error())
+	err = cfg.SetFromFlag(projectName + ":nodeMaxSzie=6")
+	require.Error(t, err, "the project's namespace is the same key")
+	assert.Contains(t, err.Error(), "did you mean nodeMaxSize?")
 	err = plan.Config{Project: projectName, Values: map[string]string{}, Declared: map[string]string{"vpcCidr": "string"}}.SetFromFlag("zzzzzzzz=1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "it declares vpcCidr")

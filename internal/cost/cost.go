@@ -42,11 +42,13 @@ type Usage struct {
 
 // Estimate is a stack's estimated monthly cost.
 type Estimate struct {
-	Stack       string  `json:"stack"`
-	Region      string  `json:"region"`
-	PricesTaken string  `json:"pricesTaken"`
-	Lines       []Line  `json:"lines"`
-	Usage       []Usage `json:"usage"`
+	Stack         string  `json:"stack"`
+	Region        string  `json:"region"`
+	PricesTaken   string  `json:"pricesTaken"`
+	Currency      string  `json:"currency"`
+	HoursPerMonth float64 `json:"hoursPerMonth"`
+	Lines         []Line  `json:"lines"`
+	Usage         []Usage `json:"usage"`
 	// Monthly is the sum of the priced lines; Incomplete when a line has no price.
 	Monthly    float64 `json:"monthly"`
 	Incomplete bool    `json:"incomplete"`
@@ -57,11 +59,23 @@ type Estimate struct {
 // Of estimates the planned resources of a stack in a region, with a price list, on a day (which decides the
 // control plane's support and whether the list is old).
 func Of(res *plan.Result, region string, prices infra.PriceList, today time.Time) Estimate {
-	e := Estimate{Stack: res.Stack, Region: region, PricesTaken: prices.Taken}
+	e := Estimate{Stack: res.Stack, Region: region, PricesTaken: prices.Taken, Currency: prices.Currency, HoursPerMonth: prices.HoursPerMonth}
 	if w := prices.PricesStale(today); w != "" {
 		e.Warnings = append(e.Warnings, w)
 	}
 	rp, regionKnown := prices.Regions[region]
+	noRegion := fmt.Sprintf("no prices for region %s in %s", region, infra.PricesFile)
+	if region == "" {
+		noRegion = "the stack sets no aws:region"
+	}
+	if !regionKnown {
+		e.Warnings = append(e.Warnings, noRegion+": only the EKS control plane is priced")
+	}
+	usage := func(u Usage) {
+		if regionKnown {
+			e.Usage = append(e.Usage, u)
+		}
+	}
 	hours := prices.HoursPerMonth
 	add := func(l Line) {
 		switch {
@@ -76,7 +90,7 @@ func Of(res *plan.Result, region string, prices infra.PriceList, today time.Time
 	regional := func(item string, qty float64, unit string, price float64, detail string) {
 		l := Line{Item: item, Quantity: qty, Unit: unit, UnitPrice: price, Detail: detail}
 		if !regionKnown {
-			l.Missing = fmt.Sprintf("no prices for region %s in %s", region, infra.PricesFile)
+			l.Missing, l.UnitPrice = noRegion, 0
 		}
 		add(l)
 	}
@@ -95,7 +109,7 @@ func Of(res *plan.Result, region string, prices infra.PriceList, today time.Time
 	}
 	if n := len(res.Find("aws:ec2/natGateway:NatGateway")); n > 0 {
 		regional("NAT gateways", float64(n), "hour", rp.NATGatewayPerHour, "")
-		e.Usage = append(e.Usage, Usage{Item: "NAT data processing", Price: rp.NATGatewayPerGB, Per: "GB", Note: "every GB through a NAT gateway, both ways"})
+		usage(Usage{Item: "NAT data processing", Price: rp.NATGatewayPerGB, Per: "GB", Note: "every GB through a NAT gateway, both ways"})
 	}
 	if n := len(res.Find("aws:ec2/eip:Eip")); n > 0 {
 		regional("public IPv4 addresses", float64(n), "hour", rp.PublicIPv4PerHour, "Elastic IPs")
@@ -114,7 +128,7 @@ func Of(res *plan.Result, region string, prices infra.PriceList, today time.Time
 			}
 			switch {
 			case !regionKnown:
-				l.Missing = fmt.Sprintf("no prices for region %s in %s", region, infra.PricesFile)
+				l.Missing = noRegion
 			case !ok:
 				l.Missing = fmt.Sprintf("no price for %s in %s", types[0], region)
 			}
@@ -152,16 +166,15 @@ func Of(res *plan.Result, region string, prices infra.PriceList, today time.Time
 		}
 		slices.Sort(retention)
 		retention = slices.Compact(retention)
-		e.Usage = append(e.Usage,
-			Usage{Item: "CloudWatch Logs ingestion", Price: rp.LogsIngestionPerGB, Per: "GB", Note: "flow logs and the control plane's logs (the audit log is the largest)"},
-			Usage{Item: "CloudWatch Logs storage", Price: rp.LogsStoragePerGBMonth, Per: "GB-month", Note: fmt.Sprintf("kept %s days", strings.Join(retention, ", "))})
+		usage(Usage{Item: "CloudWatch Logs ingestion", Price: rp.LogsIngestionPerGB, Per: "GB", Note: "flow logs and the control plane's logs (the audit log is the largest)"})
+		usage(Usage{Item: "CloudWatch Logs storage", Price: rp.LogsStoragePerGBMonth, Per: "GB-month", Note: fmt.Sprintf("kept %s days", strings.Join(retention, ", "))})
 	}
 	if repos := res.Find("aws:ecr/repository:Repository"); len(repos) > 0 {
 		note := ""
 		if keep := retainedImages(res); keep > 0 {
 			note = fmt.Sprintf("the lifecycle keeps %d tagged images; their size is the service's", keep)
 		}
-		e.Usage = append(e.Usage, Usage{Item: "ECR storage", Price: rp.ECRStoragePerGBMonth, Per: "GB-month", Note: note})
+		usage(Usage{Item: "ECR storage", Price: rp.ECRStoragePerGBMonth, Per: "GB-month", Note: note})
 	}
 
 	for _, l := range e.Lines {
@@ -220,7 +233,7 @@ func round(v float64) float64 { return math.Round(v*100) / 100 }
 func (e Estimate) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "estimated monthly cost of stack %s in %s (%s prices of %s, %s; %.0f hours a month):\n",
-		e.Stack, e.Region, infra.Prices.Currency, e.PricesTaken, infra.PricesFile, infra.Prices.HoursPerMonth)
+		e.Stack, e.Region, e.Currency, e.PricesTaken, infra.PricesFile, e.HoursPerMonth)
 	for _, l := range e.Lines {
 		per := "/" + l.Unit
 		qty := fmt.Sprintf("%g", l.Quantity)
@@ -270,6 +283,10 @@ func Comment(changes []Change, alertShare float64) string {
 	var b strings.Builder
 	b.WriteString("### Estimated monthly cost\n\n")
 	for _, c := range changes {
+		if missing := missingPrices(c); missing != "" {
+			fmt.Fprintf(&b, "> [!WARNING]\n> **%s: the estimate is incomplete** (%s): its difference is unknown.\n\n", c.After.Stack, missing)
+			continue
+		}
 		if !c.HasBefore || c.Before.Monthly <= 0 {
 			continue
 		}
@@ -283,6 +300,10 @@ func Comment(changes []Change, alertShare float64) string {
 		after := money(c.After)
 		if !c.HasBefore {
 			fmt.Fprintf(&b, "| %s | (no estimate) | %s | |\n", c.After.Stack, after)
+			continue
+		}
+		if c.Before.Incomplete || c.After.Incomplete {
+			fmt.Fprintf(&b, "| %s | %s | %s | n/a |\n", c.After.Stack, money(c.Before), after)
 			continue
 		}
 		diff := c.After.Monthly - c.Before.Monthly
@@ -300,6 +321,27 @@ func Comment(changes []Change, alertShare float64) string {
 	fmt.Fprintf(&b, "\nOn-demand list prices of %s (%s), before data transfer and usage priced per GB; from `make plan`.\n",
 		latest(changes), infra.PricesFile)
 	return b.String()
+}
+
+// missingPrices names the lines without a price, before or after, or "".
+func missingPrices(c Change) string {
+	var missing []string
+	for _, e := range []Estimate{c.Before, c.After} {
+		for _, l := range e.Lines {
+			if l.Missing != "" && !slices.Contains(missing, l.Missing) {
+				missing = append(missing, l.Missing)
+			}
+		}
+	}
+	return strings.Join(missing, "; ")
+}
+
+// price is a line's unit price, or "?" when it has none.
+func price(l Line) string {
+	if l.Missing != "" {
+		return "?"
+	}
+	return fmt.Sprintf("$%g", l.UnitPrice)
 }
 
 func money(e Estimate) string {
@@ -337,7 +379,7 @@ func changedLines(c Change) string {
 		case !ok:
 			fmt.Fprintf(&b, "- %s: new, $%.2f\n", l.Item, l.Monthly)
 		case key(old) != key(l) || old.Monthly != l.Monthly || old.Quantity != l.Quantity:
-			fmt.Fprintf(&b, "- %s: %g × $%g → %g × $%g, $%.2f → $%.2f\n", l.Item, old.Quantity, old.UnitPrice, l.Quantity, l.UnitPrice, old.Monthly, l.Monthly)
+			fmt.Fprintf(&b, "- %s: %g × %s → %g × %s, $%.2f → $%.2f\n", l.Item, old.Quantity, price(old), l.Quantity, price(l), old.Monthly, l.Monthly)
 		}
 	}
 	for _, l := range c.Before.Lines {

@@ -132,21 +132,25 @@ func (c Config) SetFromFlag(kv string) error {
 	if !ok || key == "" {
 		return fmt.Errorf("-set %q: use key=value, such as -set nodeMaxSize=6 or -set 'clusterAdminArns=[arn:aws:iam::123456789012:role/admins]'", kv)
 	}
+	key = strings.TrimPrefix(key, c.Project+":")
 	typ, declared := c.Declared[key]
-	if !strings.Contains(key, ":") && !declared {
+	namespaced := strings.Contains(key, ":")
+	if !namespaced && !declared {
 		return fmt.Errorf("-set %s: Pulumi.yaml declares no such key%s", key, closest(key, c.Declared))
 	}
-	var v any
-	if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
-		return fmt.Errorf("-set %s: %w", key, err)
-	}
-	if _, quoted := v.(string); typ == "string" && !quoted {
-		v = raw // a number-looking string, such as a Kubernetes version or a GitHub ID
+	var v any = raw
+	switch {
+	case (typ == "string" || namespaced) && !quoted(raw) && !strings.HasPrefix(raw, "[") && !strings.HasPrefix(raw, "{"):
+		// As written: a version (1.30), an ID (0123), a revision (v1 #2), an account list's string.
+	default:
+		if err := yaml.Unmarshal([]byte(raw), &v); err != nil {
+			return fmt.Errorf("-set %s: %w", key, err)
+		}
 	}
 	if v == nil {
 		v = ""
 	}
-	if !strings.Contains(key, ":") {
+	if !namespaced {
 		key = c.Project + ":" + key
 	}
 	s, err := encode(v)
@@ -155,6 +159,11 @@ func (c Config) SetFromFlag(kv string) error {
 	}
 	c.Values[key] = s
 	return nil
+}
+
+// quoted says whether a value is one YAML-quoted scalar ('1.30' or "x").
+func quoted(s string) bool {
+	return len(s) >= 2 && (s[0] == '\'' || s[0] == '"') && s[len(s)-1] == s[0]
 }
 
 // closest names the declared key nearest to a misspelled one (at most two edits), or lists them all.

@@ -42,15 +42,15 @@ var (
 	placeholder = regexp.MustCompile(`<[^<>]+>`)
 )
 
-// readmeScript is the README's configuration steps as a script: each marked block, in order, without the
-// commands that need AWS, GitHub or Pulumi Cloud. A `pulumi stack init` that needs AWS (its KMS secrets
-// provider) becomes the same init with a passphrase, the one substitution.
-func readmeScript(t *testing.T, readme string) (names []string, script string) {
+// readmeScripts are the README's configuration steps: each marked block, in order, as a script of its own (a
+// reader may run each in a new shell), without the commands that need AWS, GitHub or Pulumi Cloud. A `pulumi
+// stack init` that needs AWS (its KMS secrets provider) becomes the same init with a passphrase, the one
+// substitution.
+func readmeScripts(t *testing.T, readme string) (names, scripts []string) {
 	t.Helper()
-	var b strings.Builder
 	for _, m := range stepsMarker.FindAllStringSubmatch(readme, -1) {
 		names = append(names, m[1])
-		fmt.Fprintf(&b, "echo '--- README steps: %s'\n", m[1])
+		var b strings.Builder
 		for _, line := range strings.Split(m[2], "\n") {
 			if strings.HasPrefix(strings.TrimSpace(line), "#") {
 				continue
@@ -70,8 +70,9 @@ func readmeScript(t *testing.T, readme string) (names []string, script string) {
 			})
 			b.WriteString(line + "\n")
 		}
+		scripts = append(scripts, b.String())
 	}
-	return names, b.String()
+	return names, scripts
 }
 
 // copyRepository copies the repository's files (tracked, and new ones not ignored) into a fresh Git repository,
@@ -133,7 +134,7 @@ func TestREADME_everyConfigurationStepKeepsTheTestsGreen(t *testing.T) {
 func readmeSteps(t *testing.T, userProvider map[string]any, checkCopy bool) {
 	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	require.NoError(t, err)
-	names, script := readmeScript(t, string(readme))
+	names, scripts := readmeScripts(t, string(readme))
 	require.Equal(t, []string{"dev", "prod", "admin", "repo-token", "service-identity", "deploy-access"}, names)
 
 	dir := copyRepository(t)
@@ -184,7 +185,9 @@ func readmeSteps(t *testing.T, userProvider map[string]any, checkCopy bool) {
 		return out.String()
 	}
 	sh("a Git repository of the copy", "git init -q && git add -A && git commit -qm copy")
-	sh("the README's configuration steps", script)
+	for i, script := range scripts {
+		sh("the README's steps "+names[i], script) // each block in a shell of its own
+	}
 
 	read := func(stack string) string {
 		b, err := os.ReadFile(filepath.Join(dir, "Pulumi."+stack+".yaml"))
