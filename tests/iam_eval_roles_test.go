@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/example/eks-gitops-platform/infra"
@@ -206,21 +205,5 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 		}
 		require.Equal(t, want, names, "%s: every role has its table", stack)
 	}
-	out := iamEvaluate(t, sims, documents)
-	assert.Empty(t, out.Unknown, "actions and condition keys not in AWS's service authorization data (%s)", out.DataVersion)
-	allowed, denied := 0, 0
-	for i, res := range out.Results {
-		row := rows[i]
-		if !assert.Emptyf(t, res.Error, "%s: %s on %s is not a request AWS knows", row.why, row.action, row.resource) {
-			continue
-		}
-		if row.allow {
-			allowed++
-			assert.Equalf(t, "Allowed", res.Decision, "%s: %s on %s must be allowed", row.why, row.action, row.resource)
-		} else {
-			denied++
-			assert.NotEqualf(t, "Allowed", res.Decision, "%s: %s on %s must be denied", row.why, row.action, row.resource)
-		}
-	}
-	t.Logf("%d requests allowed and %d denied as the tables say (IAM data %s)", allowed, denied, out.DataVersion)
+	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
 }
