@@ -164,7 +164,7 @@ func has(r *run, typ, name string) bool {
 // TestIAMEvaluation_stackRolesStayInsideTheirJob: every other role of dev and prod (the push role, Cluster
 // Autoscaler's and the service's Pod Identity roles, the flow logs' role, dev's preview role), its identity policy
 // intersected with its permissions boundary, is allowed its job and denied the rest of the stack, other stacks'
-// resources and escalation. The node and cluster roles hold AWS managed policies, whose documents are not in the
+// resources and escalation; and the Pod Identity roles' trust admits their own ServiceAccount's pods alone. The node and cluster roles hold AWS managed policies, whose documents are not in the
 // plan: the policy suite's rules and their boundary cover them.
 func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 	t.Parallel()
@@ -197,6 +197,39 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 					// The key's own policy delegates to IAM, as every key of the stack's does.
 					sims[len(sims)-1].ResourcePolicy = json.RawMessage(r.one("aws:kms/key:Key", "cluster-logs-key").Str("policy"))
 				}
+			}
+		}
+		// The Pod Identity roles' trust, as the resource policy of EKS Pod Identity's request (sts:AssumeRole and
+		// sts:TagSession by pods.eks.amazonaws.com, with the pod's cluster, namespace and ServiceAccount as session
+		// tags): each role for its own ServiceAccount of its own cluster, no other.
+		clusterARN := w.arn("eks", "cluster/"+w.cluster)
+		pod := func(cluster, namespace, account string) map[string]any {
+			return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: cluster, "aws:RequestTag/" + infra.TagNamespace: namespace,
+				"aws:RequestTag/" + infra.TagServiceAccount: account}
+		}
+		service := cfg.Get("serviceName")
+		for _, trusted := range []struct {
+			name, roleName, namespace, account string
+			other                              [2]string // another tenant's namespace and ServiceAccount
+		}{
+			{"Cluster Autoscaler", "addons-autoscaler-role", infra.AutoscalerNamespace, infra.AutoscalerServiceAccount, [2]string{service, service}},
+			{"the service", "service-identity-role", service, service, [2]string{infra.AutoscalerNamespace, infra.AutoscalerServiceAccount}},
+		} {
+			trust := graphPolicy(t, r, "aws:iam/role:Role", trusted.roleName, "assumeRolePolicy")
+			documents = append(documents, trust)
+			for _, row := range []iamRequest{
+				{"its pods' session", "sts:AssumeRole", "", pod(clusterARN, trusted.namespace, trusted.account), true},
+				{"their session tags", "sts:TagSession", "", pod(clusterARN, trusted.namespace, trusted.account), true},
+				{"another ServiceAccount of its namespace", "sts:AssumeRole", "", pod(clusterARN, trusted.namespace, "default"), false},
+				{"another tenant's pods", "sts:AssumeRole", "", pod(clusterARN, trusted.other[0], trusted.other[1]), false},
+				{"the same ServiceAccount in another cluster", "sts:AssumeRole", "", pod(w.arn("eks", "cluster/another-cluster"), trusted.namespace, trusted.account), false},
+				{"no session tags", "sts:AssumeRole", "", nil, false},
+			} {
+				row.why = stack + "/" + trusted.name + " trust: " + row.why
+				row.resource = w.iam("role" + w.rolePath + trusted.roleName + "-1a2b3c4")
+				rows = append(rows, row)
+				sims = append(sims, iamSimulation{ID: row.why, Principal: infra.PodIdentityPrincipal, Action: row.action,
+					Resource: row.resource, Account: plan.Account, Context: row.context, ResourcePolicy: trust})
 			}
 		}
 		want := []string{"push role", "Cluster Autoscaler", "flow logs delivery", "the service"}
