@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -258,7 +259,16 @@ func TestCost_READMEFiguresAreTheEstimates(t *testing.T) {
 	doc := readme(t)
 	for _, stack := range []string{"dev", "prod"} {
 		e := estimateOf(t, stack, fixtureConfig(t, stack))
-		assert.Containsf(t, doc, "| "+stack+" | $"+strconv.FormatFloat(e.Monthly, 'f', 2, 64)+" |", "README's cost of %s", stack)
+		nat := lineOf(t, e, "NAT gateways").Quantity
+		gateways := fmt.Sprintf("%g NAT gateway with its IPv4 address", nat)
+		if nat > 1 {
+			gateways = fmt.Sprintf("%g NAT gateways with their addresses", nat)
+		}
+		nodes := lineOf(t, e, "nodes")
+		row := fmt.Sprintf("| %s | $%.2f | control plane $%.0f, %s, %g × %s, %g GiB gp3, %g KMS keys |", stack, e.Monthly,
+			lineOf(t, e, "EKS control plane").Monthly, gateways, nodes.Quantity, strings.Fields(nodes.Detail)[0],
+			lineOf(t, e, "node root volumes").Quantity, lineOf(t, e, "KMS keys").Quantity)
+		assert.Containsf(t, doc, row, "README's cost of %s", stack)
 	}
 }
 

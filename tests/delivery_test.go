@@ -6,6 +6,7 @@ package tests
 // because pulumi-eks calls them.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -888,4 +889,72 @@ func TestPullRequestWorkflow_commentsTheCostChangeWithoutAWriteTokenForThePullRe
 	assert.Contains(t, last, `select(.user.login == "github-actions[bot]" and (.body | startswith("<!-- cost-estimate -->")))`,
 		"updates its own comment, not one anybody could plant")
 	assert.Contains(t, last, "--method PATCH")
+}
+
+// TestPullRequestWorkflow_costCommentUpdatesItsOwnCommentOnly runs the posting step's script as GitHub runs a
+// `shell: bash` step (bash -eo pipefail), with a stand-in `gh` that answers the comment list through real jq: the
+// bot's own comment is updated (not one anybody planted with the marker), a pull request without one gets a new
+// one, and a failing list stops the step before it posts a duplicate.
+func TestPullRequestWorkflow_costCommentUpdatesItsOwnCommentOnly(t *testing.T) {
+	t.Parallel()
+	_, err := exec.LookPath("jq")
+	require.NoError(t, err, "jq is required (`make system` installs it)")
+	wf := dlvLoadWorkflow(t, dlvPullRequestRel)
+	post := wf.Jobs["cost-comment"]
+	step := post.Steps[len(post.Steps)-1]
+	require.Equal(t, "bash", step.Shell)
+
+	run := func(comments string, listFails bool) (calls string, err error) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "cost-comment.md"), []byte("<!-- cost-estimate -->\n### Estimated monthly cost\n"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "comments.json"), []byte(comments), 0o600))
+		fail := "0"
+		if listFails {
+			fail = "1"
+		}
+		fake := `#!/usr/bin/env bash
+echo "gh $*" >> "$RUNNER_TEMP/calls"
+jq_filter=""
+method=GET
+while [ $# -gt 0 ]; do
+  case $1 in --jq) jq_filter=$2; shift 2 ;; --method) method=$2; shift 2 ;; *) shift ;; esac
+done
+if [ "$method" = GET ]; then
+  [ "` + fail + `" = 0 ] || { echo "HTTP 502" >&2; exit 1; }
+  jq -r "$jq_filter" "$RUNNER_TEMP/comments.json"
+fi
+`
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "gh"), []byte(fake), 0o755))
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step.Run)
+		cmd.Env = append(os.Environ(), "RUNNER_TEMP="+dir, "REPO=acme/platform", "PR=42", "GH_TOKEN=token",
+			"PATH="+filepath.Join(dir, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		b, _ := os.ReadFile(filepath.Join(dir, "calls"))
+		return string(b), errors.Join(err, errorIf(err != nil, string(out)))
+	}
+
+	calls, err := run(`[{"id": 1, "user": {"login": "someone"}, "body": "<!-- cost-estimate --> planted"},
+		{"id": 7, "user": {"login": "github-actions[bot]"}, "body": "<!-- cost-estimate -->\nold"}]`, false)
+	require.NoError(t, err)
+	assert.Contains(t, calls, "gh api --method PATCH repos/acme/platform/issues/comments/7 -F body=@")
+	assert.NotContains(t, calls, "comments/1 ")
+	assert.NotContains(t, calls, "--method POST")
+
+	calls, err = run(`[{"id": 1, "user": {"login": "someone"}, "body": "<!-- cost-estimate --> planted"}]`, false)
+	require.NoError(t, err)
+	assert.Contains(t, calls, "gh api --method POST repos/acme/platform/issues/42/comments -F body=@")
+	assert.NotContains(t, calls, "PATCH")
+
+	calls, err = run(`[]`, true)
+	require.Error(t, err, "a failing list fails the step")
+	assert.NotContains(t, calls, "--method POST", "no duplicate comment")
+}
+
+// errorIf is an error with the text when the condition holds, else nil.
+func errorIf(cond bool, text string) error {
+	if cond {
+		return errors.New(text)
+	}
+	return nil
 }
