@@ -154,6 +154,16 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 	rows := []iamRequest{
 		// What `pulumi up`, `refresh` and routine updates call (terraform-provider-aws and pulumi-eks).
 		{"who am I", "sts:GetCallerIdentity", "*", nil, true},
+		// The program's own lookups on every run (stacks/platform.go, infra/addons.go).
+		{"the zones", "ec2:DescribeAvailabilityZones", "*", nil, true},
+		{"the account's roles (one stack per account)", "iam:ListRoles", "*", nil, true},
+		{"the account's issuers", "iam:ListOpenIDConnectProviders", "*", nil, true},
+		{"an issuer to adopt", "iam:GetOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, true},
+		{"the clusters", "eks:ListClusters", "*", nil, true},
+		{"the running cluster's version", "eks:DescribeCluster", cluster, nil, true},
+		{"its nodegroups", "eks:ListNodegroups", cluster, nil, true},
+		{"the autoscaler's size", "eks:DescribeNodegroup", nodegroup, nil, true},
+		{"the add-ons' versions", "eks:DescribeAddonVersions", "*", nil, true},
 		{"refresh reads the network", "ec2:DescribeVpcs", "*", nil, true},
 		{"refresh reads the launch template", "ec2:DescribeLaunchTemplateVersions", "*", nil, true},
 		{"a VPC tagged as the stack's", "ec2:CreateVpc", w.ec2("vpc", "*"), w.create(), true},
@@ -341,6 +351,7 @@ func assertDecisions(t *testing.T, rows []iamRequest, out iamOutput) {
 	allowed, denied := 0, 0
 	for i, res := range out.Results {
 		row := rows[i]
+		require.Equal(t, row.why, res.ID, "the engine answers the requests in order")
 		if !assert.Emptyf(t, res.Error, "%s: %s on %s is not a request AWS knows", row.why, row.action, row.resource) {
 			continue
 		}
