@@ -321,7 +321,16 @@ func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
 		require.NoError(t, os.WriteFile(to, b, mode))
 	}
 	copyTo(script, filepath.Join(dir, "tools", "refresh-prices"), 0o755)
-	copyTo(filepath.Join(repoRoot(t), "infra", "prices.json"), filepath.Join(dir, "infra", "prices.json"), 0o644)
+	// The price list to refresh: the real one, its regions with two instance types each (every query spawns jq).
+	input := infra.Prices
+	input.Regions = map[string]infra.RegionPrices{}
+	for region, r := range infra.Prices.Regions {
+		r.InstancePerHour = map[string]float64{"t3.large": 1, "m6i.large": 1}
+		input.Regions[region] = r
+	}
+	b, err := json.MarshalIndent(input, "", "  ")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "infra", "prices.json"), b, 0o644))
 
 	// The products, by service; the price of each field is distinct, so a swap shows.
 	products := map[string][]map[string]any{}
@@ -342,14 +351,14 @@ func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
 	}
 	add("AmazonEKS", "us-east-1", "USE1-AmazonEKS-Hours:perCluster", nil, "standard")
 	add("AmazonEKS", "us-east-1", "USE1-AmazonEKS-Hours:extendedSupport", nil, "extra")
-	for region := range infra.Prices.Regions {
+	for region := range input.Regions {
 		prefix := map[string]string{"us-east-1": ""}[region]
 		if region != "us-east-1" {
 			prefix = "EU-"
 		}
 		linux := map[string]string{"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA",
 			"capacitystatus": "Used", "licenseModel": "No License required", "marketoption": "OnDemand"}
-		for typ := range infra.Prices.Regions[region].InstancePerHour {
+		for typ := range input.Regions[region].InstancePerHour {
 			attrs := map[string]string{"instanceType": typ}
 			for k, v := range linux {
 				attrs[k] = v
@@ -391,19 +400,19 @@ func TestRefreshPrices_writesAPriceListTheProgramReads(t *testing.T) {
 set -euo pipefail
 [ "$1 $2" = "pricing get-products" ] || exit 2
 shift 2
-service="" filters="[]"
+service="" filters=""
 while [ $# -gt 0 ]; do
   case $1 in
     --service-code) service=$2; shift 2 ;;
     --filters) shift
       while [ $# -gt 0 ] && [ "${1#Type=}" != "$1" ]; do
         spec=${1#Type=TERM_MATCH,Field=}; field=${spec%%,Value=*}; value=${spec#*,Value=}
-        filters=$(jq -c --arg f "$field" --arg v "$value" '. + [[$f, $v]]' <<<"$filters"); shift
+        filters="$filters,[\"$field\",\"$value\"]"; shift
       done ;;
     *) shift ;;
   esac
 done
-jq -c --argjson filters "$filters" '{FormatVersion: "aws_v1",
+jq -c --argjson filters "[${filters#,}]" '{FormatVersion: "aws_v1",
   PriceList: [.[] | . as $p | select(all($filters[]; $p.product.attributes[.[0]] == .[1])) | tojson]}'   "$(dirname "$0")/../products/$service.json"
 `
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bin", "aws"), []byte(fake), 0o755))
@@ -419,7 +428,7 @@ jq -c --argjson filters "$filters" '{FormatVersion: "aws_v1",
 	}
 	out, err = refresh()
 	require.NoError(t, err, string(out))
-	b, err := os.ReadFile(filepath.Join(dir, "infra", "prices.json"))
+	b, err = os.ReadFile(filepath.Join(dir, "infra", "prices.json"))
 	require.NoError(t, err)
 	p, err := infra.ParsePrices(b)
 	require.NoError(t, err)
@@ -427,9 +436,9 @@ jq -c --argjson filters "$filters" '{FormatVersion: "aws_v1",
 	assert.Equal(t, want["us-east-1 standard"], p.EKSControlPlane.StandardPerHour)
 	assert.InDelta(t, want["us-east-1 standard"]+want["us-east-1 extra"], p.EKSControlPlane.ExtendedPerHour, 1e-9,
 		"extended support is the standard price plus its extra charge")
-	require.Len(t, p.Regions, len(infra.Prices.Regions))
+	require.Len(t, p.Regions, len(input.Regions))
 	for region, r := range p.Regions {
-		require.Len(t, r.InstancePerHour, len(infra.Prices.Regions[region].InstancePerHour), region)
+		require.Len(t, r.InstancePerHour, len(input.Regions[region].InstancePerHour), region)
 		for typ, v := range r.InstancePerHour {
 			assert.Equal(t, want[region+" instance "+typ], v, region+" "+typ)
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/internal/plan"
+	"github.com/example/eks-gitops-platform/internal/plancmd"
 	"github.com/example/eks-gitops-platform/stacks"
 )
 
@@ -49,6 +50,10 @@ func plain(v resource.PropertyValue) any { return plan.Plain(v) }
 // TestMain runs the program on the day the EKS calendar was checked, so that support windows and the calendar's
 // age do not change what the tests see as the date moves on (TestVersions_* set other days).
 func TestMain(m *testing.M) {
+	// This binary is also the plan command, for the tests that run `make plan` (plancommand_test.go).
+	if os.Getenv(planCommandEnv) == "1" {
+		os.Exit(plancmd.Main(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	day, err := time.Parse(time.DateOnly, infra.CalendarChecked)
 	if err != nil {
 		panic(err)

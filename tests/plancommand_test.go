@@ -16,17 +16,35 @@ import (
 	"github.com/example/eks-gitops-platform/internal/plan"
 )
 
+// planCommandEnv makes this test binary run as the plan command (TestMain): the same code as cmd/plan, which
+// `make plan` runs with `go run`, without linking a second binary after every change under test.
+const planCommandEnv = "PLAN_COMMAND_MAIN"
+
+// planCommand is the plan command as a process: this binary in its plan-command mode.
+func planCommand(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command(self, args...)
+	cmd.Dir = repoRoot(t)
+	cmd.Env = append(os.Environ(), planCommandEnv+"=1")
+	return cmd
+}
+
 // userMake runs `make` in the repository as a user's shell does: not as a sub-make of `make test`, whose
-// MAKEFLAGS and MAKELEVEL would make it print "Entering directory" lines.
+// MAKEFLAGS and MAKELEVEL would make it print "Entering directory" lines. Its plan command is this binary's.
 func userMake(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command("make", args...)
+	self, err := os.Executable()
+	require.NoError(t, err)
+	cmd := exec.Command("make", append(args, "PLAN_CMD="+self)...)
 	cmd.Dir = repoRoot(t)
 	for _, kv := range os.Environ() {
 		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MAKELEVEL" && k != "MFLAGS" {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
+	cmd.Env = append(cmd.Env, planCommandEnv+"=1")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
@@ -106,8 +124,7 @@ func TestPlanCommand_costCommentComparesEveryStackWithTheBase(t *testing.T) {
 	base := t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("go", append([]string{"run", "./cmd/plan"}, args...)...)
-		cmd.Dir = repoRoot(t)
+		cmd := planCommand(t, args...)
 		var out, errb bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errb
 		require.NoError(t, cmd.Run(), errb.String())

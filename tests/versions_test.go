@@ -4,7 +4,6 @@ package tests
 // says about support and price, what it refuses, and when the calendar itself is too old to trust.
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -234,8 +233,7 @@ func buildWith(t *testing.T, stack string, cfg stackConfig) (*stacks.Platform, e
 // status and control-plane price on standard error, so a piped format (dot, mermaid, snapshot) stays only that.
 func TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command("go", "run", "./cmd/plan", "-stack", "dev", "-format", "dot")
-	cmd.Dir = repoRoot(t)
+	cmd := planCommand(t, "-stack", "dev", "-format", "dot")
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	require.NoError(t, cmd.Run(), stderr.String())
