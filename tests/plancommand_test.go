@@ -118,7 +118,7 @@ func TestPlanSet_keepsTheTypePulumiYamlDeclares(t *testing.T) {
 
 // TestPlanCommand_costCommentComparesEveryStackWithTheBase: what the pull request workflow runs. The base's
 // estimates (-format cost-json) against the same stacks give a zero difference for each; a stack the base lacks
-// has no "before".
+// has no "before"; a stack only the base has shows as removed.
 func TestPlanCommand_costCommentComparesEveryStackWithTheBase(t *testing.T) {
 	t.Parallel()
 	base := t.TempDir()
@@ -137,9 +137,15 @@ func TestPlanCommand_costCommentComparesEveryStackWithTheBase(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(dev), &e))
 	require.Positive(t, e.Monthly)
 
+	// A stack the change removes: estimated on the base, without a stack file now.
+	staging := strings.Replace(dev, `"stack": "dev"`, `"stack": "staging"`, 1)
+	require.NotEqual(t, dev, staging)
+	require.NoError(t, os.WriteFile(filepath.Join(base, "staging.json"), []byte(staging), 0o600))
+
 	comment := run("-cost-comment", base, "-alert-share", "0.1")
 	m := fmt.Sprintf("$%.2f", e.Monthly)
 	assert.Contains(t, comment, "| dev | "+m+" | "+m+" | +0.00 (+0 %) |")
+	assert.Contains(t, comment, fmt.Sprintf("| staging | %s | (stack file removed) | -%.2f |", m, e.Monthly))
 	assert.Regexp(t, `\| prod \| \(no estimate\) \| \$[0-9.]+ \|`, comment)
 	assert.NotContains(t, comment, "[!WARNING]")
 }

@@ -275,6 +275,7 @@ func (e Estimate) Text() string {
 type Change struct {
 	Before, After Estimate
 	HasBefore     bool // false when the base branch could not estimate (a new stack, or no estimator yet)
+	Removed       bool // the change deletes the stack's file: After is empty
 }
 
 // Comment is the pull request comment for the stacks' changes: a callout first for each stack whose estimate
@@ -283,6 +284,9 @@ func Comment(changes []Change, alertShare float64) string {
 	var b strings.Builder
 	b.WriteString("### Estimated monthly cost\n\n")
 	for _, c := range changes {
+		if c.Removed {
+			continue
+		}
 		if missing := missingPrices(c); missing != "" {
 			fmt.Fprintf(&b, "> [!WARNING]\n> **%s: the estimate is incomplete** (%s): its difference is unknown.\n\n", c.After.Stack, missing)
 			continue
@@ -298,6 +302,10 @@ func Comment(changes []Change, alertShare float64) string {
 	b.WriteString("| stack | before | after | difference |\n|---|---:|---:|---:|\n")
 	for _, c := range changes {
 		after := money(c.After)
+		if c.Removed {
+			fmt.Fprintf(&b, "| %s | %s | (stack file removed) | %+.2f |\n", c.Before.Stack, money(c.Before), -c.Before.Monthly)
+			continue
+		}
 		if !c.HasBefore {
 			fmt.Fprintf(&b, "| %s | (no estimate) | %s | |\n", c.After.Stack, after)
 			continue
@@ -362,7 +370,7 @@ func latest(changes []Change) string {
 
 // changedLines lists the priced lines whose monthly figure or detail differs, as Markdown list items.
 func changedLines(c Change) string {
-	if !c.HasBefore {
+	if !c.HasBefore || c.Removed {
 		return ""
 	}
 	key := func(l Line) string { return l.Item + " " + l.Detail }

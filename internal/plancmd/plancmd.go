@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,7 +99,8 @@ func estimate(dir, stack string, sets []string, build plan.Build) (*plan.Result,
 }
 
 // costComment is the pull request comment: each stack's estimate now against the base branch's, read from
-// <base>/<stack>.json (written by -format cost-json on the base; absent for a new stack).
+// <base>/<stack>.json (written by -format cost-json on the base; absent for a new stack), and the stacks whose file
+// the change removes.
 func costComment(dir, base, alert string, build plan.Build) (string, error) {
 	share, err := strconv.ParseFloat(alert, 64)
 	if err != nil || share < 0 {
@@ -124,6 +126,25 @@ func costComment(dir, base, alert string, build plan.Build) (string, error) {
 			c.HasBefore = true
 		case !errors.Is(err, os.ErrNotExist):
 			return "", err
+		}
+		changes = append(changes, c)
+	}
+	// The stacks the change deletes: estimated on the base, without a stack file now.
+	removed, err := filepath.Glob(filepath.Join(base, "*.json"))
+	if err != nil {
+		return "", err
+	}
+	for _, file := range removed {
+		if slices.Contains(names, strings.TrimSuffix(filepath.Base(file), ".json")) {
+			continue
+		}
+		c := cost.Change{HasBefore: true, Removed: true}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", err
+		}
+		if err := json.Unmarshal(b, &c.Before); err != nil {
+			return "", fmt.Errorf("%s: %w", filepath.Base(file), err)
 		}
 		changes = append(changes, c)
 	}
