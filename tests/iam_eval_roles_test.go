@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,7 +118,7 @@ func stackRoleTables(t *testing.T, r *run, w iamWorld, previews bool) []stackRol
 			},
 		},
 	}
-	if has(r, "aws:iam/rolePolicy:RolePolicy", "service-identity-policy") {
+	if slices.ContainsFunc(r.all("aws:iam/rolePolicy:RolePolicy"), func(rec *record) bool { return rec.Name == "service-identity-policy" }) {
 		roles = append(roles, stackRole{
 			name: "the service", arn: role("service-identity-role"),
 			identity: []json.RawMessage{graphPolicy(t, r, "aws:iam/rolePolicy:RolePolicy", "service-identity-policy", "policy")},
@@ -166,16 +167,6 @@ func stackRoleTables(t *testing.T, r *run, w iamWorld, previews bool) []stackRol
 		})
 	}
 	return roles
-}
-
-// has says whether the graph holds a resource of that type and name.
-func has(r *run, typ, name string) bool {
-	for _, rec := range r.records {
-		if rec.Type == typ && rec.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // TestIAMEvaluation_stackRolesStayInsideTheirJob: every other role of dev and prod (the push role, Cluster

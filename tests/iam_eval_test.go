@@ -288,12 +288,6 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		iamRequest{"deleting the repository (a laptop's job)", "ecr:DeleteRepository", w.arn("ecr", "repository/"+w.repository), nil, false})...)
 }
 
-// rolePolicy is the document of a role's inline policy in the graph.
-func rolePolicy(t *testing.T, r *run, policyName string) json.RawMessage {
-	t.Helper()
-	return json.RawMessage(r.one("aws:iam/rolePolicy:RolePolicy", policyName).Str("policy"))
-}
-
 // TestIAMEvaluation_deployRolesStayInsideTheirStack: the deploy role of dev and prod, under both flows and with a
 // service role configured, is allowed every call a routine update makes and denied everything of the account
 // that is not its stack's, every persistence path, and in prod the deletes of what serves traffic.
@@ -323,7 +317,7 @@ func TestIAMEvaluation_deployRolesStayInsideTheirStack(t *testing.T) {
 			if stack == "prod" {
 				w.admin = "arn:aws:iam::" + plan.Account + ":role/oncall"
 			}
-			policy := rolePolicy(t, r, "deploy-deploy-policy")
+			policy := graphPolicy(t, r, "aws:iam/rolePolicy:RolePolicy", "deploy-deploy-policy", "policy")
 			guardrails := json.RawMessage(r.one("aws:iam/policy:Policy", "deploy-deploy-guardrails").Str("policy"))
 			// Every key of the stack has the account key policy (IAM policies decide); another stack's key is
 			// assumed to have the same.
