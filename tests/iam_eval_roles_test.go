@@ -143,19 +143,9 @@ func stackRoleTables(t *testing.T, r *run, w iamWorld, previews bool) []stackRol
 			name: "preview", arn: role("deploy-preview-role"),
 			identity: []json.RawMessage{graphPolicy(t, r, "aws:iam/rolePolicy:RolePolicy", "deploy-preview-policy", "policy")},
 			boundary: boundary,
-			table: []iamRequest{
+			// The program's lookups (previews do not refresh), then the rest.
+			table: append(programLookups(w, cluster, nodegroup), []iamRequest{
 				{"the stack's secrets", "kms:Decrypt", secretsKey, map[string]any{"kms:ResourceAliases": []string{infra.SecretsKeyAlias}}, true},
-				// The lookups a preview runs (stacks/platform.go, infra/addons.go): previews do not refresh.
-				{"who am I", "sts:GetCallerIdentity", "*", nil, true},
-				{"the zones", "ec2:DescribeAvailabilityZones", "*", nil, true},
-				{"the account's roles (one stack per account)", "iam:ListRoles", "*", nil, true},
-				{"the account's issuers", "iam:ListOpenIDConnectProviders", "*", nil, true},
-				{"an issuer to adopt", "iam:GetOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, true},
-				{"the clusters", "eks:ListClusters", "*", nil, true},
-				{"the cluster", "eks:DescribeCluster", cluster, nil, true},
-				{"its nodegroups", "eks:ListNodegroups", cluster, nil, true},
-				{"the nodegroup's size", "eks:DescribeNodegroup", nodegroup, nil, true},
-				{"the add-ons' versions", "eks:DescribeAddonVersions", "*", nil, true},
 				{"another key", "kms:Decrypt", w.arn("kms", "key/4444dddd-other"), map[string]any{"kms:ResourceAliases": []string{"alias/other"}}, false},
 				{"node user data", "ec2:DescribeInstanceAttribute", w.ec2("instance", "i-0123456789abcdef0"), nil, false},
 				{"the node template", "ec2:DescribeLaunchTemplateVersions", "*", nil, false},
@@ -163,7 +153,7 @@ func stackRoleTables(t *testing.T, r *run, w iamWorld, previews bool) []stackRol
 				{"an image", "ecr:PutImage", repo, nil, false},
 				{"a Kubernetes upgrade", "eks:UpdateClusterVersion", cluster, nil, false},
 				{"another role", "sts:AssumeRole", w.iam("role/admin"), nil, false},
-			},
+			}...),
 		})
 	}
 	return roles

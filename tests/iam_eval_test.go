@@ -120,6 +120,23 @@ func with(m map[string]any, kv ...any) map[string]any {
 	return m
 }
 
+// programLookups are the reads the program makes on every preview and update, whoever runs it (stacks/platform.go:
+// the account's roles and issuers, the running cluster and its nodegroups; infra/addons.go: the add-ons' versions).
+func programLookups(w iamWorld, cluster, nodegroup string) []iamRequest {
+	return []iamRequest{
+		{"who am I", "sts:GetCallerIdentity", "*", nil, true},
+		{"the zones", "ec2:DescribeAvailabilityZones", "*", nil, true},
+		{"the account's roles (one stack per account)", "iam:ListRoles", "*", nil, true},
+		{"the account's issuers", "iam:ListOpenIDConnectProviders", "*", nil, true},
+		{"an issuer to adopt", "iam:GetOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, true},
+		{"the clusters", "eks:ListClusters", "*", nil, true},
+		{"the running cluster's version", "eks:DescribeCluster", cluster, nil, true},
+		{"its nodegroups", "eks:ListNodegroups", cluster, nil, true},
+		{"the autoscaler's size", "eks:DescribeNodegroup", nodegroup, nil, true},
+		{"the add-ons' versions", "eks:DescribeAddonVersions", "*", nil, true},
+	}
+}
+
 // deployRoleTable is what a stack's deploy role must and must not do, for either flow.
 func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 	// Public SSM parameters (the EKS AMI's) have no account in their ARN, which the engine cannot take; the
@@ -151,19 +168,8 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 	otherIssuer := w.iam("oidc-provider/oidc.eks." + plan.Region + ".amazonaws.com/id/9F8E7D6C5B4A")
 	retag := map[string]any{"aws:ResourceTag/" + infra.StackTagKey: w.tag, "aws:RequestTag/" + infra.StackTagKey: otherTag,
 		"aws:TagKeys": []string{infra.StackTagKey}}
-	rows := []iamRequest{
+	rows := append(programLookups(w, cluster, nodegroup), []iamRequest{
 		// What `pulumi up`, `refresh` and routine updates call (terraform-provider-aws and pulumi-eks).
-		{"who am I", "sts:GetCallerIdentity", "*", nil, true},
-		// The program's own lookups on every run (stacks/platform.go, infra/addons.go).
-		{"the zones", "ec2:DescribeAvailabilityZones", "*", nil, true},
-		{"the account's roles (one stack per account)", "iam:ListRoles", "*", nil, true},
-		{"the account's issuers", "iam:ListOpenIDConnectProviders", "*", nil, true},
-		{"an issuer to adopt", "iam:GetOpenIDConnectProvider", w.iam("oidc-provider/token.actions.githubusercontent.com"), nil, true},
-		{"the clusters", "eks:ListClusters", "*", nil, true},
-		{"the running cluster's version", "eks:DescribeCluster", cluster, nil, true},
-		{"its nodegroups", "eks:ListNodegroups", cluster, nil, true},
-		{"the autoscaler's size", "eks:DescribeNodegroup", nodegroup, nil, true},
-		{"the add-ons' versions", "eks:DescribeAddonVersions", "*", nil, true},
 		{"refresh reads the network", "ec2:DescribeVpcs", "*", nil, true},
 		{"refresh reads the launch template", "ec2:DescribeLaunchTemplateVersions", "*", nil, true},
 		{"a VPC tagged as the stack's", "ec2:CreateVpc", w.ec2("vpc", "*"), w.create(), true},
@@ -272,7 +278,7 @@ func deployRoleTable(w iamWorld, protected bool) []iamRequest {
 		{"the repository's policy", "ecr:SetRepositoryPolicy", w.arn("ecr", "repository/"+w.repository), nil, false},
 		{"another repository", "ecr:DeleteRepository", w.arn("ecr", "repository/other/service"), nil, false},
 		{"an image into the repository", "ecr:PutImage", w.arn("ecr", "repository/"+w.repository), nil, false},
-	}
+	}...)
 	serving := []iamRequest{
 		{"the cluster", "eks:DeleteCluster", cluster, nil, !protected},
 		{"the nodegroup", "eks:DeleteNodegroup", nodegroup, nil, !protected},
