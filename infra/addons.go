@@ -33,6 +33,17 @@ var WorkloadAddons = []string{AddonCoreDNS, AddonMetricsServer}
 // parent (whose AWS provider the version lookup uses too).
 func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion string,
 	parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+	return newConfiguredAddon(ctx, name, clusterName, addon, kubernetesVersion, "", parent, opts...)
+}
+
+// VPCCNINetworkPolicy is the vpc-cni add-on's configuration that enforces Kubernetes NetworkPolicies: its node
+// agent (in aws-node since v1.14) applies them with eBPF (EKS user guide, "Configure your cluster for Kubernetes
+// network policies"; the add-on's configuration schema types the value as a string).
+const VPCCNINetworkPolicy = `{"enableNetworkPolicy":"true"}`
+
+// newConfiguredAddon is newAddon with the add-on's configuration values (JSON; "" for the add-on's defaults).
+func newConfiguredAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion, configuration string,
+	parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
 	v, err := awseks.GetAddonVersion(ctx, &awseks.GetAddonVersionArgs{
 		AddonName:         addon,
 		KubernetesVersion: kubernetesVersion,
@@ -41,10 +52,15 @@ func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, 
 	if err != nil {
 		return nil, fmt.Errorf("resolve the %s version for Kubernetes %s: %w", addon, kubernetesVersion, err)
 	}
+	var values pulumi.StringPtrInput
+	if configuration != "" {
+		values = pulumi.StringPtr(configuration)
+	}
 	return awseks.NewAddon(ctx, name, &awseks.AddonArgs{
-		ClusterName:  clusterName,
-		AddonName:    pulumi.String(addon),
-		AddonVersion: pulumi.String(v.Version),
+		ConfigurationValues: values,
+		ClusterName:         clusterName,
+		AddonName:           pulumi.String(addon),
+		AddonVersion:        pulumi.String(v.Version),
 		// Adopt what EKS installed at creation, and keep the add-on's settings on every update.
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),

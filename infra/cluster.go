@@ -39,6 +39,9 @@ type AccessPolicy struct {
 
 // ClusterArgs configures the EKS control plane.
 type ClusterArgs struct {
+	// NetworkPolicy makes the VPC CNI enforce Kubernetes NetworkPolicies (a platform of several tenants). Default
+	// false: they are accepted and not enforced.
+	NetworkPolicy    bool
 	Name             string                  // physical cluster name (required)
 	Version          string                  // Kubernetes minor version, such as 1.33 (required)
 	VPCID            pulumi.StringInput      // (required)
@@ -206,7 +209,11 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	// The add-ons nodes need, at the versions EKS publishes for this Kubernetes version; nodes wait for them.
 	for _, addon := range NodeAddons {
-		a, err := newAddon(ctx, name+"-"+addon, clusterName, addon, args.Version, parent)
+		configuration := ""
+		if addon == AddonVPCCNI && args.NetworkPolicy {
+			configuration = VPCCNINetworkPolicy
+		}
+		a, err := newConfiguredAddon(ctx, name+"-"+addon, clusterName, addon, args.Version, configuration, parent)
 		if err != nil {
 			return nil, wrap("manage "+addon+" add-on", err)
 		}

@@ -31,7 +31,7 @@ type GitOpsArgs struct {
 	ChartVersion string               // exact argo-cd chart version (required)
 	HA           bool                 // several replicas and redis-ha (needs 3 nodes); default false (dev)
 
-	ServiceName    string // names the Application, AppProject, Helm release and Secret (required)
+	ServiceName    string // names the Application, AppProject, Helm release and Secret; "" installs Argo CD alone
 	Namespace      string // service namespace (required)
 	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart (required)
 	RepoURL        string // Git repository of the service chart (required)
@@ -52,6 +52,9 @@ type GitOpsArgs struct {
 	// ServiceRoleAnnotation, so that a new or changed role rolls the pods: EKS Pod Identity gives credentials only
 	// to pods started after their association. Default nil.
 	ServiceRoleARN pulumi.StringInput
+	// IsolateArgoCD admits only Argo CD's own pods to its namespace (a NetworkPolicy): set for a platform of
+	// several tenants. Default false.
+	IsolateArgoCD bool
 }
 
 // GitOps is ArgoCD installed by Helm plus the service's namespace, Secret, AppProject and Application.
@@ -60,6 +63,8 @@ type GitOps struct {
 	ArgoCDNamespace  pulumi.StringOutput `pulumi:"argocdNamespace"`
 	ServiceNamespace pulumi.StringOutput `pulumi:"serviceNamespace"`
 	ApplicationName  pulumi.StringOutput `pulumi:"applicationName"`
+	// Release is Argo CD's Helm release, which the services' projects and Applications wait for (its CRDs).
+	Release pulumi.Resource
 }
 
 // ArgoCDValues are the argo-cd chart values. HA follows the chart's documented HA setup: redis-ha, and two
@@ -89,7 +94,15 @@ func ArgoCDValues(ha bool) map[string]any {
 }
 
 // AppProjectSpec limits the service's Application to its repository and namespace.
-func AppProjectSpec(args *GitOpsArgs) map[string]any {
+func AppProjectSpec(args *ServiceAppArgs) map[string]any {
+	blacklist := []any{
+		map[string]any{"group": "", "kind": "ResourceQuota"},
+		map[string]any{"group": "", "kind": "LimitRange"},
+	}
+	if args.Tenancy != nil {
+		// A tenant's chart must not open its namespace, or replace the platform's policy, with one of its own.
+		blacklist = append(blacklist, map[string]any{"group": "networking.k8s.io", "kind": "NetworkPolicy"})
+	}
 	return map[string]any{
 		"description": fmt.Sprintf("%s: one repository, one namespace", args.ServiceName),
 		"sourceRepos": []any{args.RepoURL},
@@ -102,10 +115,7 @@ func AppProjectSpec(args *GitOpsArgs) map[string]any {
 		"clusterResourceWhitelist":   []any{},
 		"namespaceResourceWhitelist": []any{map[string]any{"group": "*", "kind": "*"}},
 		// A chart must not change the namespace's quotas or limits set by the platform team.
-		"namespaceResourceBlacklist": []any{
-			map[string]any{"group": "", "kind": "ResourceQuota"},
-			map[string]any{"group": "", "kind": "LimitRange"},
-		},
+		"namespaceResourceBlacklist": blacklist,
 	}
 }
 
@@ -119,7 +129,7 @@ const APIKeyVersionAnnotation = "platform/api-key-version"
 
 // ApplicationSpec deploys the service chart from Git with automated sync, prune and self-heal. apiKeyVersion is the
 // API key Secret's resourceVersion, which the pods carry as an annotation.
-func ApplicationSpec(args *GitOpsArgs, apiKeyVersion pulumi.StringInput) map[string]any {
+func ApplicationSpec(args *ServiceAppArgs, apiKeyVersion pulumi.StringInput) map[string]any {
 	helm := map[string]any{
 		// The chart reads Secret <release>-secret; pin the release name to the service name.
 		"releaseName": args.ServiceName,
@@ -170,9 +180,10 @@ func ApplicationSpec(args *GitOpsArgs, apiKeyVersion pulumi.StringInput) map[str
 
 // NewGitOps installs ArgoCD and registers the service's Application. Destroy runs in reverse: the Application
 // (with the resources finalizer, so ArgoCD deletes the workloads and their load balancers) goes before ArgoCD.
+// With no ServiceName it installs Argo CD alone, for a platform whose services are Service components.
 func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulumi.ResourceOption) (*GitOps, error) {
-	if args == nil || args.Provider == nil || args.ChartVersion == "" || args.ServiceName == "" || args.Namespace == "" ||
-		args.RepoURL == "" || args.ChartPath == "" || args.TargetRevision == "" || args.APIKey == nil || args.Stack == "" {
+	if args == nil || args.Provider == nil || args.ChartVersion == "" || args.ServiceName != "" && (args.Namespace == "" ||
+		args.RepoURL == "" || args.ChartPath == "" || args.TargetRevision == "" || args.APIKey == nil || args.Stack == "") {
 		return nil, fmt.Errorf("gitops %q: provider, chart version, service, namespace, stack, repository and API key are required", name)
 	}
 	g := &GitOps{}
@@ -214,6 +225,79 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	if err != nil {
 		return nil, wrap("install argocd", err)
 	}
+	g.ArgoCDNamespace = argoNS.Metadata.Name().Elem()
+	g.Release = release
+	outputs := pulumi.Map{"argocdNamespace": g.ArgoCDNamespace}
+
+	if args.IsolateArgoCD {
+		// Tenants' pods may not reach Argo CD (its API, repo server and Redis): only Argo CD's own pods may.
+		// kubectl port-forward enters the pod's own network namespace and is not subject to it.
+		if _, err := newNetworkPolicy(ctx, name+"-argocd-isolation", g.ArgoCDNamespace, nil, with(waitFor)...); err != nil {
+			return nil, wrap("isolate argocd", err)
+		}
+	}
+
+	if args.ServiceName != "" {
+		app, err := NewServiceApp(ctx, name, &ServiceAppArgs{
+			ServiceName: args.ServiceName, Namespace: args.Namespace, Stack: args.Stack, RepoURL: args.RepoURL,
+			ChartPath: args.ChartPath, TargetRevision: args.TargetRevision, APIKey: args.APIKey, RepoToken: args.RepoToken,
+			ServiceRoleARN: args.ServiceRoleARN, ServiceWaitFor: args.ServiceWaitFor, WaitFor: args.WaitFor,
+			ArgoCDNamespace: g.ArgoCDNamespace, ArgoCD: release,
+		}, child...)
+		if err != nil {
+			return nil, wrap("service", err)
+		}
+		g.ServiceNamespace, g.ApplicationName = app.Namespace, app.ApplicationName
+		outputs["serviceNamespace"], outputs["applicationName"] = g.ServiceNamespace, g.ApplicationName
+	}
+	if err := ctx.RegisterResourceOutputs(g, outputs); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return g, nil
+}
+
+// ServiceAppArgs configures one service's place in the cluster: its namespace, API key Secret, Argo CD project and
+// Application, and with Tenancy its quotas, limits and network isolation.
+type ServiceAppArgs struct {
+	ServiceName    string // names the Application, AppProject, Helm release and Secret (required)
+	Namespace      string // service namespace (required)
+	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart (required)
+	RepoURL        string // Git repository of the service chart (required)
+	ChartPath      string // chart directory in that repository (required)
+	TargetRevision string // branch, tag or commit (required)
+
+	APIKey         pulumi.StringInput // secret; becomes Secret <ServiceName>-secret key api-key (required)
+	RepoToken      pulumi.StringInput // secret token for a private repository; default nil (public)
+	ServiceRoleARN pulumi.StringInput // the service's own AWS role (pod annotation ServiceRoleAnnotation); default nil
+	WaitFor        []pulumi.Resource  // what the namespace needs in the cluster first (GitOpsArgs.WaitFor)
+	ServiceWaitFor []pulumi.Resource  // what the Application waits for (GitOpsArgs.ServiceWaitFor)
+
+	ArgoCDNamespace pulumi.StringInput // Argo CD's namespace (required)
+	ArgoCD          pulumi.Resource    // Argo CD's Helm release, which brings the CRDs (required)
+	// Tenancy makes the namespace a tenant's: a ResourceQuota, a LimitRange and a NetworkPolicy that admits only
+	// its own pods (and the namespaces it names). Default nil: none of them (the single-service layout).
+	Tenancy *Tenancy
+}
+
+// ServiceApp is what NewServiceApp created.
+type ServiceApp struct {
+	Namespace       pulumi.StringOutput
+	ApplicationName pulumi.StringOutput
+}
+
+// NewServiceApp creates the service's namespace, API key Secret, optional repository credentials, AppProject and
+// Application, named <name>-..., with opts (the parent and the Kubernetes provider).
+func NewServiceApp(ctx *pulumi.Context, name string, args *ServiceAppArgs, opts ...pulumi.ResourceOption) (*ServiceApp, error) {
+	if args == nil || args.ServiceName == "" || args.Namespace == "" || args.RepoURL == "" || args.ChartPath == "" ||
+		args.TargetRevision == "" || args.APIKey == nil || args.Stack == "" || args.ArgoCDNamespace == nil || args.ArgoCD == nil {
+		return nil, fmt.Errorf("service app %q: service, namespace, stack, repository, API key and Argo CD are required", name)
+	}
+	with := func(extra ...pulumi.ResourceOption) []pulumi.ResourceOption {
+		return append(append([]pulumi.ResourceOption{}, opts...), extra...)
+	}
+	wrap := func(what string, err error) error { return fmt.Errorf("%s: %w", what, err) }
+	waitFor := pulumi.DependsOn(args.WaitFor)
+	release := args.ArgoCD
 
 	svcNS, err := corev1.NewNamespace(ctx, name+"-service-ns", &corev1.NamespaceArgs{
 		Metadata: &metav1.ObjectMetaArgs{
@@ -228,13 +312,14 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	if err != nil {
 		return nil, wrap("create service namespace", err)
 	}
+	namespace := svcNS.Metadata.Name().Elem()
 
 	// The API key Secret belongs to Pulumi. ArgoCD does not track it (no tracking annotation), and the
 	// annotations keep a chart that renders a same-named Secret from pruning or diffing it.
 	secret, err := corev1.NewSecret(ctx, name+"-api-key", &corev1.SecretArgs{
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(args.ServiceName + "-secret"),
-			Namespace: svcNS.Metadata.Name().Elem(),
+			Namespace: namespace,
 			Annotations: pulumi.StringMap{
 				"argocd.argoproj.io/sync-options":    pulumi.String("Prune=false"),
 				"argocd.argoproj.io/compare-options": pulumi.String("IgnoreExtraneous"),
@@ -248,11 +333,19 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	}
 
 	appDeps := append([]pulumi.Resource{release, svcNS, secret}, args.ServiceWaitFor...)
+	if args.Tenancy != nil {
+		tenancy, err := newTenancy(ctx, name, namespace, args.Tenancy, with(pulumi.DependsOn([]pulumi.Resource{svcNS}))...)
+		if err != nil {
+			return nil, wrap("tenancy", err)
+		}
+		// The quota, limits and isolation hold before the first pod of the service starts.
+		appDeps = append(appDeps, tenancy...)
+	}
 	if args.RepoToken != nil {
 		repoSecret, err := corev1.NewSecret(ctx, name+"-repo-credentials", &corev1.SecretArgs{
 			Metadata: &metav1.ObjectMetaArgs{
 				Name:      pulumi.String(args.ServiceName + "-repo"),
-				Namespace: argoNS.Metadata.Name().Elem(),
+				Namespace: args.ArgoCDNamespace,
 				Labels:    pulumi.StringMap{RepoSecretTypeLabel: pulumi.String("repository")},
 			},
 			Type: pulumi.String("Opaque"),
@@ -277,7 +370,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 		Kind:       pulumi.String("AppProject"),
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(args.ServiceName),
-			Namespace: argoNS.Metadata.Name().Elem(),
+			Namespace: args.ArgoCDNamespace,
 		},
 		OtherFields: kubernetes.UntypedArgs{"spec": AppProjectSpec(args)},
 	}, with(pulumi.DependsOn([]pulumi.Resource{release}))...)
@@ -291,7 +384,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 		Kind:       pulumi.String("Application"),
 		Metadata: &metav1.ObjectMetaArgs{
 			Name:      pulumi.String(args.ServiceName),
-			Namespace: argoNS.Metadata.Name().Elem(),
+			Namespace: args.ArgoCDNamespace,
 			// Deleting the Application deletes what it deployed, load balancers included, before the VPC goes.
 			Finalizers: pulumi.StringArray{pulumi.String(ResourcesFinalizer)},
 		},
@@ -304,16 +397,5 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	if err != nil {
 		return nil, wrap("create application", err)
 	}
-
-	g.ArgoCDNamespace = argoNS.Metadata.Name().Elem()
-	g.ServiceNamespace = svcNS.Metadata.Name().Elem()
-	g.ApplicationName = app.Metadata.Name().Elem()
-	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
-		"argocdNamespace":  g.ArgoCDNamespace,
-		"serviceNamespace": g.ServiceNamespace,
-		"applicationName":  g.ApplicationName,
-	}); err != nil {
-		return nil, wrap("register outputs", err)
-	}
-	return g, nil
+	return &ServiceApp{Namespace: namespace, ApplicationName: app.Metadata.Name().Elem()}, nil
 }

@@ -118,12 +118,14 @@ const githubOIDCType = "platform:infra:GitHubOIDC" // frozen; renaming needs an 
 
 // GitHubOIDCArgs configures GitHub Actions' access to the service's ECR repository.
 type GitHubOIDCArgs struct {
-	ExistingProviderARN string   // reuse this provider; default "" creates one
-	AdoptProviderARN    string   // this stack's own provider, kept by an earlier destroy, to import; default none
-	Repository          string   // owner/name of the service repository (required)
-	OwnerID             string   // numeric owner ID (required)
-	RepositoryID        string   // numeric repository ID (required)
-	AllowedSubjects     []string // subject suffixes such as ref:refs/heads/main (required, non-empty)
+	ExistingProviderARN string // reuse this provider; default "" creates one
+	AdoptProviderARN    string // this stack's own provider, kept by an earlier destroy, to import; default none
+	// Repository is owner/name of the service repository whose push role this component holds; "" holds the
+	// provider alone (a platform of several services, each with its push role in its Service).
+	Repository      string
+	OwnerID         string   // numeric owner ID (required with Repository)
+	RepositoryID    string   // numeric repository ID (required with Repository)
+	AllowedSubjects []string // subject suffixes such as ref:refs/heads/main (required with Repository)
 	// NameSubjects also trusts the name-only subject form, which only repositories created before 2026-07-15
 	// send. Default false.
 	NameSubjects bool
@@ -154,8 +156,8 @@ var ECRPushActions = []string{
 
 // NewGitHubOIDC creates (or reuses) the provider and a push role scoped to one repository and ECR repository.
 func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts ...pulumi.ResourceOption) (*GitHubOIDC, error) {
-	if args == nil || args.Repository == "" || args.OwnerID == "" || args.RepositoryID == "" || len(args.AllowedSubjects) == 0 ||
-		args.ECRRepositoryARN == nil || !args.Roles.valid() {
+	if args == nil || !args.Roles.valid() || args.Repository != "" && (args.OwnerID == "" || args.RepositoryID == "" ||
+		len(args.AllowedSubjects) == 0 || args.ECRRepositoryARN == nil) {
 		return nil, fmt.Errorf("github oidc %q: repository and its IDs, allowed subjects, ECR repository ARN and boundary are required", name)
 	}
 	g := &GitHubOIDC{}
@@ -176,8 +178,43 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		return nil, wrap("create provider", err)
 	}
 
+	g.ProviderARN = providerARN
+	if args.Repository != "" {
+		if g.PushRoleARN, err = NewPushRole(ctx, name, PushRoleArgs{Repository: args.Repository, OwnerID: args.OwnerID,
+			RepositoryID: args.RepositoryID, AllowedSubjects: args.AllowedSubjects, NameSubjects: args.NameSubjects,
+			ECRRepositoryARN: args.ECRRepositoryARN, ProviderARN: providerARN, Roles: args.Roles}, parent); err != nil {
+			return nil, wrap("push role", err)
+		}
+	}
+	outputs := pulumi.Map{"providerArn": g.ProviderARN}
+	if args.Repository != "" {
+		outputs["pushRoleArn"] = g.PushRoleARN
+	}
+	if err := ctx.RegisterResourceOutputs(g, outputs); err != nil {
+		return nil, wrap("register outputs", err)
+	}
+	return g, nil
+}
+
+// PushRoleArgs configures the role a service repository's GitHub Actions assume to push its images.
+type PushRoleArgs struct {
+	Repository, OwnerID, RepositoryID string              // owner/name and numeric IDs of the service repository (required)
+	AllowedSubjects                   []string            // subject suffixes such as ref:refs/heads/main (required)
+	NameSubjects                      bool                // also trust the name-only subject form
+	ECRRepositoryARN                  pulumi.StringInput  // the one repository it may push to (required)
+	ProviderARN                       pulumi.StringOutput // the account's GitHub OIDC provider (required)
+	Roles                             RoleSettings        // path and boundary (required)
+}
+
+// NewPushRole creates the push role <name>-push-role and its inline policy <name>-push-policy under parent: the
+// role trusts the repository's workflows by its immutable IDs and may push to its own ECR repository only.
+func NewPushRole(ctx *pulumi.Context, name string, args PushRoleArgs, parent pulumi.ResourceOption) (pulumi.StringOutput, error) {
+	if args.Repository == "" || args.OwnerID == "" || args.RepositoryID == "" || len(args.AllowedSubjects) == 0 ||
+		args.ECRRepositoryARN == nil || !args.Roles.valid() {
+		return pulumi.StringOutput{}, fmt.Errorf("push role %q: repository and its IDs, allowed subjects, ECR repository ARN and boundary are required", name)
+	}
 	subjects := GitHubSubjects(args.Repository, args.OwnerID, args.RepositoryID, args.AllowedSubjects, args.NameSubjects)
-	trust := providerARN.ApplyT(func(arn string) (string, error) {
+	trust := args.ProviderARN.ApplyT(func(arn string) (string, error) {
 		return WebIdentityTrust(arn, GitHubIssuerHost, GitHubAudience, subjects).JSON()
 	}).(pulumi.StringOutput)
 	role, err := iam.NewRole(ctx, name+"-push-role", &iam.RoleArgs{
@@ -188,7 +225,7 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		PermissionsBoundary: args.Roles.Boundary,
 	}, parent)
 	if err != nil {
-		return nil, wrap("create push role", err)
+		return pulumi.StringOutput{}, fmt.Errorf("create push role: %w", err)
 	}
 
 	policy := args.ECRRepositoryARN.ToStringOutput().ApplyT(func(repoARN string) (string, error) {
@@ -202,16 +239,7 @@ func NewGitHubOIDC(ctx *pulumi.Context, name string, args *GitHubOIDCArgs, opts 
 		Role:   role.ID(),
 		Policy: policy,
 	}, parent); err != nil {
-		return nil, wrap("attach push policy", err)
+		return pulumi.StringOutput{}, fmt.Errorf("attach push policy: %w", err)
 	}
-
-	g.ProviderARN = providerARN
-	g.PushRoleARN = role.Arn
-	if err := ctx.RegisterResourceOutputs(g, pulumi.Map{
-		"providerArn": g.ProviderARN,
-		"pushRoleArn": g.PushRoleARN,
-	}); err != nil {
-		return nil, wrap("register outputs", err)
-	}
-	return g, nil
+	return role.Arn, nil
 }
