@@ -113,6 +113,13 @@ type Config struct {
 
 	Protect bool
 
+	// Services are the platform's services when the stack lists them (keyServices); nil when the single-service
+	// keys describe the one service.
+	Services     []ServiceConfig
+	multiService bool
+	// Which single-service keys were set (their defaults are derived), so that a stack listing services refuses them.
+	ecrRepositoryNameSet, appChartPathSet, apiKeySet bool
+
 	// Warnings are problems a preview tolerates and `pulumi up` refuses.
 	Warnings []string
 	// Notices are said on every run and refused never: extended support, a stale version calendar.
@@ -363,7 +370,12 @@ func LoadFrom(ctx *pulumi.Context, values Values) (*Config, error) {
 	c.AppRepoURL = l.str("appRepoUrl", "")
 	c.AppChartPath = l.str("appChartPath", "")
 	c.AppTargetRevision = l.str("appTargetRevision", DefaultAppTargetRevision)
-	c.APIKey, _ = l.secret("apiKey", true, "pulumi config set --secret apiKey <value>")
+	// With services, each service has its API key of its own (services.go).
+	_, listed := l.raw(keyServices)
+	if raw, _ := l.raw(keyServices); strings.TrimSpace(raw) == "" || strings.TrimSpace(raw) == "[]" {
+		listed = false
+	}
+	c.APIKey, c.apiKeySet = l.secret("apiKey", !listed, "pulumi config set --secret apiKey <value>")
 	c.AppRepoToken, c.HasAppRepoToken = l.secret("appRepoToken", false,
 		"pulumi config set --secret appRepoToken <token>")
 
@@ -377,6 +389,9 @@ func LoadFrom(ctx *pulumi.Context, values Values) (*Config, error) {
 	c.ServiceIAMStatements = l.serviceStatements()
 
 	c.Protect = l.boolean("protect", false)
+
+	c.ecrRepositoryNameSet, c.appChartPathSet = c.ECRRepositoryName != "", c.AppChartPath != ""
+	l.services(c)
 
 	// Derived defaults.
 	if c.ECRRepositoryName == "" && c.ServiceName != "" {
@@ -518,36 +533,12 @@ func (l *loader) validate(c *Config) {
 	}
 
 	// Registry and GitHub.
-	switch {
-	case !dnsLabelRe.MatchString(c.ServiceName):
-		l.fail("serviceName", "must be a DNS label (lowercase letters, digits, '-', at most 42 characters) because it names a namespace and a Secret, got %q", c.ServiceName)
-	case c.ServiceName == "default" || c.ServiceName == infra.ArgoCDNamespace || strings.HasPrefix(c.ServiceName, "kube-"):
-		l.fail("serviceName", "%q names a namespace Kubernetes or Argo CD already owns; choose the service's own name", c.ServiceName)
-	}
-	if !ecrNameRe.MatchString(c.ECRRepositoryName) || len(c.ECRRepositoryName) < 2 || len(c.ECRRepositoryName) > 256 {
-		l.fail("ecrRepositoryName", "must be a lowercase ECR repository name such as team/your-service, got %q", c.ECRRepositoryName)
+	if !c.MultiService() {
+		l.singleService(c)
 	}
 	if c.ImageRetainCount < 1 {
 		l.fail("imageRetainCount", "must be at least 1, got %d", c.ImageRetainCount)
 	}
-	switch {
-	case c.GitHubRepository == "":
-		l.fail("githubRepository", "is required: the owner/name of the service repository whose Actions push images; set it with `pulumi config set githubRepository owner/name`")
-	case !githubNameRe.MatchString(c.GitHubRepository) || strings.HasSuffix(c.GitHubRepository, "/.") || strings.HasSuffix(c.GitHubRepository, "/.."):
-		l.fail("githubRepository", "must be owner/name using GitHub's characters (letters, digits, '-' in the owner; letters, digits, '.', '_', '-' in the name), got %q", c.GitHubRepository)
-	}
-	if len(c.GitHubAllowedSubjects) == 0 {
-		l.fail("githubAllowedSubjects", "must list at least one subject, such as ref:refs/heads/main")
-	}
-	for _, s := range c.GitHubAllowedSubjects {
-		if !validSubject(s) {
-			l.fail("githubAllowedSubjects", "%q is not allowed; use ref:refs/heads/BRANCH, ref:refs/tags/TAG, environment:NAME or pull_request (no wildcards)", s)
-		}
-	}
-	// GitHub sends repositories created, renamed or transferred after 2026-07-15 only the immutable subject
-	// repo:OWNER@OWNER_ID/REPO@REPO_ID:..., so the trust needs the numeric IDs; the name-only form is trusted too
-	// only when githubNameSubjects opts in (older repositories that still send it).
-	l.repositoryIDs("githubOwnerId", "githubRepositoryId", c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID)
 	if c.InfraRepository != "" {
 		l.repositoryIDs("infraRepositoryOwnerId", "infraRepositoryId", c.InfraRepository, c.InfraOwnerID, c.InfraRepositoryID)
 	} else {
@@ -558,13 +549,6 @@ func (l *loader) validate(c *Config) {
 		}
 	}
 	l.placeholders(c)
-	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
-		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
-	}
-	if doc, err := c.ServicePolicy().JSON(); err == nil && len(doc) > maxInlinePolicies {
-		l.fail(keyServiceIAMStatements, "make a policy of %d characters, and IAM accepts %d for a role's inline policies: "+
-			"merge statements, or use wildcards within one service (s3:Get*)", len(doc), maxInlinePolicies)
-	}
 	if c.GitHubOIDCProviderARN != "" {
 		if m := oidcProviderRe.FindStringSubmatch(c.GitHubOIDCProviderARN); m == nil || m[1] != "token.actions.githubusercontent.com" {
 			l.fail("githubOidcProviderArn", "must be the ARN of the account's token.actions.githubusercontent.com OIDC provider, such as arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com, got %q", c.GitHubOIDCProviderARN)
@@ -574,19 +558,6 @@ func (l *loader) validate(c *Config) {
 	// GitOps.
 	if !chartVersionRe.MatchString(c.ArgoCDChartVersion) {
 		l.fail("argocdChartVersion", "must be an exact chart version such as %s (no ranges), got %q", DefaultArgoCDChartVersion, c.ArgoCDChartVersion)
-	}
-	switch {
-	case c.AppRepoURL == "":
-		l.fail("appRepoUrl", "is required: the Git URL of the service repository holding the Helm chart, such as https://github.com/owner/name.git")
-	case !strings.HasPrefix(c.AppRepoURL, "https://"):
-		// Argo CD reads an SSH (git@) URL only with an SSH key, which this platform does not manage.
-		l.fail("appRepoUrl", "must be an https:// URL (with appRepoToken for a private repository), got %q", c.AppRepoURL)
-	}
-	if strings.HasPrefix(c.AppChartPath, "/") || strings.Contains(c.AppChartPath, "..") {
-		l.fail("appChartPath", "must be a relative path inside the repository such as helm/%s, got %q", c.ServiceName, c.AppChartPath)
-	}
-	if c.AppTargetRevision == "" || strings.ContainsAny(c.AppTargetRevision, " *") {
-		l.fail("appTargetRevision", "must be a branch, tag or commit such as main, got %q", c.AppTargetRevision)
 	}
 
 	// Delivery.
@@ -628,6 +599,57 @@ func (l *loader) validate(c *Config) {
 	}
 	if c.Protect && c.NodeMinSize < 3 {
 		l.fail("nodeMinSize", "must be >= 3 when protect is true (prod): ArgoCD runs highly available and redis-ha spreads 3 pods over 3 nodes, got %d", c.NodeMinSize)
+	}
+}
+
+// singleService validates the keys of the one service of a stack that lists no services.
+func (l *loader) singleService(c *Config) {
+	switch {
+	case !dnsLabelRe.MatchString(c.ServiceName):
+		l.fail("serviceName", "must be a DNS label (lowercase letters, digits, '-', at most 42 characters) because it names a namespace and a Secret, got %q", c.ServiceName)
+	case c.ServiceName == "default" || c.ServiceName == infra.ArgoCDNamespace || strings.HasPrefix(c.ServiceName, "kube-"):
+		l.fail("serviceName", "%q names a namespace Kubernetes or Argo CD already owns; choose the service's own name", c.ServiceName)
+	}
+	if !ecrNameRe.MatchString(c.ECRRepositoryName) || len(c.ECRRepositoryName) < 2 || len(c.ECRRepositoryName) > 256 {
+		l.fail("ecrRepositoryName", "must be a lowercase ECR repository name such as team/your-service, got %q", c.ECRRepositoryName)
+	}
+	switch {
+	case c.GitHubRepository == "":
+		l.fail("githubRepository", "is required: the owner/name of the service repository whose Actions push images; set it with `pulumi config set githubRepository owner/name`")
+	case !githubNameRe.MatchString(c.GitHubRepository) || strings.HasSuffix(c.GitHubRepository, "/.") || strings.HasSuffix(c.GitHubRepository, "/.."):
+		l.fail("githubRepository", "must be owner/name using GitHub's characters (letters, digits, '-' in the owner; letters, digits, '.', '_', '-' in the name), got %q", c.GitHubRepository)
+	}
+	if len(c.GitHubAllowedSubjects) == 0 {
+		l.fail("githubAllowedSubjects", "must list at least one subject, such as ref:refs/heads/main")
+	}
+	for _, s := range c.GitHubAllowedSubjects {
+		if !validSubject(s) {
+			l.fail("githubAllowedSubjects", "%q is not allowed; use ref:refs/heads/BRANCH, ref:refs/tags/TAG, environment:NAME or pull_request (no wildcards)", s)
+		}
+	}
+	// GitHub sends repositories created, renamed or transferred after 2026-07-15 only the immutable subject
+	// repo:OWNER@OWNER_ID/REPO@REPO_ID:..., so the trust needs the numeric IDs; the name-only form is trusted too
+	// only when githubNameSubjects opts in (older repositories that still send it).
+	l.repositoryIDs("githubOwnerId", "githubRepositoryId", c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID)
+	if size := trustSize(c.GitHubRepository, c.GitHubOwnerID, c.GitHubRepositoryID, c.GitHubAllowedSubjects, c.GitHubNameSubjects); size > maxTrustPolicy {
+		l.fail("githubAllowedSubjects", "make the push role's trust policy %d characters, and IAM accepts %d (quota ACLSizePerRole): list fewer subjects", size, maxTrustPolicy)
+	}
+	if doc, err := c.ServicePolicy().JSON(); err == nil && len(doc) > maxInlinePolicies {
+		l.fail(keyServiceIAMStatements, "make a policy of %d characters, and IAM accepts %d for a role's inline policies: "+
+			"merge statements, or use wildcards within one service (s3:Get*)", len(doc), maxInlinePolicies)
+	}
+	switch {
+	case c.AppRepoURL == "":
+		l.fail("appRepoUrl", "is required: the Git URL of the service repository holding the Helm chart, such as https://github.com/owner/name.git")
+	case !strings.HasPrefix(c.AppRepoURL, "https://"):
+		// Argo CD reads an SSH (git@) URL only with an SSH key, which this platform does not manage.
+		l.fail("appRepoUrl", "must be an https:// URL (with appRepoToken for a private repository), got %q", c.AppRepoURL)
+	}
+	if strings.HasPrefix(c.AppChartPath, "/") || strings.Contains(c.AppChartPath, "..") {
+		l.fail("appChartPath", "must be a relative path inside the repository such as helm/%s, got %q", c.ServiceName, c.AppChartPath)
+	}
+	if c.AppTargetRevision == "" || strings.ContainsAny(c.AppTargetRevision, " *") {
+		l.fail("appTargetRevision", "must be a branch, tag or commit such as main, got %q", c.AppTargetRevision)
 	}
 }
 

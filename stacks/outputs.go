@@ -22,4 +22,8 @@ const (
 	OutputPreviewRoleARN        = "previewRoleArn"       // only with pull-request previews (unprotected, infraRepository)
 	OutputAutoscalerRoleARN     = "autoscalerRoleArn"    // Cluster Autoscaler's Pod Identity role
 	OutputServiceRoleARN        = "serviceRoleArn"       // only with serviceIamStatements
+	// OutputServices replaces ecrRepositoryUrl, githubActionsRoleArn, serviceNamespace and serviceRoleArn in a
+	// stack that lists services: per service name, its namespace, ecrRepositoryUrl, githubActionsRoleArn and
+	// serviceRoleArn ("" without iamStatements).
+	OutputServices = "services"
 )

@@ -44,6 +44,9 @@ type Platform struct {
 	// ServiceIdentity is the service's own AWS role; nil unless serviceIamStatements is set.
 	ServiceIdentity *infra.WorkloadIdentity
 	GitOps          *infra.GitOps
+	// Services are the platform's services by name, when the stack lists them; then Registry and ServiceIdentity
+	// are nil and GitOps holds Argo CD alone.
+	Services map[string]*infra.Service
 	// APIPublicAccessCIDRs are the ranges the public API endpoint admits (none: private only).
 	APIPublicAccessCIDRs []string
 	// Warnings are configuration problems a preview tolerates and `pulumi up` refuses (logged as warnings).
@@ -244,6 +247,9 @@ func existingIssuers(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOpti
 // refuses one resource at a time. The role is found among the account's roles (its physical name is the logical
 // one with a suffix).
 func checkProtectedRemovals(cfg *Config, roleARNs []string, inComponent bool) error {
+	if cfg.MultiService() {
+		return checkProtectedServiceRemovals(cfg, roleARNs, inComponent)
+	}
 	if !cfg.Protect || len(cfg.ServiceIAMStatements) > 0 {
 		return nil
 	}
@@ -326,27 +332,27 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 
-	p.Registry, err = infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
-		RepositoryName:   cfg.ECRRepositoryName,
-		KeepTaggedImages: cfg.ImageRetainCount,
-		Protected:        cfg.Protect,
-		Account:          env.Account,
-	}, protect)
-	if err != nil {
-		return nil, err
-	}
-
-	p.GitHub, err = infra.NewGitHubOIDC(ctx, "github", &infra.GitHubOIDCArgs{
+	github := &infra.GitHubOIDCArgs{
 		ExistingProviderARN: cfg.GitHubOIDCProviderARN,
 		AdoptProviderARN:    env.AdoptIssuers[infra.GitHubIssuerHost],
-		Repository:          cfg.GitHubRepository,
-		OwnerID:             cfg.GitHubOwnerID,
-		RepositoryID:        cfg.GitHubRepositoryID,
-		AllowedSubjects:     cfg.GitHubAllowedSubjects,
-		NameSubjects:        cfg.GitHubNameSubjects,
-		ECRRepositoryARN:    p.Registry.RepositoryARN,
 		Roles:               roles,
-	}, protect)
+	}
+	if !cfg.MultiService() {
+		// The one service's repository and push role; with services, each Service holds its own.
+		p.Registry, err = infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
+			RepositoryName:   cfg.ECRRepositoryName,
+			KeepTaggedImages: cfg.ImageRetainCount,
+			Protected:        cfg.Protect,
+			Account:          env.Account,
+		}, protect)
+		if err != nil {
+			return nil, err
+		}
+		github.Repository, github.OwnerID, github.RepositoryID = cfg.GitHubRepository, cfg.GitHubOwnerID, cfg.GitHubRepositoryID
+		github.AllowedSubjects, github.NameSubjects = cfg.GitHubAllowedSubjects, cfg.GitHubNameSubjects
+		github.ECRRepositoryARN = p.Registry.RepositoryARN
+	}
+	p.GitHub, err = infra.NewGitHubOIDC(ctx, "github", github, protect)
 	if err != nil {
 		return nil, err
 	}
@@ -370,7 +376,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 			Account:             env.Account,
 			Roles:               roles,
 			ClusterName:         cfg.ClusterName(),
-			ECRRepositoryName:   cfg.ECRRepositoryName,
+			ECRRepositoryName:   cfg.ServiceECRPattern(),
 			StackTag:            infra.StackTagValue(cfg.Project, cfg.Stack),
 			LogGroups:           []string{infra.ClusterLogGroupName(cfg.ClusterName()), cfg.FlowLogGroupName()},
 			AdminARNs:           cfg.ClusterAdminARNs,
@@ -401,6 +407,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		Account:           env.Account,
 		Roles:             roles,
 		Access:            access,
+		// Tenants are isolated by NetworkPolicies, which the VPC CNI enforces only with this.
+		NetworkPolicy: cfg.MultiService(),
 	}, protect)
 	if err != nil {
 		return nil, err
@@ -465,6 +473,13 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	}, protect)
 	if err != nil {
 		return nil, err
+	}
+
+	if cfg.MultiService() {
+		if err := deployServices(ctx, cfg, env, p, roles, protect); err != nil {
+			return nil, err
+		}
+		return p, nil
 	}
 
 	// The service's own AWS identity, only when it has permissions to hold.
@@ -568,8 +583,9 @@ const addonsName = "addons"
 // boundaryScope is what the stack's permissions boundary confines its roles to.
 func boundaryScope(cfg *Config, env Env) infra.BoundaryScope {
 	return infra.BoundaryScope{
-		Account: env.Account, ClusterName: cfg.ClusterName(), ECRRepositoryName: cfg.ECRRepositoryName,
+		Account: env.Account, ClusterName: cfg.ClusterName(),
 		FlowLogGroupName: cfg.FlowLogGroupName(), RolePath: cfg.RolePath(),
+		ECRRepositoryName:     cfg.ServiceECRPattern(),
 		LaunchTemplateReaders: []string{infra.AutoscalerRoleName(addonsName)},
 	}
 }
@@ -630,13 +646,17 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 		OutputClusterOIDCIssuerURL:  p.Cluster.OIDCProviderURL,
 		OutputNodeRoleARN:           p.Cluster.NodeRole.Arn,
 		OutputNodeGroupName:         p.NodeGroup.NodeGroupName,
-		OutputECRRepositoryURL:      p.Registry.RepositoryURL,
-		OutputGitHubActionsRoleARN:  p.GitHub.PushRoleARN,
 		OutputGitHubOIDCProviderARN: p.GitHub.ProviderARN,
 		OutputArgoCDNamespace:       p.GitOps.ArgoCDNamespace,
-		OutputServiceNamespace:      p.GitOps.ServiceNamespace,
 		OutputAPIPublicAccessCIDRs:  pulumi.ToStringArray(append([]string{}, p.APIPublicAccessCIDRs...)).ToStringArrayOutput(),
 		OutputAutoscalerRoleARN:     p.Addons.AutoscalerRoleARN,
+	}
+	if p.Services == nil {
+		out[OutputECRRepositoryURL] = p.Registry.RepositoryURL
+		out[OutputGitHubActionsRoleARN] = p.GitHub.PushRoleARN
+		out[OutputServiceNamespace] = p.GitOps.ServiceNamespace
+	} else {
+		out[OutputServices] = p.servicesOutput()
 	}
 	if p.ServiceIdentity != nil {
 		out[OutputServiceRoleARN] = p.ServiceIdentity.RoleARN

@@ -136,7 +136,8 @@ func checkBoundaryScopesWrites(g *plan.Result) []string {
 		if d.kind != "boundary" || d.err != nil {
 			continue
 		}
-		if roles := carriers[d.res.URN]; len(roles) == 1 && strings.HasPrefix(roles[0].Name, "service-identity-role") {
+		// A service's own role: service-identity-role, or <service>-identity-role of each Service.
+		if roles := carriers[d.res.URN]; len(roles) == 1 && strings.HasSuffix(roles[0].Name, "-identity-role") {
 			out = append(out, polBoundaryOnlyOfItsRole(g, d, roles[0])...)
 			continue
 		}

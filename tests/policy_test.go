@@ -346,6 +346,8 @@ type policyGraph struct {
 	deployAccess bool // with pulumiOrganization and infraRepository set: the optional deploy and preview roles
 	// userFile, when set, is a user's stack file at the repository root instead of the fixture.
 	userFile bool
+	// services lists the two tenants of services_test.go instead of the single service.
+	services bool
 }
 
 var policyGraphs = []policyGraph{
@@ -353,6 +355,8 @@ var policyGraphs = []policyGraph{
 	{name: "prod", stack: "prod"},
 	{name: "dev+deployAccess", stack: "dev", deployAccess: true},
 	{name: "prod+deployAccess", stack: "prod", deployAccess: true},
+	{name: "dev+services", stack: "dev", deployAccess: true, services: true},
+	{name: "prod+services", stack: "prod", deployAccess: true, services: true},
 }
 
 func (pg policyGraph) config(t testing.TB) stackConfig {
@@ -363,6 +367,9 @@ func (pg policyGraph) config(t testing.TB) stackConfig {
 	if pg.deployAccess {
 		cfg.Set("pulumiOrganization", "acme")
 		withInfraRepository(cfg)
+	}
+	if pg.services {
+		cfg = withServices(cfg, tenants...)
 	}
 	return cfg
 }

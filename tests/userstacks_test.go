@@ -23,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/example/eks-gitops-platform/internal/plan"
+	"github.com/example/eks-gitops-platform/stacks"
 )
 
 // secretKeys are the keys the program reads as secrets: a plain-text value is refused at run time, and must
@@ -44,6 +45,7 @@ func userConfig(t testing.TB, stack string) stackConfig {
 	t.Helper()
 	cfg, err := plan.LoadConfig(repoRoot(t), stack)
 	require.NoError(t, err)
+	cfg.PlaceholderSecrets(stacks.RequiredSecrets(cfg.Lookup))
 	return cfg
 }
 

@@ -58,7 +58,8 @@ func LoadConfig(dir, stack string) (Config, error) {
 
 // LoadConfigFiles reads a project file and a stack file with Pulumi's own loaders and gives every secret a
 // placeholder: the stack file's encrypted values (which only their secrets provider can decrypt) and the declared
-// secrets without a default that the stack file lacks (a user sets those with `pulumi config set --secret`). It
+// secrets without a default that the stack file lacks (a user sets those with `pulumi config set --secret`; the
+// program's other required secrets get theirs with PlaceholderSecrets). It
 // does not apply Pulumi.yaml's defaults: the program applies the same ones itself (a test keeps them equal), and
 // what the real CLI does with the project file is tested with the real CLI (tests/engine). A missing stack file
 // is an error: the CLI would have no stack to run.
@@ -255,5 +256,21 @@ func (c Config) runOption() pulumi.RunOption {
 		info.Config = c.Values
 		info.ConfigSecretKeys = c.Secrets
 		info.DryRun = !c.Up
+	}
+}
+
+// Lookup returns a project key's value and whether it is set.
+func (c Config) Lookup(key string) (string, bool) {
+	v, ok := c.Values[c.Project+":"+key]
+	return v, ok
+}
+
+// PlaceholderSecrets gives each of keys that the stack file does not set a secret placeholder, as a user's
+// `pulumi config set --secret` would give it a value.
+func (c *Config) PlaceholderSecrets(keys []string) {
+	for _, key := range keys {
+		if v, ok := c.Lookup(key); !ok || v == "" {
+			c.SetSecret(key, PlaceholderSecret(key))
+		}
 	}
 }

@@ -91,6 +91,7 @@ func estimate(dir, stack string, sets []string, build plan.Build) (*plan.Result,
 			return nil, cost.Estimate{}, err
 		}
 	}
+	cfg.PlaceholderSecrets(stacks.RequiredSecrets(cfg.Lookup))
 	res := plan.Run(cfg.Project, stack, cfg, build, nil)
 	if res.Err != nil {
 		return nil, cost.Estimate{}, res.Err

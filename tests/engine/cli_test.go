@@ -61,15 +61,26 @@ func acceptsUserStacks(t *testing.T, root string) {
 	}
 }
 
-// TestCLI_requiresTheAPIKeyAndNoOtherKey: without the quick start's secret the CLI refuses the stack before the
-// program runs, and names that key alone: every other declared key is optional for the CLI too.
+// TestCLI_requiresTheAPIKeyAndNoOtherKey: without the quick start's secret the stack is refused before anything
+// is registered, naming that key alone and the command that sets it. Every declared key is optional for the CLI
+// (a stack listing services has no apiKey, but one secret per service), so the program is what requires it.
 func TestCLI_requiresTheAPIKeyAndNoOtherKey(t *testing.T) {
 	t.Parallel()
 	s := newBackend(t).platformWithoutAPIKey("dev", fixtures)
 	r := s.preview()
 	require.Error(t, r.err)
-	assert.Contains(t, r.stdout+r.err.Error(), "Stack 'dev' is missing configuration value 'apiKey'")
-	assert.Empty(t, r.steps, "refused before the program ran")
+	out := r.stdout + r.err.Error()
+	assert.Contains(t, out, "apiKey: is required and missing; set it with `pulumi config set --secret apiKey <value>`")
+	keys := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(\w+): is required`).FindAllStringSubmatch(out, -1) {
+		keys[m[1]] = true
+	}
+	assert.Equal(t, map[string]bool{"apiKey": true}, keys, "that key alone")
+	for _, step := range r.steps {
+		if step.Type != "pulumi:pulumi:Stack" {
+			assert.NotEqualf(t, apitype.OpCreate, step.Op, "%s: refused before anything is registered", step.URN)
+		}
+	}
 }
 
 // TestCLI_optionalSecretIsSetWithConfigSetSecretAndRefusedInPlainText: appRepoToken is optional for the CLI,

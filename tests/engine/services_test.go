@@ -1,0 +1,114 @@
+package engine_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/example/eks-gitops-platform/infra"
+	"github.com/example/eks-gitops-platform/stacks"
+)
+
+// service is a services entry as a user writes it in the stack file.
+func service(name, repoID string, extra ...any) map[string]any {
+	e := map[string]any{"name": name, "githubRepository": "acme/" + name, "githubOwnerId": "61000001",
+		"githubRepositoryId": repoID, "appRepoUrl": "https://github.com/acme/" + name + ".git"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		e[extra[i].(string)] = extra[i+1]
+	}
+	return e
+}
+
+// writeServices edits the stack file as a user does: the single-service keys out, services in.
+func writeServices(t *testing.T, path string, services ...map[string]any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var file map[string]any
+	require.NoError(t, yaml.Unmarshal(b, &file))
+	cfg := file["config"].(map[string]any)
+	for _, k := range []string{"serviceName", "githubRepository", "githubOwnerId", "githubRepositoryId", "githubAllowedSubjects",
+		"appRepoUrl", "appTargetRevision", "apiKey"} {
+		delete(cfg, project+":"+k)
+	}
+	list := []any{}
+	for _, s := range services {
+		list = append(list, s)
+	}
+	cfg[project+":services"] = list
+	out, err := yaml.Marshal(file)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, out, 0o600))
+}
+
+// ofService reports whether a URN belongs to the Service of that name: the component or one of its descendants.
+func ofService(urn, name string) bool {
+	u := resource.URN(urn)
+	return strings.HasPrefix(string(u.QualifiedType()), infra.ServiceType) &&
+		(u.Name() == name || strings.HasPrefix(u.Name(), name+"-"))
+}
+
+// TestServices_addingAndRemovingAServiceTouchesOnlyIt: under the real CLI and engine, a dev stack with one service
+// gets a second: the update creates the second service's resources and changes nothing else; removing it deletes
+// exactly those, and the first service, Argo CD and the cluster stay as they were.
+func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.dev.yaml"))
+	stackFile := filepath.Join(dir, "Pulumi.dev.yaml")
+	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
+	writeServices(t, stackFile, service("shop", "62000002"))
+	s := b.newStack("dev", dir, stacks.Run)
+	s.setSecret("shopApiKey", testAPIKey)
+	first := s.up()
+	require.NoError(t, first.err, first.stdout)
+	for urn, op := range first.ops() {
+		assert.NotEqualf(t, "billing", resource.URN(urn).Name(), "%s", op)
+	}
+
+	// Add billing, which shop calls.
+	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003", "ingressFrom", []any{"shop"}))
+	s.setSecret("billingApiKey", "billing-key-0c1d2e3f-never-in-plaintext")
+	added := s.up()
+	require.NoError(t, added.err, added.stdout)
+	created := 0
+	for urn, op := range added.ops() {
+		if op == apitype.OpSame || op == apitype.OpRead {
+			continue
+		}
+		if assert.Truef(t, ofService(urn, "billing"), "%s: %s; only billing's resources change", urn, op) {
+			assert.Equalf(t, apitype.OpCreate, op, "%s", urn)
+			created++
+		}
+	}
+	assert.GreaterOrEqual(t, created, len(infra.ServiceProtectedChildren("billing", false)), "billing's resources are created")
+	assert.NotContains(t, string(s.state()), "billing-key-0c1d2e3f", "its API key is encrypted in the state")
+
+	// Remove it again.
+	writeServices(t, stackFile, service("shop", "62000002"))
+	removed := s.up()
+	require.NoError(t, removed.err, removed.stdout)
+	deletes := 0
+	for urn, op := range removed.ops() {
+		if op == apitype.OpSame || op == apitype.OpRead {
+			continue
+		}
+		if assert.Truef(t, ofService(urn, "billing"), "%s: %s; only billing's resources change", urn, op) {
+			assert.Equalf(t, apitype.OpDelete, op, "%s", urn)
+			deletes++
+		}
+	}
+	assert.Equal(t, created, deletes, "everything the addition created, and nothing else, is deleted")
+	for _, r := range s.resources() {
+		assert.Falsef(t, ofService(string(r.URN), "billing"), "%s is gone", r.URN)
+	}
+}
