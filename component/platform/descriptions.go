@@ -22,4 +22,5 @@ var outputDescriptions = map[string]string{
 	"deployWith":             "The one flow the deploy role trusts: deployments or github-actions; \"\" without a deploy role.",
 	"previewRoleArn":         "The pull-request preview role (unprotected, with infraRepository); \"\" without.",
 	"serviceRoleArn":         "The service's own role (with serviceIamStatements); \"\" without.",
+	"services":               "With services, per service name: namespace, ecrRepositoryUrl, githubActionsRoleArn and serviceRoleArn (\"\" without iamStatements); empty without.",
 }

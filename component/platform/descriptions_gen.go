@@ -3,7 +3,7 @@
 package platform
 
 var argDescriptions = map[string]string{
-	"apiKey":                    "The service's API key (required); set with `pulumi config set --secret apiKey`. Becomes Secret `<serviceName>-secret`, key `api-key`.",
+	"apiKey":                    "The service's API key (required without services, whose entries each have their own secret <name>ApiKey); set it with `pulumi config set --secret apiKey <value>` (a plain-text value is refused). Becomes Secret `<serviceName>-secret`, key `api-key`.",
 	"appChartPath":              "Chart directory in that repository. Default `helm/<serviceName>`.",
 	"appRepoToken":              "Optional HTTPS token with read access to a private appRepoUrl; set it with `pulumi config set --secret appRepoToken <token>` (a plain-text value is refused).",
 	"appRepoUrl":                "https URL of the service repository holding the Helm chart (required).",
@@ -38,6 +38,7 @@ var argDescriptions = map[string]string{
 	"pulumiOrganization":        "Pulumi Cloud organization, lowercase. With it the stack gets a deploy role that Pulumi Deployments of this stack (update, refresh) may assume.",
 	"serviceIamStatements":      "The service's own AWS permissions: IAM statements (Effect, Action, Resource, optional Sid and Condition) of a role that EKS Pod Identity gives the service's ServiceAccount (<serviceName> in namespace <serviceName>). Resources by ARN; no IAM writes. Default none: no role.",
 	"serviceName":               "The deployed service, a DNS label of at most 42 characters that Kubernetes and Argo CD do not already use (not default, argocd or kube-*). Names its namespace, ArgoCD Application and AppProject, and Secret `<serviceName>-secret`.",
+	"services":                  "Several services on one cluster, each a tenant with its own namespace, quota, network isolation, ECR repository <stack>/<name>, push role, Argo CD project and Application, optional Pod Identity role, and API key in the secret <name>ApiKey. Each entry: name, githubRepository, githubOwnerId, githubRepositoryId, appRepoUrl (required); githubAllowedSubjects, appChartPath, appTargetRevision, iamStatements, apiKeySecret, appRepoTokenSecret, quota {cpu, memory, pods, loadBalancers}, limits {cpu, memory, memoryLimit}, ingressFrom. Empty (the default): the single-service keys describe the one service; both at once are refused.",
 	"vpcCidr":                   "Private VPC IPv4 block (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10), a /16 to /24. Private subnets take the first half in eighths, public subnets sixteenths of the second half.",
 }
 

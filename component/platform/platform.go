@@ -45,6 +45,79 @@ func (s *Statement) Annotate(a infer.Annotator) {
 	a.Describe(&s.Condition, "Condition operators to keys to values, such as {StringEquals: {\"aws:SourceVpc\": [\"vpc-1\"]}}.")
 }
 
+// Service is one entry of services: a tenant of the platform's cluster with its own namespace, repository, push
+// role, Argo CD project and Application, and optionally its own Pod Identity role.
+type Service struct {
+	Name                  string             `pulumi:"name"`
+	GitHubRepository      string             `pulumi:"githubRepository"`
+	GitHubOwnerID         string             `pulumi:"githubOwnerId"`
+	GitHubRepositoryID    string             `pulumi:"githubRepositoryId"`
+	GitHubAllowedSubjects []string           `pulumi:"githubAllowedSubjects,optional"`
+	AppRepoURL            string             `pulumi:"appRepoUrl"`
+	AppChartPath          *string            `pulumi:"appChartPath,optional"`
+	AppTargetRevision     *string            `pulumi:"appTargetRevision,optional"`
+	IAMStatements         []Statement        `pulumi:"iamStatements,optional"`
+	Quota                 *Quota             `pulumi:"quota,optional"`
+	Limits                *Limits            `pulumi:"limits,optional"`
+	IngressFrom           []string           `pulumi:"ingressFrom,optional"`
+	APIKey                pulumi.StringInput `pulumi:"apiKey" provider:"secret"`
+	AppRepoToken          pulumi.StringInput `pulumi:"appRepoToken,optional" provider:"secret"`
+}
+
+// Annotate names the type and documents its fields.
+func (s *Service) Annotate(a infer.Annotator) {
+	a.SetToken("index", "Service")
+	a.Describe(s, "One service of the platform, a tenant of its cluster (the configuration's services entry).")
+	a.Describe(&s.Name, "A DNS label of at most 42 characters: names its namespace, repository <stack>/<name>, project, Application and roles.")
+	a.Describe(&s.GitHubRepository, "owner/name of the service repository whose GitHub Actions push its images.")
+	a.Describe(&s.GitHubOwnerID, "Numeric GitHub ID of the repository's owner.")
+	a.Describe(&s.GitHubRepositoryID, "Numeric GitHub ID of the repository.")
+	a.Describe(&s.GitHubAllowedSubjects, "Subjects that may push; default [ref:refs/heads/main].")
+	a.Describe(&s.AppRepoURL, "https URL of the repository holding the service's Helm chart.")
+	a.Describe(&s.AppChartPath, "Chart directory in that repository; default helm/<name>.")
+	a.Describe(&s.AppTargetRevision, "Branch, tag or commit Argo CD follows; default main.")
+	a.Describe(&s.IAMStatements, "The service's own AWS permissions; default none (no role).")
+	a.Describe(&s.Quota, "The namespace's ResourceQuota; defaults 2 CPUs, 4Gi, 20 pods, no load balancer.")
+	a.Describe(&s.Limits, "A container's default requests and memory limit; defaults 100m, 128Mi, 256Mi.")
+	a.Describe(&s.IngressFrom, "Other services whose pods may open connections to this one's.")
+	a.Describe(&s.APIKey, "The service's API key (secret): Secret <name>-secret, key api-key.")
+	a.Describe(&s.AppRepoToken, "A read token for a private chart repository (secret).")
+}
+
+// Quota is a service namespace's ResourceQuota.
+type Quota struct {
+	CPU           *string `pulumi:"cpu,optional"`
+	Memory        *string `pulumi:"memory,optional"`
+	Pods          *int    `pulumi:"pods,optional"`
+	LoadBalancers *int    `pulumi:"loadBalancers,optional"`
+}
+
+// Annotate names the type and documents its fields.
+func (q *Quota) Annotate(a infer.Annotator) {
+	a.SetToken("index", "Quota")
+	a.Describe(q, "What a service's namespace may hold.")
+	a.Describe(&q.CPU, "CPU requests of all its pods together, such as \"2\" or \"500m\".")
+	a.Describe(&q.Memory, "Memory requests and limits of all its pods together, such as 4Gi.")
+	a.Describe(&q.Pods, "Pods at most.")
+	a.Describe(&q.LoadBalancers, "Services of type LoadBalancer at most (each an AWS load balancer).")
+}
+
+// Limits are the defaults of a service's containers.
+type Limits struct {
+	CPU         *string `pulumi:"cpu,optional"`
+	Memory      *string `pulumi:"memory,optional"`
+	MemoryLimit *string `pulumi:"memoryLimit,optional"`
+}
+
+// Annotate names the type and documents its fields.
+func (l *Limits) Annotate(a infer.Annotator) {
+	a.SetToken("index", "Limits")
+	a.Describe(l, "A service's container defaults (its LimitRange).")
+	a.Describe(&l.CPU, "CPU request of a container that names none.")
+	a.Describe(&l.Memory, "Memory request of a container that names none.")
+	a.Describe(&l.MemoryLimit, "Memory limit of a container that names none.")
+}
+
 // Args are the configuration contract of Pulumi.yaml, one argument per key, under the same names. Each is
 // plain (known when the component is constructed, so that it can be validated before anything exists) but for
 // the two secrets, which stay secret. Unset arguments take the program's defaults.
@@ -65,20 +138,21 @@ type Args struct {
 	ServiceName               *string     `pulumi:"serviceName,optional"`
 	ECRRepositoryName         *string     `pulumi:"ecrRepositoryName,optional"`
 	ImageRetainCount          *int        `pulumi:"imageRetainCount,optional"`
-	GitHubRepository          string      `pulumi:"githubRepository"`
+	GitHubRepository          string      `pulumi:"githubRepository,optional"`
 	GitHubAllowedSubjects     []string    `pulumi:"githubAllowedSubjects,optional"`
-	GitHubOwnerID             string      `pulumi:"githubOwnerId"`
-	GitHubRepositoryID        string      `pulumi:"githubRepositoryId"`
+	GitHubOwnerID             string      `pulumi:"githubOwnerId,optional"`
+	GitHubRepositoryID        string      `pulumi:"githubRepositoryId,optional"`
 	GitHubNameSubjects        *bool       `pulumi:"githubNameSubjects,optional"`
 	GitHubOIDCProviderARN     *string     `pulumi:"githubOidcProviderArn,optional"`
 	ArgoCDChartVersion        *string     `pulumi:"argocdChartVersion,optional"`
 	ServiceIAMStatements      []Statement `pulumi:"serviceIamStatements,optional"`
-	AppRepoURL                string      `pulumi:"appRepoUrl"`
+	AppRepoURL                string      `pulumi:"appRepoUrl,optional"`
+	Services                  []Service   `pulumi:"services,optional"`
 	AppChartPath              *string     `pulumi:"appChartPath,optional"`
 	AppTargetRevision         *string     `pulumi:"appTargetRevision,optional"`
 	// The secrets: kept secret in the state and in every output built from them.
 	AppRepoToken          pulumi.StringInput `pulumi:"appRepoToken,optional" provider:"secret"`
-	APIKey                pulumi.StringInput `pulumi:"apiKey" provider:"secret"`
+	APIKey                pulumi.StringInput `pulumi:"apiKey,optional" provider:"secret"`
 	PulumiOrganization    *string            `pulumi:"pulumiOrganization,optional"`
 	DeployWith            *string            `pulumi:"deployWith,optional"`
 	PulumiOIDCProviderARN *string            `pulumi:"pulumiOidcProviderArn,optional"`
@@ -111,26 +185,27 @@ func argKey(f reflect.StructField) string {
 // exports only sometimes (deployRoleArn, previewRoleArn, serviceRoleArn) are "" when absent.
 type Platform struct {
 	pulumi.ResourceState
-	VPCID                  pulumi.StringOutput      `pulumi:"vpcId"`
-	PrivateSubnetIDs       pulumi.StringArrayOutput `pulumi:"privateSubnetIds"`
-	PublicSubnetIDs        pulumi.StringArrayOutput `pulumi:"publicSubnetIds"`
-	ClusterName            pulumi.StringOutput      `pulumi:"clusterName"`
-	Kubeconfig             pulumi.StringOutput      `pulumi:"kubeconfig" provider:"secret"`
-	ClusterOIDCProviderARN pulumi.StringOutput      `pulumi:"clusterOidcProviderArn"`
-	ClusterOIDCProviderURL pulumi.StringOutput      `pulumi:"clusterOidcProviderUrl"`
-	NodeRoleARN            pulumi.StringOutput      `pulumi:"nodeRoleArn"`
-	NodeGroupName          pulumi.StringOutput      `pulumi:"nodeGroupName"`
-	ECRRepositoryURL       pulumi.StringOutput      `pulumi:"ecrRepositoryUrl"`
-	GitHubActionsRoleARN   pulumi.StringOutput      `pulumi:"githubActionsRoleArn"`
-	GitHubOIDCProviderARN  pulumi.StringOutput      `pulumi:"githubOidcProviderArn"`
-	ArgoCDNamespace        pulumi.StringOutput      `pulumi:"argocdNamespace"`
-	ServiceNamespace       pulumi.StringOutput      `pulumi:"serviceNamespace"`
-	APIPublicAccessCIDRs   pulumi.StringArrayOutput `pulumi:"apiPublicAccessCidrs"`
-	AutoscalerRoleARN      pulumi.StringOutput      `pulumi:"autoscalerRoleArn"`
-	DeployRoleARN          pulumi.StringOutput      `pulumi:"deployRoleArn"`
-	DeployWith             pulumi.StringOutput      `pulumi:"deployWith"`
-	PreviewRoleARN         pulumi.StringOutput      `pulumi:"previewRoleArn"`
-	ServiceRoleARN         pulumi.StringOutput      `pulumi:"serviceRoleArn"`
+	VPCID                  pulumi.StringOutput       `pulumi:"vpcId"`
+	PrivateSubnetIDs       pulumi.StringArrayOutput  `pulumi:"privateSubnetIds"`
+	PublicSubnetIDs        pulumi.StringArrayOutput  `pulumi:"publicSubnetIds"`
+	ClusterName            pulumi.StringOutput       `pulumi:"clusterName"`
+	Kubeconfig             pulumi.StringOutput       `pulumi:"kubeconfig" provider:"secret"`
+	ClusterOIDCProviderARN pulumi.StringOutput       `pulumi:"clusterOidcProviderArn"`
+	ClusterOIDCProviderURL pulumi.StringOutput       `pulumi:"clusterOidcProviderUrl"`
+	NodeRoleARN            pulumi.StringOutput       `pulumi:"nodeRoleArn"`
+	NodeGroupName          pulumi.StringOutput       `pulumi:"nodeGroupName"`
+	ECRRepositoryURL       pulumi.StringOutput       `pulumi:"ecrRepositoryUrl"`
+	GitHubActionsRoleARN   pulumi.StringOutput       `pulumi:"githubActionsRoleArn"`
+	GitHubOIDCProviderARN  pulumi.StringOutput       `pulumi:"githubOidcProviderArn"`
+	ArgoCDNamespace        pulumi.StringOutput       `pulumi:"argocdNamespace"`
+	ServiceNamespace       pulumi.StringOutput       `pulumi:"serviceNamespace"`
+	APIPublicAccessCIDRs   pulumi.StringArrayOutput  `pulumi:"apiPublicAccessCidrs"`
+	AutoscalerRoleARN      pulumi.StringOutput       `pulumi:"autoscalerRoleArn"`
+	DeployRoleARN          pulumi.StringOutput       `pulumi:"deployRoleArn"`
+	DeployWith             pulumi.StringOutput       `pulumi:"deployWith"`
+	PreviewRoleARN         pulumi.StringOutput       `pulumi:"previewRoleArn"`
+	ServiceRoleARN         pulumi.StringOutput       `pulumi:"serviceRoleArn"`
+	Services               pulumi.StringMapMapOutput `pulumi:"services"`
 }
 
 // Annotate gives the component its token and documents its outputs.
@@ -185,6 +260,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	c.DeployWith = str(stacks.OutputDeployWith)
 	c.PreviewRoleARN = str(stacks.OutputPreviewRoleARN)
 	c.ServiceRoleARN = str(stacks.OutputServiceRoleARN)
+	c.Services = pulumi.StringMapMap{}.ToStringMapMapOutput()
+	if o, ok := outputs[stacks.OutputServices]; ok {
+		c.Services = o.(pulumi.StringMapMapOutput)
+	}
 	return c, nil
 }
 
@@ -249,7 +328,8 @@ func markPlain(spec map[string]any, types map[string]any) {
 		if object, ok := types[strings.TrimPrefix(ref, "#/types/")].(map[string]any); ok {
 			properties, _ := object["properties"].(map[string]any)
 			for _, p := range properties {
-				if prop, ok := p.(map[string]any); ok && prop["plain"] != true {
+				// A secret (a service's API key) stays an input: it may come from a secret output.
+				if prop, ok := p.(map[string]any); ok && prop["plain"] != true && prop["secret"] != true {
 					markPlain(prop, types)
 				}
 			}
@@ -299,6 +379,9 @@ func (v argValues) Get(key string) (string, bool) {
 		if statements, ok := value.([]Statement); ok {
 			value = configStatements(statements)
 		}
+		if services, ok := value.([]Service); ok {
+			value = configServices(services)
+		}
 		b, err := json.Marshal(value)
 		if err != nil {
 			return "", false
@@ -309,13 +392,76 @@ func (v argValues) Get(key string) (string, bool) {
 }
 
 // Secret: a component's secrets arrive as inputs, which the component keeps secret; they are never plain text.
+// A service's secrets are asked for under the keys configServices names them by.
 func (v argValues) Secret(key string) (pulumi.StringOutput, bool, bool) {
-	f, ok := v.field(key)
-	if !ok || f.IsNil() {
+	var in pulumi.StringInput
+	if f, ok := v.field(key); ok && !f.IsNil() {
+		in = f.Interface().(pulumi.StringInput)
+	}
+	for _, s := range v.args.Services {
+		switch key {
+		case serviceSecret(s.Name, "ApiKey"):
+			in = s.APIKey
+		case serviceSecret(s.Name, "AppRepoToken"):
+			in = s.AppRepoToken
+		}
+	}
+	if in == nil {
 		return pulumi.ToSecret(pulumi.String("")).(pulumi.StringOutput), false, false
 	}
-	in := f.Interface().(pulumi.StringInput)
 	return pulumi.ToSecret(in.ToStringOutput()).(pulumi.StringOutput), true, true
+}
+
+// serviceSecret is the key a service's secret is asked for by: services.<name>.apiKey, as a component user names it.
+func serviceSecret(name, suffix string) string {
+	return "services." + name + "." + strings.ToLower(suffix[:1]) + suffix[1:]
+}
+
+// configServices are services in the configuration's shape: their secrets named, not included.
+func configServices(services []Service) []map[string]any {
+	out := make([]map[string]any, 0, len(services))
+	for _, s := range services {
+		m := map[string]any{"name": s.Name, "githubRepository": s.GitHubRepository, "githubOwnerId": s.GitHubOwnerID,
+			"githubRepositoryId": s.GitHubRepositoryID, "appRepoUrl": s.AppRepoURL, "apiKeySecret": serviceSecret(s.Name, "ApiKey")}
+		if s.GitHubAllowedSubjects != nil {
+			m["githubAllowedSubjects"] = s.GitHubAllowedSubjects
+		}
+		if s.AppChartPath != nil {
+			m["appChartPath"] = *s.AppChartPath
+		}
+		if s.AppTargetRevision != nil {
+			m["appTargetRevision"] = *s.AppTargetRevision
+		}
+		if s.IAMStatements != nil {
+			m["iamStatements"] = configStatements(s.IAMStatements)
+		}
+		if s.IngressFrom != nil {
+			m["ingressFrom"] = s.IngressFrom
+		}
+		if s.AppRepoToken != nil {
+			m["appRepoTokenSecret"] = serviceSecret(s.Name, "AppRepoToken")
+		}
+		if q := s.Quota; q != nil {
+			quota := map[string]any{}
+			for k, v := range map[string]any{"cpu": q.CPU, "memory": q.Memory, "pods": q.Pods, "loadBalancers": q.LoadBalancers} {
+				if rv := reflect.ValueOf(v); !rv.IsNil() {
+					quota[k] = rv.Elem().Interface()
+				}
+			}
+			m["quota"] = quota
+		}
+		if l := s.Limits; l != nil {
+			limits := map[string]any{}
+			for k, v := range map[string]*string{"cpu": l.CPU, "memory": l.Memory, "memoryLimit": l.MemoryLimit} {
+				if v != nil {
+					limits[k] = *v
+				}
+			}
+			m["limits"] = limits
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func (argValues) Source() string { return "Platform arguments" }

@@ -125,8 +125,9 @@ func TestArgs_areTheConfigurationContract(t *testing.T) {
 		if !assert.Truef(t, ok, "argument %s is a Pulumi.yaml key", key) {
 			continue
 		}
-		required := key == "apiKey" || key == "githubRepository" || key == "githubOwnerId" || key == "githubRepositoryId" || key == "appRepoUrl"
-		assert.Equalf(t, !required, opts == "optional", "%s is optional unless the program requires it", key)
+		// No argument is required: the single service's keys are not used with services, which need none of them;
+		// the program requires them without services (TestConstruct_badArgumentsFailWithTheProgramsMessages).
+		assert.Equalf(t, "optional", opts, "%s is optional", key)
 		typ := *decl.Type
 		switch {
 		case key == "apiKey" || key == "appRepoToken":
@@ -174,6 +175,30 @@ func allFeatures(t *testing.T) plan.Config {
 	return cfg
 }
 
+// withTwoServices is allFeatures as a platform of two services: the single-service keys out, services in, each
+// API key its own secret (shopApiKey for the program; each entry's apiKey for the component).
+func withTwoServices(t *testing.T) plan.Config {
+	t.Helper()
+	cfg := allFeatures(t)
+	for _, k := range []string{"githubRepository", "githubOwnerId", "githubRepositoryId", "appRepoUrl", "apiKey", "appRepoToken",
+		"serviceIamStatements", "serviceName", "appTargetRevision", "githubAllowedSubjects"} {
+		cfg.Set(k, nil)
+	}
+	cfg.Unsecret("apiKey")
+	cfg.Unsecret("appRepoToken")
+	cfg.Set("services", []any{
+		map[string]any{"name": "shop", "githubRepository": "acme/shop", "githubOwnerId": "61000001", "githubRepositoryId": "62000002",
+			"appRepoUrl": "https://github.com/acme/shop.git", "iamStatements": []any{map[string]any{"Sid": "ReadAssets", "Effect": "Allow",
+				"Action": []any{"s3:GetObject"}, "Resource": []any{"arn:aws:s3:::acme-assets/*"}}}},
+		map[string]any{"name": "billing", "githubRepository": "acme/billing", "githubOwnerId": "61000001", "githubRepositoryId": "62000003",
+			"appRepoUrl": "https://github.com/acme/billing.git", "quota": map[string]any{"cpu": "1", "memory": "2Gi", "pods": 10},
+			"ingressFrom": []any{"shop"}},
+	})
+	cfg.SetSecret("shopApiKey", apiKey)
+	cfg.SetSecret("billingApiKey", apiKey+"-billing")
+	return cfg
+}
+
 // inputs turns configuration values into the component's inputs, by Pulumi.yaml's types; secrets as secrets.
 func inputs(t *testing.T, cfg plan.Config) property.Map {
 	t.Helper()
@@ -184,7 +209,10 @@ func inputs(t *testing.T, cfg plan.Config) property.Map {
 		if !ok {
 			continue
 		}
-		decl := proj.Config[key]
+		decl, declared := proj.Config[key]
+		if !declared {
+			continue // a service's own secret: the component takes it in the service's entry
+		}
 		var v property.Value
 		switch *decl.Type {
 		case "integer":
@@ -199,6 +227,9 @@ func inputs(t *testing.T, cfg plan.Config) property.Map {
 			if key == "serviceIamStatements" {
 				list = componentStatements(list)
 			}
+			if key == "services" {
+				list = componentServices(cfg, list)
+			}
 			v = toValue(list)
 		default:
 			v = property.New(raw)
@@ -210,6 +241,27 @@ func inputs(t *testing.T, cfg plan.Config) property.Map {
 	}
 	return property.NewMap(m)
 }
+
+// componentServices are services entries in the component's shape: statements in its shape, and the API key, which
+// the configuration holds in the secret <name>ApiKey, in the entry.
+func componentServices(cfg plan.Config, list []any) []any {
+	out := make([]any, 0, len(list))
+	for _, e := range list {
+		entry := map[string]any{}
+		for k, v := range e.(map[string]any) {
+			entry[k] = v
+		}
+		if st, ok := entry["iamStatements"].([]any); ok {
+			entry["iamStatements"] = componentStatements(st)
+		}
+		entry["apiKey"] = secretValue(cfg.Get(entry["name"].(string) + "ApiKey"))
+		out = append(out, entry)
+	}
+	return out
+}
+
+// secretValue marks a value secret where toValue builds the inputs.
+type secretValue string
 
 // componentStatements are configuration statements in the component's shape (lower-case field names).
 func componentStatements(list []any) []any {
@@ -260,7 +312,40 @@ func programRun(t *testing.T, cfg plan.Config) *plan.Result {
 // Kubernetes resources use the explicit provider; the secrets arrive and leave as secrets.
 func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
 	t.Parallel()
-	cfg := allFeatures(t)
+	got, c := sameGraph(t, allFeatures(t))
+
+	// The API key arrives secret and stays secret in the Secret; the kubeconfig leaves secret.
+	secret := got["kubernetes:core/v1:Secret gitops-api-key"]
+	require.NotNil(t, secret)
+	assert.True(t, secret.SecretAt("stringData.api-key"), "the API key stays secret")
+	kubeconfig, ok := c.resp.State.GetOk("kubeconfig")
+	require.True(t, ok)
+	assert.True(t, kubeconfig.Secret(), "the kubeconfig output is secret")
+}
+
+// TestConstruct_servicesAreTheProgramsServices: a component given two services builds the program's two-service
+// graph: each Service with its own API key (secret, from the entry), repository, push role and tenancy.
+func TestConstruct_servicesAreTheProgramsServices(t *testing.T) {
+	t.Parallel()
+	got, c := sameGraph(t, withTwoServices(t))
+	for _, name := range []string{"shop", "billing"} {
+		require.NotNilf(t, got["platform:infra:Service "+name], "the Service %s", name)
+		secret := got["kubernetes:core/v1:Secret "+name+"-api-key"]
+		require.NotNil(t, secret)
+		assert.True(t, secret.SecretAt("stringData.api-key"), "%s's API key stays secret", name)
+		require.NotNil(t, got["kubernetes:networking.k8s.io/v1:NetworkPolicy "+name+"-isolation"])
+	}
+	assert.Equal(t, apiKey+"-billing", got["kubernetes:core/v1:Secret billing-api-key"].Str("stringData.api-key"), "each its own key")
+	services, ok := c.resp.State.GetOk("services")
+	require.True(t, ok, "the services output")
+	assert.ElementsMatch(t, []string{"shop", "billing"}, slices.Collect(mapKeys(services.AsMap().AsMap())))
+}
+
+// sameGraph constructs the component from cfg and checks that it registers exactly the resources the program
+// registers from cfg (same types, names, inputs and protection), each a descendant of the component, the
+// Kubernetes ones through the explicit provider. It returns the component's resources by type and name.
+func sameGraph(t *testing.T, cfg plan.Config) (map[string]*plan.Resource, constructed) {
+	t.Helper()
 	program := programRun(t, cfg)
 
 	c := construct(t, "dev", inputs(t, cfg), false)
@@ -315,14 +400,7 @@ func TestConstruct_buildsTheProgramsGraphUnderTheComponent(t *testing.T) {
 			assert.Containsf(t, g.Provider, "pulumi:providers:kubernetes::k8s::", "%s uses the explicit Kubernetes provider", k)
 		}
 	}
-
-	// The API key arrives secret and stays secret in the Secret; the kubeconfig leaves secret.
-	secret := got["kubernetes:core/v1:Secret gitops-api-key"]
-	require.NotNil(t, secret)
-	assert.True(t, secret.SecretAt("stringData.api-key"), "the API key stays secret")
-	kubeconfig, ok := c.resp.State.GetOk("kubeconfig")
-	require.True(t, ok)
-	assert.True(t, kubeconfig.Secret(), "the kubeconfig output is secret")
+	return got, c
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -347,7 +425,8 @@ func TestConstruct_outputsAreTheStackOutputs(t *testing.T) {
 	for k := range c.resp.State.AsMap() {
 		got = append(got, k)
 	}
-	assert.ElementsMatch(t, slices.Collect(mapKeys(program.Outputs)), got)
+	// services is the one output the single-service program does not export; the component's is empty then.
+	assert.ElementsMatch(t, append(slices.Collect(mapKeys(program.Outputs)), "services"), got)
 }
 
 // TestConstruct_badArgumentsFailWithTheProgramsMessages: invalid arguments fail with the program's messages, every
@@ -359,6 +438,8 @@ func TestConstruct_badArgumentsFailWithTheProgramsMessages(t *testing.T) {
 	cfg.Set("nodeMinSize", 5)
 	cfg.Set("serviceIamStatements", []any{map[string]any{"Effect": "Allow", "Action": []any{"s3:GetObject"}, "Resource": []any{"*"}}})
 	delete(cfg.Values, project+":githubRepository")
+	delete(cfg.Values, project+":apiKey") // optional in the schema (services need none), required by the program
+	cfg.Unsecret("apiKey")
 	program := plan.Run(project, "dev", cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		_, err := stacks.Build(ctx)
 		return nil, err
@@ -366,7 +447,8 @@ func TestConstruct_badArgumentsFailWithTheProgramsMessages(t *testing.T) {
 	require.Error(t, program.Err)
 	var cfgErr *stacks.ConfigError
 	require.ErrorAs(t, program.Err, &cfgErr)
-	require.GreaterOrEqual(t, len(cfgErr.Problems), 4)
+	require.GreaterOrEqual(t, len(cfgErr.Problems), 5)
+	assert.Contains(t, program.Err.Error(), "apiKey: is required and missing")
 
 	c := construct(t, "dev", inputs(t, cfg), false)
 	require.Error(t, c.err)
@@ -425,6 +507,8 @@ func toValue(v any) property.Value {
 		return property.New(v)
 	case nil:
 		return property.New(property.Null)
+	case secretValue:
+		return property.New(string(v)).WithSecret(true)
 	}
 	panic(fmt.Sprintf("unsupported value %T", v))
 }

@@ -154,16 +154,25 @@ func tscErrors(t *testing.T, dir string, files ...string) map[string][]string {
 // tsVariants are changes to the example that the compiler must reject, as the component would at run time.
 var tsVariants = []struct{ name, from, to, want string }{
 	{"a number for an ID", `githubOwnerId: "61000001",`, `githubOwnerId: 61000001,`, "githubOwnerId"},
-	{"no API key", `apiKey: config.requireSecret("apiKey"),`, ``, "apiKey"},
+	// The single service's keys are optional (a platform of services has none); a service's are required.
+	{"a list for the repository", `githubRepository: "acme/shop",`, `githubRepository: ["acme/shop"],`, "githubRepository"},
 	{"an output for a list", `action: ["s3:GetObject"]`, `action: pulumi.output(["s3:GetObject"])`, "action"},
+}
+
+// tsServiceVariants are changes to the two-service example that the compiler must reject.
+var tsServiceVariants = []struct{ name, from, to, want string }{
+	{"a service without its API key", `apiKey: config.requireSecret("billingApiKey"),`, ``, "apiKey"},
+	{"a service without a name", `name: "billing",`, ``, "name"},
+	{"a number for a quota's CPU", `cpu: "1"`, `cpu: 1`, "cpu"},
 }
 
 // typeScriptChecked is the one compiler run of the TypeScript tests: the example as shipped (index.ts), each
 // rejected variant of it (variant-<n>.ts), and the README's example (readme.ts), with the errors of each.
 var typeScriptChecked struct {
-	once    sync.Once
-	example string
-	errs    map[string][]string
+	once     sync.Once
+	services string // the two-service example (services.ts)
+	example  string
+	errs     map[string][]string
 }
 
 func typeScriptCheck(t *testing.T) (example string, errs map[string][]string) {
@@ -173,7 +182,18 @@ func typeScriptCheck(t *testing.T) (example string, errs map[string][]string) {
 		b, err := os.ReadFile(filepath.Join(dir, "index.ts"))
 		require.NoError(t, err)
 		example := string(b)
-		files := []string{"index.ts", "readme.ts"}
+		files := []string{"index.ts", "readme.ts", "services.ts"}
+		b, err = os.ReadFile(filepath.Join(repoRoot(t), "examples", "component", "typescript-services", "index.ts"))
+		require.NoError(t, err)
+		services := string(b)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "services.ts"), b, 0o644))
+		for i, v := range tsServiceVariants {
+			require.Contains(t, services, v.from, v.name)
+			name := fmt.Sprintf("variant-services-%d.ts", i)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(strings.Replace(services, v.from, v.to, 1)), 0o644))
+			files = append(files, name)
+		}
+		typeScriptChecked.services = services
 		require.NoError(t, os.WriteFile(filepath.Join(dir, "readme.ts"), []byte(readmeBlock(t, readmeHeading, "typescript")), 0o644))
 		for i, v := range tsVariants {
 			require.Contains(t, example, v.from, v.name)
@@ -202,6 +222,16 @@ func TestSDK_typeScriptConsumerTypeChecks(t *testing.T) {
 			got := errs[fmt.Sprintf("variant-%d.ts", i)]
 			require.NotEmpty(t, got, "the compiler accepts it")
 			line := strings.Count(strings.SplitN(example, v.from, 2)[0], "\n") + 1
+			all := strings.Join(got, "\n")
+			assert.True(t, strings.Contains(all, fmt.Sprintf(".ts(%d,", line)) || strings.Contains(all, "'"+v.want+"'"),
+				"the error is about the change (%s): %s", v.want, all)
+		})
+	}
+	for i, v := range tsServiceVariants {
+		t.Run(v.name, func(t *testing.T) {
+			got := errs[fmt.Sprintf("variant-services-%d.ts", i)]
+			require.NotEmpty(t, got, "the compiler accepts it")
+			line := strings.Count(strings.SplitN(typeScriptChecked.services, v.from, 2)[0], "\n") + 1
 			all := strings.Join(got, "\n")
 			assert.True(t, strings.Contains(all, fmt.Sprintf(".ts(%d,", line)) || strings.Contains(all, "'"+v.want+"'"),
 				"the error is about the change (%s): %s", v.want, all)
