@@ -31,12 +31,8 @@ type GitOpsArgs struct {
 	ChartVersion string               // exact argo-cd chart version (required)
 	HA           bool                 // several replicas and redis-ha (needs 3 nodes); default false (dev)
 
-	ServiceName    string // names the Application, AppProject, Helm release and Secret; "" installs Argo CD alone
-	Namespace      string // service namespace (required)
-	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart (required)
-	RepoURL        string // Git repository of the service chart (required)
-	ChartPath      string // chart directory in that repository (required)
-	TargetRevision string // branch, tag or commit (required)
+	// ServiceSource is the one service's chart and namespace; with no ServiceName, Argo CD is installed alone.
+	ServiceSource
 
 	APIKey pulumi.StringInput // secret; becomes Secret <ServiceName>-secret key api-key (required)
 	// RepoToken, when set, is a secret HTTPS token that lets ArgoCD read a private repository. Default nil: the
@@ -239,8 +235,7 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 
 	if args.ServiceName != "" {
 		app, err := NewServiceApp(ctx, name, &ServiceAppArgs{
-			ServiceName: args.ServiceName, Namespace: args.Namespace, Stack: args.Stack, RepoURL: args.RepoURL,
-			ChartPath: args.ChartPath, TargetRevision: args.TargetRevision, APIKey: args.APIKey, RepoToken: args.RepoToken,
+			ServiceSource: args.ServiceSource, APIKey: args.APIKey, RepoToken: args.RepoToken,
 			ServiceRoleARN: args.ServiceRoleARN, ServiceWaitFor: args.ServiceWaitFor, WaitFor: args.WaitFor,
 			ArgoCDNamespace: g.ArgoCDNamespace, ArgoCD: release,
 		}, child...)
@@ -256,15 +251,20 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	return g, nil
 }
 
+// ServiceSource is where a service's chart comes from and where it is deployed.
+type ServiceSource struct {
+	ServiceName    string // names the Application, AppProject, Helm release and Secret
+	Namespace      string // service namespace
+	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart
+	RepoURL        string // Git repository of the service chart
+	ChartPath      string // chart directory in that repository
+	TargetRevision string // branch, tag or commit
+}
+
 // ServiceAppArgs configures one service's place in the cluster: its namespace, API key Secret, Argo CD project and
 // Application, and with Tenancy its quotas, limits and network isolation.
 type ServiceAppArgs struct {
-	ServiceName    string // names the Application, AppProject, Helm release and Secret (required)
-	Namespace      string // service namespace (required)
-	Stack          string // stack name; selects the optional values-<stack>.yaml of the chart (required)
-	RepoURL        string // Git repository of the service chart (required)
-	ChartPath      string // chart directory in that repository (required)
-	TargetRevision string // branch, tag or commit (required)
+	ServiceSource // (required)
 
 	APIKey         pulumi.StringInput // secret; becomes Secret <ServiceName>-secret key api-key (required)
 	RepoToken      pulumi.StringInput // secret token for a private repository; default nil (public)

@@ -507,15 +507,11 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 	}
 
 	gitops := &infra.GitOpsArgs{
-		Provider:       p.Kubernetes,
-		ChartVersion:   cfg.ArgoCDChartVersion,
-		HA:             cfg.Protect,
-		ServiceName:    cfg.ServiceName,
-		Namespace:      cfg.ServiceNamespace(),
-		Stack:          cfg.Stack,
-		RepoURL:        cfg.AppRepoURL,
-		ChartPath:      cfg.AppChartPath,
-		TargetRevision: cfg.AppTargetRevision,
+		Provider:     p.Kubernetes,
+		ChartVersion: cfg.ArgoCDChartVersion,
+		HA:           cfg.Protect,
+		ServiceSource: infra.ServiceSource{ServiceName: cfg.ServiceName, Namespace: cfg.ServiceNamespace(), Stack: cfg.Stack,
+			RepoURL: cfg.AppRepoURL, ChartPath: cfg.AppChartPath, TargetRevision: cfg.AppTargetRevision},
 		APIKey:         cfg.APIKey,
 		WaitFor:        p.Addons.Ready,
 		ServiceWaitFor: serviceReady,

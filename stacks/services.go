@@ -412,8 +412,9 @@ func deployServices(ctx *pulumi.Context, cfg *Config, env Env, p *Platform, role
 			ServiceAccount: s.Name,
 			Provider:       p.Kubernetes,
 			App: infra.ServiceAppArgs{
-				ServiceName: s.Name, Namespace: s.Name, Stack: cfg.Stack, RepoURL: s.AppRepoURL, ChartPath: s.AppChartPath,
-				TargetRevision: s.AppTargetRevision, APIKey: s.APIKey, WaitFor: p.Addons.Ready,
+				ServiceSource: infra.ServiceSource{ServiceName: s.Name, Namespace: s.Name, Stack: cfg.Stack, RepoURL: s.AppRepoURL,
+					ChartPath: s.AppChartPath, TargetRevision: s.AppTargetRevision},
+				APIKey: s.APIKey, WaitFor: p.Addons.Ready,
 				ArgoCDNamespace: p.GitOps.ArgoCDNamespace, ArgoCD: p.GitOps.Release,
 				Tenancy: &s.Tenancy,
 			},

@@ -29,14 +29,7 @@ func TestIAMEvaluation_servicesStayInsideTheirTenancy(t *testing.T) {
 	for _, stack := range stackNames {
 		cfg := withServices(deployConfig(t, stack), tenants...)
 		r := runStack(t, stack, cfg).ok()
-		for _, rec := range r.records {
-			switch rec.Type {
-			case "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy":
-				documents = append(documents, json.RawMessage(rec.Str("policy")))
-			case "aws:iam/role:Role":
-				documents = append(documents, json.RawMessage(rec.Str("assumeRolePolicy")))
-			}
-		}
+		documents = append(documents, iamDocuments(r)...)
 		w := iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
 			repository: stack + "/" + tenants[0].name, rolePath: "/" + projectName + "/" + stack + "/"}
 		role := func(name string) string { return w.iam("role" + w.rolePath + name + "-1a2b3c4") }

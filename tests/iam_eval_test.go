@@ -310,14 +310,7 @@ func TestIAMEvaluation_deployRolesStayInsideTheirStack(t *testing.T) {
 				cfg.Set("clusterAdminArns", []any{"arn:aws:iam::" + plan.Account + ":role/oncall"})
 			}
 			r := runStack(t, stack, cfg).ok()
-			for _, rec := range r.records {
-				switch rec.Type {
-				case "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy":
-					documents = append(documents, json.RawMessage(rec.Str("policy")))
-				case "aws:iam/role:Role":
-					documents = append(documents, json.RawMessage(rec.Str("assumeRolePolicy")))
-				}
-			}
+			documents = append(documents, iamDocuments(r)...)
 			w := iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
 				repository: stack + "/" + cfg.Get("serviceName"), rolePath: "/" + projectName + "/" + stack + "/"}
 			if stack == "prod" {
@@ -341,6 +334,20 @@ func TestIAMEvaluation_deployRolesStayInsideTheirStack(t *testing.T) {
 		}
 	}
 	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
+}
+
+// iamDocuments are every IAM document of a plan: policies, inline policies and trust policies.
+func iamDocuments(r *run) []json.RawMessage {
+	var documents []json.RawMessage
+	for _, rec := range r.records {
+		switch rec.Type {
+		case "aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy":
+			documents = append(documents, json.RawMessage(rec.Str("policy")))
+		case "aws:iam/role:Role":
+			documents = append(documents, json.RawMessage(rec.Str("assumeRolePolicy")))
+		}
+	}
+	return documents
 }
 
 // assertDecisions checks the engine's decision on each row of the tables, and that every name the policies use
