@@ -48,9 +48,9 @@ type GitOpsArgs struct {
 	// ServiceRoleAnnotation, so that a new or changed role rolls the pods: EKS Pod Identity gives credentials only
 	// to pods started after their association. Default nil.
 	ServiceRoleARN pulumi.StringInput
-	// IsolateArgoCD admits only Argo CD's own pods to its namespace (a NetworkPolicy): set for a platform of
-	// several tenants. Default false.
-	IsolateArgoCD bool
+	// Tenants is set for a platform of several tenants: Argo CD's namespace admits only Argo CD's own pods (a
+	// NetworkPolicy), and no Service may take external IPs (CVE-2020-8554, an admission policy). Default false.
+	Tenants bool
 }
 
 // GitOps is ArgoCD installed by Helm plus the service's namespace, Secret, AppProject and Application.
@@ -96,8 +96,17 @@ func AppProjectSpec(args *ServiceAppArgs) map[string]any {
 		map[string]any{"group": "", "kind": "LimitRange"},
 	}
 	if args.Tenancy != nil {
-		// A tenant's chart must not open its namespace, or replace the platform's policy, with one of its own.
-		blacklist = append(blacklist, map[string]any{"group": "networking.k8s.io", "kind": "NetworkPolicy"})
+		blacklist = append(blacklist,
+			// A tenant's chart must not open its namespace, or replace the platform's policy, with one of its own;
+			// nor write the VPC CNI's resolved policies (PolicyEndpoints, which EKS manages and the node agent
+			// trusts as they are).
+			map[string]any{"group": "networking.k8s.io", "kind": "NetworkPolicy"},
+			map[string]any{"group": "networking.k8s.aws", "kind": "*"},
+			// Argo CD's controller may write anything, so Kubernetes would let it bind cluster-admin in the
+			// namespace, and a pod with that binding could delete the quota and the isolation policy.
+			map[string]any{"group": "rbac.authorization.k8s.io", "kind": "Role"},
+			map[string]any{"group": "rbac.authorization.k8s.io", "kind": "RoleBinding"},
+		)
 	}
 	return map[string]any{
 		"description": fmt.Sprintf("%s: one repository, one namespace", args.ServiceName),
@@ -225,11 +234,14 @@ func NewGitOps(ctx *pulumi.Context, name string, args *GitOpsArgs, opts ...pulum
 	g.Release = release
 	outputs := pulumi.Map{"argocdNamespace": g.ArgoCDNamespace}
 
-	if args.IsolateArgoCD {
+	if args.Tenants {
 		// Tenants' pods may not reach Argo CD (its API, repo server and Redis): only Argo CD's own pods may.
 		// kubectl port-forward enters the pod's own network namespace and is not subject to it.
 		if _, err := newNetworkPolicy(ctx, name+"-argocd-isolation", g.ArgoCDNamespace, nil, with(waitFor)...); err != nil {
 			return nil, wrap("isolate argocd", err)
+		}
+		if err := denyExternalIPs(ctx, name, with(waitFor)...); err != nil {
+			return nil, wrap("deny external IPs", err)
 		}
 	}
 

@@ -132,14 +132,19 @@ func ServiceProtectedChildren(name string, withIdentity bool) [][2]string {
 		{"kubernetes:argoproj.io/v1alpha1:Application", name + "-application"},
 	}
 	if withIdentity {
-		children = append(children,
-			[2]string{roleBoundaryType, name + "-roles"},
-			[2]string{roleBoundaryType + "$aws:iam/policy:Policy", name + "-roles-policy"},
-			[2]string{workloadIdentityType, name + "-identity"},
-			[2]string{workloadIdentityType + "$aws:iam/role:Role", WorkloadRoleName(name + "-identity")},
-			[2]string{workloadIdentityType + "$aws:iam/rolePolicy:RolePolicy", name + "-identity-policy"},
-			[2]string{workloadIdentityType + "$aws:eks/podIdentityAssociation:PodIdentityAssociation", name + "-identity-association"},
-		)
+		children = append(children, ServiceIdentityChildren(name)...)
 	}
 	return children
+}
+
+// ServiceIdentityChildren are the type chains and names of a Service's Pod Identity role and its boundary.
+func ServiceIdentityChildren(name string) [][2]string {
+	return [][2]string{
+		{roleBoundaryType, name + "-roles"},
+		{roleBoundaryType + "$aws:iam/policy:Policy", name + "-roles-policy"},
+		{workloadIdentityType, name + "-identity"},
+		{workloadIdentityType + "$aws:iam/role:Role", WorkloadRoleName(name + "-identity")},
+		{workloadIdentityType + "$aws:iam/rolePolicy:RolePolicy", name + "-identity-policy"},
+		{workloadIdentityType + "$aws:eks/podIdentityAssociation:PodIdentityAssociation", name + "-identity-association"},
+	}
 }

@@ -3,6 +3,7 @@ package infra
 import (
 	"strconv"
 
+	admissionv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/admissionregistration/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
@@ -33,15 +34,58 @@ const (
 	NamespaceNameLabel = "kubernetes.io/metadata.name" // set by Kubernetes on every namespace (1.22+)
 )
 
-// QuotaHard is the ResourceQuota's hard limits.
+// QuotaHard is the ResourceQuota's hard limits. Without load balancers, no NodePort either: a node port opens on
+// every node, reachable from the whole VPC.
 func (t *Tenancy) QuotaHard() map[string]string {
-	return map[string]string{
+	hard := map[string]string{
 		"requests.cpu":           t.CPU,
 		"requests.memory":        t.Memory,
 		"limits.memory":          t.Memory,
 		"pods":                   strconv.Itoa(t.Pods),
 		"services.loadbalancers": strconv.Itoa(t.LoadBalancers),
 	}
+	if t.LoadBalancers == 0 {
+		hard["services.nodeports"] = "0"
+	}
+	return hard
+}
+
+// DenyExternalIPsPolicy names the admission policy that refuses Services with external IPs.
+const DenyExternalIPsPolicy = "platform-deny-service-external-ips"
+
+// denyExternalIPs refuses, in every namespace, a Service that claims external IPs: any tenant could otherwise
+// intercept traffic meant for those addresses from every pod of the cluster (CVE-2020-8554; Kubernetes' own
+// DenyServiceExternalIPs admission plugin is not one EKS enables). A ValidatingAdmissionPolicy (GA since
+// Kubernetes 1.30) and its binding, which denies.
+func denyExternalIPs(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) error {
+	policy, err := admissionv1.NewValidatingAdmissionPolicy(ctx, name+"-deny-external-ips", &admissionv1.ValidatingAdmissionPolicyArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(DenyExternalIPsPolicy)},
+		Spec: &admissionv1.ValidatingAdmissionPolicySpecArgs{
+			FailurePolicy: pulumi.String("Fail"),
+			MatchConstraints: &admissionv1.MatchResourcesArgs{ResourceRules: admissionv1.NamedRuleWithOperationsArray{
+				admissionv1.NamedRuleWithOperationsArgs{
+					ApiGroups: pulumi.StringArray{pulumi.String("")}, ApiVersions: pulumi.StringArray{pulumi.String("v1")},
+					Operations: pulumi.StringArray{pulumi.String("CREATE"), pulumi.String("UPDATE")},
+					Resources:  pulumi.StringArray{pulumi.String("services")},
+				},
+			}},
+			Validations: admissionv1.ValidationArray{admissionv1.ValidationArgs{
+				Expression: pulumi.String("!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0"),
+				Message:    pulumi.String("Services may not set externalIPs on this platform (CVE-2020-8554)"),
+			}},
+		},
+	}, opts...)
+	if err != nil {
+		return err
+	}
+	_, err = admissionv1.NewValidatingAdmissionPolicyBinding(ctx, name+"-deny-external-ips", &admissionv1.ValidatingAdmissionPolicyBindingArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(DenyExternalIPsPolicy)},
+		Spec: &admissionv1.ValidatingAdmissionPolicyBindingSpecArgs{
+			PolicyName:        policy.Metadata.Name().Elem(),
+			ValidationActions: pulumi.StringArray{pulumi.String("Deny")},
+		},
+	}, opts...)
+	return err
 }
 
 // newTenancy creates the namespace's quota, limits and isolation; they are what the service's pods must wait for.

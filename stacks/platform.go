@@ -242,43 +242,57 @@ func existingIssuers(ctx *pulumi.Context, cfg *Config, opts ...pulumi.InvokeOpti
 	return adopt, nil
 }
 
-// checkProtectedRemovals explains, before anything changes, an update that protect would stop halfway: in a
-// protected stack, emptying serviceIamStatements deletes the service's role and its boundary, which the engine
-// refuses one resource at a time. The role is found among the account's roles (its physical name is the logical
-// one with a suffix).
+// checkProtectedRemovals explains an update that protect would stop halfway, with the command that unprotects
+// exactly the resources it deletes; the resources are found by their roles among the account's roles (a role's
+// physical name is its logical one with a suffix). The program cannot see whether they are still protected (that
+// is in the state), so what the user can fix with that command is a notice, said on every run, and the engine's
+// protection does the refusing: after the command, the same update goes through. Only the removal of a whole
+// service is refused outright, until its entry says `remove: true` (stacks/services.go).
 func checkProtectedRemovals(cfg *Config, roleARNs []string, inComponent bool) error {
+	if !cfg.Protect {
+		return nil
+	}
 	if cfg.MultiService() {
 		return checkProtectedServiceRemovals(cfg, roleARNs, inComponent)
 	}
-	if !cfg.Protect || len(cfg.ServiceIAMStatements) > 0 {
+	if len(cfg.ServiceIAMStatements) > 0 || !hasRole(cfg, roleARNs, infra.WorkloadRoleName(serviceIdentityName)) {
 		return nil
 	}
-	prefix := ":role" + cfg.RolePath() + infra.WorkloadRoleName(serviceIdentityName) + "-"
-	if !slices.ContainsFunc(roleARNs, func(arn string) bool { return strings.Contains(arn, prefix) }) {
-		return nil
+	var urns []string
+	for _, child := range [][2]string{
+		{infra.WorkloadIdentityType, serviceIdentityName},
+		{infra.WorkloadIdentityType + "$aws:iam/role:Role", infra.WorkloadRoleName(serviceIdentityName)},
+		{infra.WorkloadIdentityType + "$aws:iam/rolePolicy:RolePolicy", serviceIdentityName + "-policy"},
+		{infra.WorkloadIdentityType + "$aws:eks/podIdentityAssociation:PodIdentityAssociation", serviceIdentityName + "-association"},
+		{infra.RoleBoundaryType, serviceRolesName},
+		{infra.RoleBoundaryType + "$aws:iam/policy:Policy", serviceRolesName + "-policy"},
+	} {
+		urns = append(urns, cfg.urn(child[0], child[1]))
 	}
-	how := "unprotect each of them with `pulumi state unprotect '<urn>'` (`pulumi stack --show-urns` lists them)"
-	if !inComponent {
-		urn := func(typeChain, name string) string {
-			return "urn:pulumi:" + cfg.Stack + "::" + cfg.Project + "::" + typeChain + "::" + name
-		}
-		var cmds []string
-		for _, u := range []string{
-			urn(infra.WorkloadIdentityType, serviceIdentityName),
-			urn(infra.WorkloadIdentityType+"$aws:iam/role:Role", infra.WorkloadRoleName(serviceIdentityName)),
-			urn(infra.WorkloadIdentityType+"$aws:iam/rolePolicy:RolePolicy", serviceIdentityName+"-policy"),
-			urn(infra.WorkloadIdentityType+"$aws:eks/podIdentityAssociation:PodIdentityAssociation", serviceIdentityName+"-association"),
-			urn(infra.RoleBoundaryType, serviceRolesName),
-			urn(infra.RoleBoundaryType+"$aws:iam/policy:Policy", serviceRolesName+"-policy"),
-		} {
-			cmds = append(cmds, "pulumi state unprotect --yes '"+u+"'")
-		}
-		how = "unprotect them: " + strings.Join(cmds, "; ")
+	cfg.Notices = append(cfg.Notices, keyServiceIAMStatements+": is empty, which deletes the service's AWS role, its "+
+		"policy and Pod Identity association and its boundary, and this stack protects them (protect: true): `pulumi up` "+
+		"stops at them until you "+unprotect(urns, inComponent)+"; to keep them, set the statements again")
+	return nil
+}
+
+// hasRole reports whether the account has a role of the stack's path whose logical name is name.
+func hasRole(cfg *Config, roleARNs []string, name string) bool {
+	prefix := ":role" + cfg.RolePath() + name + "-"
+	return slices.ContainsFunc(roleARNs, func(arn string) bool { return strings.Contains(arn, prefix) })
+}
+
+// urn is the URN of a top-level resource of the stack's program by its type chain and name.
+func (c *Config) urn(typeChain, name string) string {
+	return "urn:pulumi:" + c.Stack + "::" + c.Project + "::" + typeChain + "::" + name
+}
+
+// unprotect is the one command that unprotects urns (in a component, their URNs are the consumer's, so the
+// command names how to list them).
+func unprotect(urns []string, inComponent bool) string {
+	if inComponent {
+		return "unprotect them with `pulumi state unprotect --yes <urn>...` (`pulumi stack --show-urns` lists them)"
 	}
-	return &ConfigError{Source: cfg.source, Problems: []string{keyServiceIAMStatements + ": is empty, which deletes the service's " +
-		"AWS role, its policy and Pod Identity association and its boundary, and this stack protects them (protect: true), " +
-		"so `pulumi up` would stop at the first of them. To remove them, " + how + ", then `pulumi up`; to keep them, " +
-		"set the statements again"}}
+	return "unprotect them with `pulumi state unprotect --yes '" + strings.Join(urns, "' '") + "'`"
 }
 
 // The logical names of the service's own identity and its boundary.

@@ -34,13 +34,16 @@ type ServiceConfig struct {
 	AppRepoToken       pulumi.StringOutput
 	ECRRepositoryName  string // <stack>/<name>
 	Tenancy            infra.Tenancy
+	// Remove acknowledges the removal of the service: nothing of it is registered, so an update deletes it (in a
+	// protected stack, once its resources are unprotected).
+	Remove bool
 }
 
 // Per-service defaults of the tenancy: what one small service needs, and no public load balancer.
 const (
 	DefaultServiceCPU           = "2"
 	DefaultServiceMemory        = "4Gi"
-	DefaultServicePods          = 20
+	DefaultServicePods          = 16 // 16 containers at the default 256Mi limit fill the default 4Gi
 	DefaultContainerCPU         = "100m"
 	DefaultContainerMemory      = "128Mi"
 	DefaultContainerMemoryLimit = "256Mi"
@@ -49,7 +52,7 @@ const (
 // serviceEntryKeys are the keys of an entry of services.
 var serviceEntryKeys = []string{"name", "githubRepository", "githubOwnerId", "githubRepositoryId", "githubAllowedSubjects",
 	"appRepoUrl", "appChartPath", "appTargetRevision", "iamStatements", "apiKeySecret", "appRepoTokenSecret", "quota",
-	"limits", "ingressFrom"}
+	"limits", "ingressFrom", "remove"}
 
 // systemNamespaces are namespaces a service may not take: Kubernetes', EKS's and the platform's own.
 var systemNamespaces = []string{"default", infra.ArgoCDNamespace, "amazon-cloudwatch", "aws-observability"}
@@ -101,7 +104,9 @@ func (l *loader) services(c *Config) {
 	}
 	for i, s := range c.Services {
 		for _, from := range s.Tenancy.IngressFrom {
-			switch _, known := byName[from]; {
+			switch j, known := byName[from]; {
+			case known && c.Services[j].Remove:
+				l.fail(fmt.Sprintf("%s[%d].ingressFrom", keyServices, i), "names %s, which is being removed (remove: true)", from)
 			case from == s.Name:
 				l.fail(fmt.Sprintf("%s[%d].ingressFrom", keyServices, i), "names the service itself, whose pods always reach each other")
 			case !known:
@@ -203,6 +208,13 @@ func (l *loader) serviceEntry(c *Config, i int, item map[string]any) ServiceConf
 		return v
 	}
 	s := ServiceConfig{Name: str("name", "")}
+	switch v := item["remove"].(type) {
+	case nil:
+	case bool:
+		s.Remove = v
+	default:
+		l.fail(key("remove"), "must be true or false, got %v", v)
+	}
 	s.GitHubRepository = str("githubRepository", "")
 	s.GitHubOwnerID = str("githubOwnerId", "")
 	s.GitHubRepositoryID = str("githubRepositoryId", "")
@@ -227,10 +239,15 @@ func (l *loader) serviceEntry(c *Config, i int, item map[string]any) ServiceConf
 		l.fail(key("name"), "must be a DNS label (lowercase letters, digits, '-', at most 42 characters) because it names a namespace and a Secret, got %q", s.Name)
 	case slices.Contains(systemNamespaces, s.Name) || strings.HasPrefix(s.Name, "kube-"):
 		l.fail(key("name"), "%q names a namespace Kubernetes, EKS or Argo CD already owns; choose the service's own name", s.Name)
+	case !ecrNameRe.MatchString(s.ECRRepositoryName):
+		l.fail(key("name"), "%q makes the repository name %s, which ECR refuses (no two separators in a row)", s.Name, s.ECRRepositoryName)
 	case s.Name == "github":
 		// Services are found in the account by their push roles, <name>-push-role-*, and github-push-role-* is the
 		// one service's of the single-service layout.
 		l.fail(key("name"), "%q is the name of the single-service layout's push role; choose another", s.Name)
+	}
+	if s.Remove {
+		return s // nothing of it is registered: its other keys are not read
 	}
 	switch {
 	case s.GitHubRepository == "":
@@ -395,13 +412,16 @@ func deployServices(ctx *pulumi.Context, cfg *Config, env Env, p *Platform, role
 	var err error
 	p.GitOps, err = infra.NewGitOps(ctx, "gitops", &infra.GitOpsArgs{
 		Provider: p.Kubernetes, ChartVersion: cfg.ArgoCDChartVersion, HA: cfg.Protect, WaitFor: p.Addons.Ready,
-		IsolateArgoCD: true,
+		Tenants: true,
 	}, protect)
 	if err != nil {
 		return err
 	}
 	p.Services = map[string]*infra.Service{}
 	for _, s := range cfg.Services {
+		if s.Remove {
+			continue // its resources are deleted
+		}
 		args := &infra.ServiceArgs{
 			Account: env.Account, Roles: roles,
 			ECRRepositoryName: s.ECRRepositoryName, KeepTaggedImages: cfg.ImageRetainCount, Protected: cfg.Protect,
@@ -454,17 +474,18 @@ var (
 	identityRoleRe = regexp.MustCompile(`^([a-z0-9][-a-z0-9]*)-identity-role-[0-9a-f]{7}$`)
 )
 
-// checkProtectedServiceRemovals explains, before anything changes, the removal of a service from a protected stack,
-// which the engine would refuse one resource at a time after deleting what it could: the stack's services are
-// found by their push roles among the account's roles under the stack's path, and the refusal lists the commands
-// that unprotect exactly the removed service's resources.
+// checkProtectedServiceRemovals: in a protected stack, a service that disappears from services would have its
+// namespace, workloads, repository and roles deleted, which protect stops halfway; it is refused before anything
+// changes, with the command that unprotects exactly its resources and the acknowledgement that lets the removal go
+// through: its entry kept with `remove: true`. The stack's services are found by their push roles among the
+// account's roles. A service marked for removal, or one whose iamStatements are emptied, gets the command as a
+// notice (the engine's protection refuses until it has run).
 func checkProtectedServiceRemovals(cfg *Config, roleARNs []string, inComponent bool) error {
-	if !cfg.Protect {
-		return nil
+	listed := map[string]ServiceConfig{}
+	for _, s := range cfg.Services {
+		listed[s.Name] = s
 	}
-	configured := serviceNames(cfg.Services)
-	removed := map[string]bool{}
-	identities := map[string]bool{}
+	gone, identities := map[string]bool{}, map[string]bool{}
 	for _, arn := range roleARNs {
 		_, pathName, _ := strings.Cut(arn, ":role")
 		i := strings.LastIndex(pathName, "/")
@@ -473,34 +494,54 @@ func checkProtectedServiceRemovals(cfg *Config, roleARNs []string, inComponent b
 		}
 		name := pathName[i+1:]
 		// github-push-role-* is the single-service layout's push role (the name "github" is refused to services).
-		if m := pushRoleRe.FindStringSubmatch(name); m != nil && m[1] != "github" && !slices.Contains(configured, m[1]) {
-			removed[m[1]] = true
+		if m := pushRoleRe.FindStringSubmatch(name); m != nil && m[1] != "github" {
+			if _, ok := listed[m[1]]; !ok {
+				gone[m[1]] = true
+			}
 		}
 		if m := identityRoleRe.FindStringSubmatch(name); m != nil {
 			identities[m[1]] = true
 		}
 	}
+	urns := func(name string, identity bool) []string { return ServiceURNs(cfg.Project, cfg.Stack, name, identity) }
 	var problems []string
-	for _, name := range slices.Sorted(maps.Keys(removed)) {
-		how := "unprotect each of its resources with `pulumi state unprotect '<urn>'` (`pulumi stack --show-urns` lists them)"
-		if !inComponent {
-			var cmds []string
-			component := "urn:pulumi:" + cfg.Stack + "::" + cfg.Project + "::" + infra.ServiceType
-			cmds = append(cmds, "pulumi state unprotect --yes '"+component+"::"+name+"'")
-			for _, child := range infra.ServiceProtectedChildren(name, identities[name]) {
-				cmds = append(cmds, "pulumi state unprotect --yes '"+component+"$"+child[0]+"::"+child[1]+"'")
-			}
-			how = "unprotect them: " + strings.Join(cmds, "; ")
-		}
+	for _, name := range slices.Sorted(maps.Keys(gone)) {
 		problems = append(problems, fmt.Sprintf("%s: service %s is no longer listed, which deletes its namespace and "+
-			"workloads, repository, push role and Argo CD Application, and this stack protects them (protect: true), so "+
-			"`pulumi up` would stop at the first of them. To remove it, %s, then `pulumi up` (its repository keeps its "+
-			"images: delete them first); to keep it, list it again", keyServices, name, how))
+			"workloads, repository, roles and Argo CD Application, and this stack protects them (protect: true). To remove "+
+			"it, %s, list it again with `remove: true` (its other keys may go), and `pulumi up` (its repository keeps its "+
+			"images: delete them first); once it is gone, drop the entry. To keep it, list it again as it was",
+			keyServices, name, unprotect(urns(name, identities[name]), inComponent)))
+	}
+	for _, s := range cfg.Services {
+		switch {
+		case s.Remove && hasRole(cfg, roleARNs, s.Name+"-push-role"):
+			cfg.Notices = append(cfg.Notices, fmt.Sprintf("%s: service %s is being removed; `pulumi up` stops at its "+
+				"protected resources until you %s", keyServices, s.Name, unprotect(urns(s.Name, identities[s.Name]), inComponent)))
+		case !s.Remove && len(s.IAMStatements) == 0 && identities[s.Name]:
+			var own []string
+			for _, child := range infra.ServiceIdentityChildren(s.Name) {
+				own = append(own, cfg.urn(infra.ServiceType+"$"+child[0], child[1]))
+			}
+			cfg.Notices = append(cfg.Notices, fmt.Sprintf("%s: service %s has no iamStatements, which deletes its AWS role, "+
+				"its policy and Pod Identity association and its boundary, protected in this stack: `pulumi up` stops at "+
+				"them until you %s; to keep them, set its statements again", keyServices, s.Name, unprotect(own, inComponent)))
+		}
 	}
 	if len(problems) > 0 {
 		return &ConfigError{Source: cfg.source, Problems: problems}
 	}
 	return nil
+}
+
+// ServiceURNs are the URNs of the protected resources of a service of the program's stack: the Service and every
+// descendant but its repository credentials (withIdentity: its Pod Identity role and boundary too).
+func ServiceURNs(project, stack, name string, withIdentity bool) []string {
+	c := &Config{Project: project, Stack: stack}
+	out := []string{c.urn(infra.ServiceType, name)}
+	for _, child := range infra.ServiceProtectedChildren(name, withIdentity) {
+		out = append(out, c.urn(infra.ServiceType+"$"+child[0], child[1]))
+	}
+	return out
 }
 
 // RequiredSecrets are the secret keys a configuration needs set: apiKey, or with services each service's API key
@@ -513,6 +554,9 @@ func RequiredSecrets(get func(key string) (string, bool)) []string {
 	}
 	var keys []string
 	for _, item := range items {
+		if remove, _ := item["remove"].(bool); remove {
+			continue
+		}
 		name, _ := item["name"].(string)
 		key, _ := item["apiKeySecret"].(string)
 		if key == "" {

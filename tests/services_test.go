@@ -6,15 +6,18 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/internal/plan"
+	"github.com/example/eks-gitops-platform/stacks"
 )
 
 // tenant is one service of the two-service fixture.
@@ -94,6 +97,14 @@ func TestServices_eachTenantHasItsOwnAndReachesNoOther(t *testing.T) {
 			assert.Equal(t, infra.ArgoCDNamespace, argoPolicy.Str("metadata.namespace"))
 			assert.Equal(t, []any{map[string]any{"from": []any{map[string]any{"podSelector": map[string]any{}}}}}, argoPolicy.In("spec.ingress"),
 				"only Argo CD's own pods reach Argo CD")
+			// No Service anywhere may take external IPs (CVE-2020-8554).
+			vap := r.one("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy", "gitops-deny-external-ips")
+			assert.Equal(t, "Fail", vap.Str("spec.failurePolicy"))
+			assert.Contains(t, fmt.Sprint(vap.In("spec.validations")), "!has(object.spec.externalIPs) || size(object.spec.externalIPs) == 0")
+			assert.Contains(t, fmt.Sprint(vap.In("spec.matchConstraints")), "services")
+			binding := r.one("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding", "gitops-deny-external-ips")
+			assert.Equal(t, []any{"Deny"}, binding.In("spec.validationActions"))
+			assert.Equal(t, infra.DenyExternalIPsPolicy, binding.Str("spec.policyName"))
 			cni := r.one("aws:eks/addon:Addon", "cluster-vpc-cni")
 			assert.JSONEq(t, `{"enableNetworkPolicy":"true"}`, cni.Str("configurationValues"), "NetworkPolicies are enforced")
 
@@ -129,12 +140,13 @@ func TestServices_eachTenantHasItsOwnAndReachesNoOther(t *testing.T) {
 					assert.Truef(t, r.dependsOn(rec, ns), "%s waits for the namespace", rec.Name)
 				}
 				hard := quota.In("spec.hard").(map[string]any)
-				wantCPU, wantMemory, wantPods := "2", "4Gi", "20"
+				wantCPU, wantMemory, wantPods := "2", "4Gi", "16"
 				if tn.name == "billing" {
 					wantCPU, wantMemory, wantPods = "1", "2Gi", "10"
 				}
 				assert.Equal(t, map[string]any{"requests.cpu": wantCPU, "requests.memory": wantMemory, "limits.memory": wantMemory,
-					"pods": wantPods, "services.loadbalancers": "0"}, hard, "quota from the entry, defaults where it is silent")
+					"pods": wantPods, "services.loadbalancers": "0", "services.nodeports": "0"}, hard,
+					"quota from the entry, defaults where it is silent; no load balancer, so no node port either")
 				assert.Equal(t, []any{map[string]any{"type": "Container",
 					"defaultRequest": map[string]any{"cpu": "100m", "memory": "128Mi"}, "default": map[string]any{"memory": "256Mi"}}},
 					limits.In("spec.limits"), "every container gets requests and a memory limit, which the quota needs")
@@ -154,7 +166,8 @@ func TestServices_eachTenantHasItsOwnAndReachesNoOther(t *testing.T) {
 				assert.Equal(t, []any{map[string]any{"server": infra.InClusterServer, "namespace": tn.name}}, project.In("spec.destinations"))
 				assert.Equal(t, []any{}, project.In("spec.clusterResourceWhitelist"))
 				blacklist := fmt.Sprint(project.In("spec.namespaceResourceBlacklist"))
-				for _, kind := range []string{"ResourceQuota", "LimitRange", "NetworkPolicy"} {
+				for _, kind := range []string{"ResourceQuota", "LimitRange", "networking.k8s.io kind:NetworkPolicy",
+					"networking.k8s.aws kind:*", "rbac.authorization.k8s.io kind:Role]", "rbac.authorization.k8s.io kind:RoleBinding"} {
 					assert.Containsf(t, blacklist, kind, "the chart may not write a %s", kind)
 				}
 				app := r.one("kubernetes:argoproj.io/v1alpha1:Application", tn.name+"-application")
@@ -339,7 +352,9 @@ func TestServices_badEntriesAreRefusedTogetherBeforeAnyResource(t *testing.T) {
 }
 
 // TestServices_prodRemovalSaysHowToUnprotect: removing a service from protected prod is refused before anything
-// changes, with the commands that unprotect exactly its resources; in dev the removal just happens.
+// changes, with the one command that unprotects exactly its resources and the acknowledgement that lets it go
+// through (its entry with remove: true); acknowledged, nothing of it is registered (so the update deletes it) and
+// the command is said again. In dev the removal just happens.
 func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 	t.Parallel()
 	roles := func(stack string) []string {
@@ -347,26 +362,85 @@ func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 		return []string{path + "shop-push-role-1a2b3c4", path + "shop-identity-role-2b3c4d5", path + "billing-push-role-3c4d5e6",
 			path + "github-push-role-4d5e6f7"} // a single-service push role is not a service
 	}
+	withRoles := func(stack string) func(*plan.Engine) { return func(e *plan.Engine) { e.Roles = roles(stack) } }
 	billing := tenants[1]
-	billing.ingressFrom = nil // shop, which it named, is gone
-	cfg := withServices(fixtureConfig(t, "prod"), billing)
-	r := runStackWith(t, "prod", cfg, func(e *plan.Engine) { e.Roles = roles("prod") })
+	billing.ingressFrom = nil // shop, which it named, is going
+	r := runStackWith(t, "prod", withServices(fixtureConfig(t, "prod"), billing), withRoles("prod"))
 	require.Error(t, r.err)
 	msg := r.err.Error()
 	assert.Contains(t, msg, "services: service shop is no longer listed")
-	assert.NotContains(t, msg, "service billing is no longer listed")
+	assert.Contains(t, msg, "list it again with `remove: true`")
+	assert.NotContains(t, msg, "service billing")
 	assert.NotContains(t, msg, "service github")
 	assert.Empty(t, r.records, "refused before anything is registered")
+
+	// The command names every protected resource of shop, and nothing else.
 	all := runStack(t, "prod", withServices(fixtureConfig(t, "prod"), tenants...)).ok()
-	count := 0
+	var protected []string
 	for _, rec := range all.records {
 		if rec.Protect && (rec.URN == "urn:pulumi:prod::"+projectName+"::"+infra.ServiceType+"::shop" || under(all, rec, "shop")) {
-			count++
-			assert.Containsf(t, msg, "pulumi state unprotect --yes '"+rec.URN+"'", "the commands unprotect %s", rec.Name)
+			protected = append(protected, rec.URN)
 		}
 	}
-	assert.Equal(t, strings.Count(msg, "pulumi state unprotect"), count, "and nothing else")
+	assert.ElementsMatch(t, protected, unprotectURNs(t, msg), "one command, exactly shop's protected resources")
 
-	dev := withServices(fixtureConfig(t, "dev"), billing)
-	runStackWith(t, "dev", dev, func(e *plan.Engine) { e.Roles = roles("dev") }).ok()
+	// Acknowledged: nothing of shop is registered, and the command is said on the run.
+	cfg := withServices(fixtureConfig(t, "prod"), billing)
+	cfg.Set("services", []any{map[string]any{"name": "shop", "remove": true}, billing.entry()})
+	p, err := buildWithRoles(t, "prod", cfg, roles("prod"))
+	require.NoError(t, err)
+	require.Len(t, p.Notices, 1)
+	assert.Contains(t, p.Notices[0], "services: service shop is being removed")
+	assert.ElementsMatch(t, protected, unprotectURNs(t, p.Notices[0]))
+	assert.NotContains(t, p.Services, "shop")
+	assert.Contains(t, p.Services, "billing")
+
+	// A removed service cannot stay a caller of another.
+	cfg.Set("services", []any{map[string]any{"name": "shop", "remove": true}, tenants[1].entry()})
+	_, err = buildWithRoles(t, "prod", cfg, roles("prod"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "services[1].ingressFrom: names shop, which is being removed (remove: true)")
+
+	// Its statements emptied: the command for its role and boundary alone, said, not refused.
+	shop := tenants[0]
+	shop.identity = false
+	p, err = buildWithRoles(t, "prod", withServices(fixtureConfig(t, "prod"), shop, tenants[1]), roles("prod"))
+	require.NoError(t, err)
+	require.Len(t, p.Notices, 1)
+	assert.Contains(t, p.Notices[0], "services: service shop has no iamStatements")
+	var identity []string
+	for _, child := range infra.ServiceIdentityChildren("shop") {
+		identity = append(identity, "urn:pulumi:prod::"+projectName+"::"+infra.ServiceType+"$"+child[0]+"::"+child[1])
+	}
+	assert.ElementsMatch(t, identity, unprotectURNs(t, p.Notices[0]))
+	for _, urn := range identity {
+		assert.NotNilf(t, all.byURN(urn), "%s is a resource of the program", urn)
+	}
+
+	runStackWith(t, "dev", withServices(fixtureConfig(t, "dev"), billing), withRoles("dev")).ok()
+}
+
+// unprotectURNs are the URNs of the one `pulumi state unprotect` command a message gives.
+func unprotectURNs(t *testing.T, msg string) []string {
+	t.Helper()
+	require.Equal(t, 1, strings.Count(msg, "pulumi state unprotect --yes"), "one command: %s", msg)
+	var urns []string
+	for _, m := range regexp.MustCompile(`'(urn:pulumi:[^']+)'`).FindAllStringSubmatch(msg, -1) {
+		urns = append(urns, m[1])
+	}
+	return urns
+}
+
+// buildWithRoles is buildWith in an account that has these roles.
+func buildWithRoles(t *testing.T, stack string, cfg stackConfig, roles []string) (*stacks.Platform, error) {
+	t.Helper()
+	var p *stacks.Platform
+	res := plan.Run(projectName, stack, cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+		var err error
+		if p, err = stacks.Build(ctx); err != nil {
+			return nil, err
+		}
+		return p.Outputs(), nil
+	}, func(e *plan.Engine) { e.Roles = roles })
+	return p, res.Err
 }

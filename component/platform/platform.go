@@ -60,6 +60,7 @@ type Service struct {
 	Quota                 *Quota             `pulumi:"quota,optional"`
 	Limits                *Limits            `pulumi:"limits,optional"`
 	IngressFrom           []string           `pulumi:"ingressFrom,optional"`
+	Remove                *bool              `pulumi:"remove,optional"`
 	APIKey                pulumi.StringInput `pulumi:"apiKey" provider:"secret"`
 	AppRepoToken          pulumi.StringInput `pulumi:"appRepoToken,optional" provider:"secret"`
 }
@@ -77,9 +78,10 @@ func (s *Service) Annotate(a infer.Annotator) {
 	a.Describe(&s.AppChartPath, "Chart directory in that repository; default helm/<name>.")
 	a.Describe(&s.AppTargetRevision, "Branch, tag or commit Argo CD follows; default main.")
 	a.Describe(&s.IAMStatements, "The service's own AWS permissions; default none (no role).")
-	a.Describe(&s.Quota, "The namespace's ResourceQuota; defaults 2 CPUs, 4Gi, 20 pods, no load balancer.")
+	a.Describe(&s.Quota, "The namespace's ResourceQuota; defaults 2 CPUs, 4Gi, 16 pods, no load balancer (nor node port).")
 	a.Describe(&s.Limits, "A container's default requests and memory limit; defaults 100m, 128Mi, 256Mi.")
 	a.Describe(&s.IngressFrom, "Other services whose pods may open connections to this one's.")
+	a.Describe(&s.Remove, "Acknowledges the service's removal from a protected platform: nothing of it is registered.")
 	a.Describe(&s.APIKey, "The service's API key (secret): Secret <name>-secret, key api-key.")
 	a.Describe(&s.AppRepoToken, "A read token for a private chart repository (secret).")
 }
@@ -437,6 +439,9 @@ func configServices(services []Service) []map[string]any {
 		}
 		if s.IngressFrom != nil {
 			m["ingressFrom"] = s.IngressFrom
+		}
+		if s.Remove != nil {
+			m["remove"] = *s.Remove
 		}
 		if s.AppRepoToken != nil {
 			m["appRepoTokenSecret"] = serviceSecret(s.Name, "AppRepoToken")

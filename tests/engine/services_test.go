@@ -112,3 +112,51 @@ func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 		assert.Falsef(t, ofService(string(r.URN), "billing"), "%s is gone", r.URN)
 	}
 }
+
+// TestServices_protectedRemovalGoesThroughAfterTheCommandTheProgramGives: in protected prod, a service marked
+// `remove: true` is not deleted by the engine while it is protected (nothing of it goes, nothing else changes);
+// after the `pulumi state unprotect` of exactly the URNs the program names, the same `pulumi up` deletes it, and the
+// other service stays as it was.
+func TestServices_protectedRemovalGoesThroughAfterTheCommandTheProgramGives(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.prod.yaml"))
+	stackFile := filepath.Join(dir, "Pulumi.prod.yaml")
+	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
+	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003"))
+	s := b.newStack("prod", dir, stacks.Run)
+	s.set("endpointPublicAccessCidrs[0]", prodEgress)
+	s.setSecret("shopApiKey", testAPIKey)
+	s.setSecret("billingApiKey", "billing-key-0c1d2e3f-never-in-plaintext")
+	first := s.up()
+	require.NoError(t, first.err, first.stdout)
+
+	writeServices(t, stackFile, service("shop", "62000002"), map[string]any{"name": "billing", "remove": true})
+	refused := s.up()
+	require.Error(t, refused.err, "protect refuses the deletes")
+	assert.Contains(t, refused.stdout+refused.err.Error(), "protected")
+	for _, r := range s.resources() {
+		if ofService(string(r.URN), "billing") {
+			assert.Truef(t, r.Protect, "%s is still there and protected", r.URN)
+		}
+	}
+	assert.Empty(t, deleted(s.journal()), "nothing was deleted")
+
+	_, err := s.pulumi(append([]string{"state", "unprotect", "--yes"}, stacks.ServiceURNs(project, "prod", "billing", false)...)...)
+	require.NoError(t, err)
+	removed := s.up()
+	require.NoError(t, removed.err, removed.stdout)
+	for urn, op := range removed.ops() {
+		if op != apitype.OpSame && op != apitype.OpRead {
+			assert.Truef(t, ofService(urn, "billing") && op == apitype.OpDelete, "%s: %s; only billing's resources are deleted", urn, op)
+		}
+	}
+	for _, r := range s.resources() {
+		assert.Falsef(t, ofService(string(r.URN), "billing"), "%s is gone", r.URN)
+		if ofService(string(r.URN), "shop") && r.Type != "kubernetes:core/v1:Secret" {
+			assert.Truef(t, r.Protect, "%s: the other service stays protected", r.URN)
+		}
+	}
+}
