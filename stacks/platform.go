@@ -255,6 +255,18 @@ func checkProtectedRemovals(cfg *Config, roleARNs []string, inComponent bool) er
 	if cfg.MultiService() {
 		return checkProtectedServiceRemovals(cfg, roleARNs, inComponent)
 	}
+	var services []string
+	for _, arn := range roleARNs {
+		_, pathName, _ := strings.Cut(arn, ":role"+cfg.RolePath())
+		if m := pushRoleRe.FindStringSubmatch(pathName); m != nil && m[1] != "github" {
+			services = append(services, m[1])
+		}
+	}
+	if len(services) > 0 {
+		return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("%s: is empty, and this protected stack "+
+			"runs the services %s: the single-service layout would replace them all, which protect refuses. Keep them "+
+			"listed; to retire one, see `remove: true` in docs/services.md", keyServices, strings.Join(services, ", "))}}
+	}
 	if len(cfg.ServiceIAMStatements) > 0 || !hasRole(cfg, roleARNs, infra.WorkloadRoleName(serviceIdentityName)) {
 		return nil
 	}

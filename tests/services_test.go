@@ -418,6 +418,12 @@ func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 	}
 
 	runStackWith(t, "dev", withServices(fixtureConfig(t, "dev"), billing), withRoles("dev")).ok()
+
+	// Back to the single-service layout, which would replace every service: refused in prod, naming them.
+	r = runStackWith(t, "prod", withQuickStart(fixtureConfig(t, "prod")), withRoles("prod"))
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "services: is empty, and this protected stack runs the services shop, billing")
+	assert.Empty(t, r.records)
 }
 
 // unprotectURNs are the URNs of the one `pulumi state unprotect` command a message gives.
