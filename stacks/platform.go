@@ -263,6 +263,7 @@ func checkProtectedRemovals(cfg *Config, roleARNs []string, inComponent bool) er
 		}
 	}
 	if len(services) > 0 {
+		slices.Sort(services)
 		return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("%s: is empty, and this protected stack "+
 			"runs the services %s: the single-service layout would replace them all, which protect refuses. Keep them "+
 			"listed; to retire one, see `remove: true` in docs/services.md", keyServices, strings.Join(services, ", "))}}

@@ -94,7 +94,7 @@ func (l *loader) services(c *Config) {
 			l.fail(key+".name", "%q is also the name of services[%d]: each service needs its own name (it names its namespace, repository and roles)", s.Name, first)
 		}
 		byName[s.Name] = i
-		if repo := strings.ToLower(s.GitHubRepository); repo != "" {
+		if repo := strings.ToLower(s.GitHubRepository); repo != "" && !s.Remove {
 			if other, dup := byRepo[repo]; dup {
 				l.fail(key+".githubRepository", "%s is also the repository of service %s: the push roles trust a repository's workflows, so one repository would push to both services' images; give each service its own repository", s.GitHubRepository, other)
 			}
@@ -228,9 +228,6 @@ func (l *loader) serviceEntry(c *Config, i int, item map[string]any) ServiceConf
 	if v, ok := item["githubAllowedSubjects"]; ok {
 		s.GitHubAllowedSubjects = l.stringOrList(key("githubAllowedSubjects"), v)
 	}
-	if v, ok := item["ingressFrom"]; ok {
-		s.Tenancy.IngressFrom = l.stringOrList(key("ingressFrom"), v)
-	}
 
 	switch {
 	case s.Name == "":
@@ -248,6 +245,9 @@ func (l *loader) serviceEntry(c *Config, i int, item map[string]any) ServiceConf
 	}
 	if s.Remove {
 		return s // nothing of it is registered: its other keys are not read
+	}
+	if v, ok := item["ingressFrom"]; ok {
+		s.Tenancy.IngressFrom = l.stringOrList(key("ingressFrom"), v)
 	}
 	switch {
 	case s.GitHubRepository == "":
@@ -486,6 +486,7 @@ func checkProtectedServiceRemovals(cfg *Config, roleARNs []string, inComponent b
 		listed[s.Name] = s
 	}
 	gone, identities := map[string]bool{}, map[string]bool{}
+	single := false
 	for _, arn := range roleARNs {
 		_, pathName, _ := strings.Cut(arn, ":role")
 		i := strings.LastIndex(pathName, "/")
@@ -494,7 +495,9 @@ func checkProtectedServiceRemovals(cfg *Config, roleARNs []string, inComponent b
 		}
 		name := pathName[i+1:]
 		// github-push-role-* is the single-service layout's push role (the name "github" is refused to services).
-		if m := pushRoleRe.FindStringSubmatch(name); m != nil && m[1] != "github" {
+		if m := pushRoleRe.FindStringSubmatch(name); m != nil && m[1] == "github" {
+			single = true
+		} else if m != nil {
 			if _, ok := listed[m[1]]; !ok {
 				gone[m[1]] = true
 			}
@@ -505,6 +508,11 @@ func checkProtectedServiceRemovals(cfg *Config, roleARNs []string, inComponent b
 	}
 	urns := func(name string, identity bool) []string { return ServiceURNs(cfg.Project, cfg.Stack, name, identity) }
 	var problems []string
+	if single {
+		problems = append(problems, keyServices+": this protected stack runs the single-service layout (its push role is in "+
+			"the account): listing services would create them beside it and then stop at every protected resource of the "+
+			"one service, leaving both. Put several services on a new stack (docs/services.md, \"The switch\")")
+	}
 	for _, name := range slices.Sorted(maps.Keys(gone)) {
 		problems = append(problems, fmt.Sprintf("%s: service %s is no longer listed, which deletes its namespace and "+
 			"workloads, repository, roles and Argo CD Application, and this stack protects them (protect: true). To remove "+

@@ -359,8 +359,7 @@ func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 	t.Parallel()
 	roles := func(stack string) []string {
 		path := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/" + stack + "/"
-		return []string{path + "shop-push-role-1a2b3c4", path + "shop-identity-role-2b3c4d5", path + "billing-push-role-3c4d5e6",
-			path + "github-push-role-4d5e6f7"} // a single-service push role is not a service
+		return []string{path + "shop-push-role-1a2b3c4", path + "shop-identity-role-2b3c4d5", path + "billing-push-role-3c4d5e6"}
 	}
 	withRoles := func(stack string) func(*plan.Engine) { return func(e *plan.Engine) { e.Roles = roles(stack) } }
 	billing := tenants[1]
@@ -371,7 +370,6 @@ func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 	assert.Contains(t, msg, "services: service shop is no longer listed")
 	assert.Contains(t, msg, "list it again with `remove: true`")
 	assert.NotContains(t, msg, "service billing")
-	assert.NotContains(t, msg, "service github")
 	assert.Empty(t, r.records, "refused before anything is registered")
 
 	// The command names every protected resource of shop, and nothing else.
@@ -422,8 +420,32 @@ func TestServices_prodRemovalSaysHowToUnprotect(t *testing.T) {
 	// Back to the single-service layout, which would replace every service: refused in prod, naming them.
 	r = runStackWith(t, "prod", withQuickStart(fixtureConfig(t, "prod")), withRoles("prod"))
 	require.Error(t, r.err)
-	assert.Contains(t, r.err.Error(), "services: is empty, and this protected stack runs the services shop, billing")
+	assert.Contains(t, r.err.Error(), "services: is empty, and this protected stack runs the services billing, shop")
 	assert.Empty(t, r.records)
+
+	// And from the single-service layout (its push role github-push-role-*) to services: refused in prod too.
+	single := "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/github-push-role-4d5e6f7"
+	r = runStackWith(t, "prod", withServices(fixtureConfig(t, "prod"), tenants...), func(e *plan.Engine) { e.Roles = []string{single} })
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "services: this protected stack runs the single-service layout")
+	assert.NotContains(t, r.err.Error(), "service github", "github is not a service")
+	assert.Empty(t, r.records)
+	runStackWith(t, "dev", withServices(fixtureConfig(t, "dev"), tenants...), func(e *plan.Engine) {
+		e.Roles = []string{strings.Replace(single, "/prod/", "/dev/", 1)}
+	}).ok() // unprotected: the creates stop at the existing objects, not the program (docs/services.md)
+
+	// A service being removed keeps neither its repository nor its callers.
+	cfg.Set("services", []any{map[string]any{"name": "shop", "remove": true, "githubRepository": "acme/shop", "ingressFrom": []any{"nobody"}},
+		map[string]any{"name": "shop2", "githubRepository": "acme/shop", "githubOwnerId": "61000001", "githubRepositoryId": "62000002",
+			"appRepoUrl": "https://github.com/acme/shop.git"}})
+	cfg.SetSecret("shop2ApiKey", "shop2-key")
+	_, err = buildWithRoles(t, "prod", cfg, roles("prod")[:2]) // shop's roles alone
+	require.NoError(t, err, "a removed service's repository is free, and its keys are not read")
+	assert.Equal(t, []string{"shop2ApiKey"}, stacks.RequiredSecrets(cfg.Lookup), "a removed service needs no API key")
+	cfg.Set("services", []any{map[string]any{"name": "shop", "remove": "yes"}})
+	_, err = buildWithRoles(t, "prod", cfg, roles("prod"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "services[0].remove: must be true or false, got yes")
 }
 
 // unprotectURNs are the URNs of the one `pulumi state unprotect` command a message gives.
