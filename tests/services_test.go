@@ -459,7 +459,8 @@ func unprotectURNs(t *testing.T, msg string) []string {
 	return urns
 }
 
-// buildWithRoles is buildWith in an account that has these roles.
+// buildWithRoles runs stacks.Build, what the program runs before exporting, in an account that has these roles
+// (none: an account of its own), and returns the platform it built.
 func buildWithRoles(t *testing.T, stack string, cfg stackConfig, roles []string) (*stacks.Platform, error) {
 	t.Helper()
 	var p *stacks.Platform

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -218,15 +217,7 @@ func TestOIDC_aRetainedIssuerIsAdoptedNotCreatedAgain(t *testing.T) {
 // buildWith runs the program under the offline engine and returns the platform it built.
 func buildWith(t *testing.T, stack string, cfg stackConfig) (*stacks.Platform, error) {
 	t.Helper()
-	var p *stacks.Platform
-	res := plan.Run(projectName, stack, cfg, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
-		var err error
-		if p, err = stacks.Build(ctx); err != nil {
-			return nil, err
-		}
-		return p.Outputs(), nil
-	}, nil)
-	return p, res.Err
+	return buildWithRoles(t, stack, cfg, nil)
 }
 
 // TestPlanCommand_saysTheVersionsSupportAndPriceBesideTheOutput: `make plan` prints the stack's Kubernetes support

@@ -56,8 +56,9 @@ func ofService(urn, name string) bool {
 }
 
 // TestServices_addingAndRemovingAServiceTouchesOnlyIt: under the real CLI and engine, a dev stack with one service
-// gets a second: the update creates the second service's resources and changes nothing else; removing it deletes
-// exactly those, and the first service, Argo CD and the cluster stay as they were.
+// gets a second: the update creates the second service's resources and changes nothing else; rotating its API key
+// updates its Secret and Application alone; removing it deletes exactly what was created, and the first service,
+// Argo CD and the cluster stay as they were. A second up with nothing changed changes nothing.
 func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 	t.Parallel()
 	b := newBackend(t)
@@ -74,6 +75,9 @@ func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 	for urn, op := range first.ops() {
 		assert.NotEqualf(t, "billing", resource.URN(urn).Name(), "%s", op)
 	}
+	again := s.up()
+	require.NoError(t, again.err, again.stdout)
+	assert.Empty(t, changedURNs(again), "a second up with nothing changed changes nothing")
 
 	// Add billing, which shop calls.
 	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003", "ingressFrom", []any{"shop"}))
@@ -92,6 +96,16 @@ func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 	}
 	assert.GreaterOrEqual(t, created, len(infra.ServiceProtectedChildren("billing", false)), "billing's resources are created")
 	assert.NotContains(t, string(s.state()), "billing-key-0c1d2e3f", "its API key is encrypted in the state")
+
+	// Rotating one service's key updates its Secret and rolls its pods (its Application's annotation), nothing else.
+	s.setSecret("billingApiKey", "billing-key-rotated-5e6f7a8b-never-in-plaintext")
+	rotated := s.up()
+	require.NoError(t, rotated.err, rotated.stdout)
+	assert.ElementsMatch(t, []string{"billing-api-key", "billing-application"}, names(changedURNs(rotated)))
+	for urn, op := range rotated.ops() {
+		assert.NotContainsf(t, []apitype.OpType{apitype.OpReplace, apitype.OpCreate, apitype.OpDelete}, op, "%s: %s", urn, op)
+	}
+	assert.NotContains(t, string(s.state()), "billing-key-rotated-5e6f7a8b", "encrypted in the state")
 
 	// Remove it again.
 	writeServices(t, stackFile, service("shop", "62000002"))
