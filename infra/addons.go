@@ -33,7 +33,15 @@ var WorkloadAddons = []string{AddonCoreDNS, AddonMetricsServer}
 // parent (whose AWS provider the version lookup uses too).
 func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion string,
 	parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
-	return newConfiguredAddon(ctx, name, clusterName, addon, kubernetesVersion, "", parent, opts...)
+	return newConfiguredAddon(ctx, name, clusterName, addon, kubernetesVersion, addonSettings{}, parent, opts...)
+}
+
+// addonSettings are an add-on's configuration values (JSON; "" for the add-on's defaults), its Pod Identity
+// associations (none: the add-on uses the node role) and what it waits for.
+type addonSettings struct {
+	configuration string
+	associations  awseks.AddonPodIdentityAssociationArrayInput
+	dependsOn     []pulumi.Resource
 }
 
 // VPCCNINetworkPolicy is the vpc-cni add-on's configuration that enforces Kubernetes NetworkPolicies: its node
@@ -41,9 +49,9 @@ func newAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, 
 // network policies"; the add-on's configuration schema types the value as a string).
 const VPCCNINetworkPolicy = `{"enableNetworkPolicy":"true"}`
 
-// newConfiguredAddon is newAddon with the add-on's configuration values (JSON; "" for the add-on's defaults).
-func newConfiguredAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion, configuration string,
-	parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+// newConfiguredAddon is newAddon with settings.
+func newConfiguredAddon(ctx *pulumi.Context, name string, clusterName pulumi.StringInput, addon, kubernetesVersion string,
+	settings addonSettings, parent pulumi.ResourceOrInvokeOption, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
 	v, err := awseks.GetAddonVersion(ctx, &awseks.GetAddonVersionArgs{
 		AddonName:         addon,
 		KubernetesVersion: kubernetesVersion,
@@ -53,14 +61,18 @@ func newConfiguredAddon(ctx *pulumi.Context, name string, clusterName pulumi.Str
 		return nil, fmt.Errorf("resolve the %s version for Kubernetes %s: %w", addon, kubernetesVersion, err)
 	}
 	var values pulumi.StringPtrInput
-	if configuration != "" {
-		values = pulumi.StringPtr(configuration)
+	if settings.configuration != "" {
+		values = pulumi.StringPtr(settings.configuration)
+	}
+	if len(settings.dependsOn) > 0 {
+		opts = append(opts, pulumi.DependsOn(settings.dependsOn))
 	}
 	return awseks.NewAddon(ctx, name, &awseks.AddonArgs{
-		ConfigurationValues: values,
-		ClusterName:         clusterName,
-		AddonName:           pulumi.String(addon),
-		AddonVersion:        pulumi.String(v.Version),
+		ConfigurationValues:     values,
+		PodIdentityAssociations: settings.associations,
+		ClusterName:             clusterName,
+		AddonName:               pulumi.String(addon),
+		AddonVersion:            pulumi.String(v.Version),
 		// Adopt what EKS installed at creation, and keep the add-on's settings on every update.
 		ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
 		ResolveConflictsOnUpdate: pulumi.String("OVERWRITE"),

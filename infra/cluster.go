@@ -39,6 +39,10 @@ type AccessPolicy struct {
 
 // ClusterArgs configures the EKS control plane.
 type ClusterArgs struct {
+	// VPCCNIIdentity is whose AWS identity the VPC CNI (aws-node) calls EC2 with: VPCCNINode (default ""), the
+	// node role's AmazonEKS_CNI_Policy; VPCCNIBoth, a Pod Identity role of its own as well, the step in which aws-node
+	// restarts onto it; VPCCNIPodIdentity, that role alone, the node role without the policy.
+	VPCCNIIdentity string
 	// NetworkPolicy makes the VPC CNI enforce Kubernetes NetworkPolicies (a platform of several tenants). Default
 	// false: they are accepted and not enforced.
 	NetworkPolicy    bool
@@ -91,6 +95,19 @@ var NodePolicies = map[string]iam.ManagedPolicy{
 
 // nodePolicyOrder fixes the creation order of the attachments (map order is random).
 var nodePolicyOrder = []string{"worker", "cni", "ecr-read"}
+
+// The VPC CNI's identities (ClusterArgs.VPCCNIIdentity).
+const (
+	VPCCNINode        = "node"
+	VPCCNIBoth        = "both"
+	VPCCNIPodIdentity = "podIdentity"
+)
+
+// The VPC CNI's ServiceAccount, which its Pod Identity role trusts.
+const (
+	VPCCNINamespace      = "kube-system"
+	VPCCNIServiceAccount = "aws-node"
+)
 
 // NewCluster creates the control plane and the nodes' role. It does not create nodes: see NewNodeGroup.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
@@ -157,6 +174,9 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 	c.NodeRole = nodeRole
 	for _, key := range nodePolicyOrder {
+		if key == "cni" && args.VPCCNIIdentity == VPCCNIPodIdentity {
+			continue // the VPC CNI has a role of its own
+		}
 		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-role-"+key, &iam.RolePolicyAttachmentArgs{
 			Role:      nodeRole.Name,
 			PolicyArn: NodePolicies[key],
@@ -207,13 +227,43 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	clusterName := cluster.EksCluster.Name()
 
+	// The VPC CNI's own role, which EKS Pod Identity gives aws-node (the add-on creates the association).
+	var cni addonSettings
+	if args.VPCCNIIdentity == VPCCNIBoth || args.VPCCNIIdentity == VPCCNIPodIdentity {
+		role, err := iam.NewRole(ctx, name+"-vpc-cni-role", &iam.RoleArgs{
+			Description: pulumi.String("The VPC CNI (" + VPCCNINamespace + "/" + VPCCNIServiceAccount + ") of the EKS cluster " + args.Name),
+			AssumeRolePolicy: pulumi.String(mustJSON(PodIdentityTrust(args.Account, args.Name, VPCCNINamespace,
+				VPCCNIServiceAccount))),
+			Path:                pulumi.String(args.Roles.Path),
+			PermissionsBoundary: args.Roles.Boundary,
+		}, parent)
+		if err != nil {
+			return nil, wrap("create VPC CNI role", err)
+		}
+		policy, err := iam.NewRolePolicyAttachment(ctx, name+"-vpc-cni-policy", &iam.RolePolicyAttachmentArgs{
+			Role:      role.Name,
+			PolicyArn: NodePolicies["cni"],
+		}, parent)
+		if err != nil {
+			return nil, wrap("attach VPC CNI policy", err)
+		}
+		cni.associations = awseks.AddonPodIdentityAssociationArray{awseks.AddonPodIdentityAssociationArgs{
+			RoleArn: role.Arn, ServiceAccount: pulumi.String(VPCCNIServiceAccount),
+		}}
+		// The association only once the role may do the CNI's job.
+		cni.dependsOn = []pulumi.Resource{policy}
+	}
+
 	// The add-ons nodes need, at the versions EKS publishes for this Kubernetes version; nodes wait for them.
 	for _, addon := range NodeAddons {
-		configuration := ""
-		if addon == AddonVPCCNI && args.NetworkPolicy {
-			configuration = VPCCNINetworkPolicy
+		settings := addonSettings{}
+		if addon == AddonVPCCNI {
+			settings = cni
+			if args.NetworkPolicy {
+				settings.configuration = VPCCNINetworkPolicy
+			}
 		}
-		a, err := newConfiguredAddon(ctx, name+"-"+addon, clusterName, addon, args.Version, configuration, parent)
+		a, err := newConfiguredAddon(ctx, name+"-"+addon, clusterName, addon, args.Version, settings, parent)
 		if err != nil {
 			return nil, wrap("manage "+addon+" add-on", err)
 		}

@@ -113,6 +113,9 @@ type Config struct {
 
 	Protect bool
 
+	// VPCCNIIdentity is whose identity the VPC CNI runs with: infra.VPCCNINode, VPCCNIBoth or VPCCNIPodIdentity.
+	VPCCNIIdentity string
+
 	// Services are the platform's services when the stack lists them (keyServices); nil when the single-service
 	// keys describe the one service.
 	Services     []ServiceConfig
@@ -389,6 +392,7 @@ func LoadFrom(ctx *pulumi.Context, values Values) (*Config, error) {
 	c.ServiceIAMStatements = l.serviceStatements()
 
 	c.Protect = l.boolean("protect", false)
+	c.VPCCNIIdentity = l.str("vpcCniIdentity", infra.VPCCNINode)
 
 	c.ecrRepositoryNameSet, c.appChartPathSet = c.ECRRepositoryName != "", c.AppChartPath != ""
 	l.services(c)
@@ -591,6 +595,12 @@ func (l *loader) validate(c *Config) {
 	}
 	if c.InfraRepository != "" && !githubNameRe.MatchString(c.InfraRepository) {
 		l.fail("infraRepository", "must be owner/name of this infrastructure repository, got %q", c.InfraRepository)
+	}
+
+	switch c.VPCCNIIdentity {
+	case infra.VPCCNINode, infra.VPCCNIBoth, infra.VPCCNIPodIdentity:
+	default:
+		l.fail("vpcCniIdentity", "must be %q, %q or %q, got %q", infra.VPCCNINode, infra.VPCCNIBoth, infra.VPCCNIPodIdentity, c.VPCCNIIdentity)
 	}
 
 	// Production guardrails.

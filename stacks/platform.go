@@ -116,6 +116,9 @@ func BuildFrom(ctx *pulumi.Context, values Values, parent pulumi.Resource) (*Pla
 	if err := cfg.ValidateUpgrade(env.ClusterVersion); err != nil {
 		return nil, err
 	}
+	if err := checkVPCCNIIdentity(ctx, cfg, env.ClusterVersion != "", invoke...); err != nil {
+		return nil, err
+	}
 	if env.AdoptIssuers, err = existingIssuers(ctx, cfg, invoke...); err != nil {
 		return nil, err
 	}
@@ -434,6 +437,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		Account:           env.Account,
 		Roles:             roles,
 		Access:            access,
+		VPCCNIIdentity:    cfg.VPCCNIIdentity,
 		// Tenants are isolated by NetworkPolicies, which the VPC CNI enforces only with this.
 		NetworkPolicy: cfg.MultiService(),
 	}, protect)
@@ -552,6 +556,30 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkVPCCNIIdentity refuses to take the CNI policy from the nodes of a running cluster whose VPC CNI has no Pod
+// Identity role yet: aws-node would keep calling EC2 with the node role, now without the policy, and no pod would
+// get an address. An add-on's new association reaches only aws-node pods started after it (the add-on does not
+// restart them: aws/amazon-vpc-cni-k8s#1338 for its IRSA role), hence the step in between.
+func checkVPCCNIIdentity(ctx *pulumi.Context, cfg *Config, clusterExists bool, opts ...pulumi.InvokeOption) error {
+	if cfg.VPCCNIIdentity != infra.VPCCNIPodIdentity || !clusterExists {
+		return nil
+	}
+	addon, err := awseks.LookupAddon(ctx, &awseks.LookupAddonArgs{ClusterName: cfg.ClusterName(), AddonName: infra.AddonVPCCNI}, opts...)
+	if err != nil {
+		return fmt.Errorf("look up the %s add-on of %s: %w", infra.AddonVPCCNI, cfg.ClusterName(), err)
+	}
+	for _, a := range addon.PodIdentityAssociations {
+		if a.ServiceAccount == infra.VPCCNIServiceAccount {
+			return nil
+		}
+	}
+	return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("vpcCniIdentity: %s takes the CNI policy from the "+
+		"nodes, and the running VPC CNI has no Pod Identity role yet, so aws-node would lose its permissions and new pods "+
+		"no address. Set %s first and `pulumi up`; restart aws-node (`kubectl -n %s rollout restart daemonset %s`, or let a "+
+		"nodegroup update replace the nodes) so that it runs with its role; then set %s",
+		infra.VPCCNIPodIdentity, infra.VPCCNIBoth, infra.VPCCNINamespace, infra.VPCCNIServiceAccount, infra.VPCCNIPodIdentity)}}
 }
 
 // nodesName names the nodegroup; autonaming makes its physical name nodesName-<random>.

@@ -408,3 +408,75 @@ func TestCluster_noPublicCIDRListWithoutAPublicEndpoint(t *testing.T) {
 	_, present := c.Inputs["publicAccessCidrs"]
 	assert.False(t, present, "pulumi-eks rejects a CIDR list, even empty, when the public endpoint is off")
 }
+
+// TestVPCCNI_ownRoleInTwoSteps: vpcCniIdentity moves the VPC CNI from the node role to a Pod Identity role of its
+// own. node (the default) has no such role; both adds the role (the AWS managed CNI policy, the stack's path and
+// boundary, trusted for kube-system/aws-node) and the add-on's association, and keeps the nodes' policy; podIdentity
+// also drops the nodes' policy. A running cluster whose add-on has no association yet may not skip the step in
+// between: aws-node would lose its permissions.
+func TestVPCCNI_ownRoleInTwoSteps(t *testing.T) {
+	t.Parallel()
+	nodeAttachments := func(r *run) []string {
+		var keys []string
+		for _, rec := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+			if key, ok := strings.CutPrefix(rec.Name, "cluster-node-role-"); ok {
+				keys = append(keys, key)
+			}
+		}
+		return keys
+	}
+	for _, stack := range stackNames {
+		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
+		for _, rec := range r.all("aws:iam/role:Role") {
+			assert.NotEqual(t, "cluster-vpc-cni-role", rec.Name, "node: no role of its own")
+		}
+		assert.ElementsMatch(t, []string{"worker", "cni", "ecr-read"}, nodeAttachments(r))
+		assert.Nil(t, r.one("aws:eks/addon:Addon", "cluster-vpc-cni").In("podIdentityAssociations"))
+
+		for _, mode := range []string{infra.VPCCNIBoth, infra.VPCCNIPodIdentity} {
+			cfg := fixtureConfig(t, stack)
+			cfg.Set("vpcCniIdentity", mode)
+			r := runStack(t, stack, cfg).ok()
+			role := r.one("aws:iam/role:Role", "cluster-vpc-cni-role")
+			assert.Equal(t, "/"+projectName+"/"+stack+"/", role.Str("path"))
+			assert.Equal(t, []string{r.one("aws:iam/policy:Policy", "roles-policy").URN}, role.PropertyDeps["permissionsBoundary"],
+				"under the stack's boundary")
+			trust := role.Str("assumeRolePolicy")
+			assert.Contains(t, trust, `"aws:RequestTag/kubernetes-namespace":["kube-system"]`)
+			assert.Contains(t, trust, `"aws:RequestTag/kubernetes-service-account":["aws-node"]`)
+			assert.Contains(t, trust, `"aws:RequestTag/eks-cluster-arn":["arn:aws:eks:`+plan.Region+`:`+testAccount+`:cluster/`+projectName+`-`+stack+`"]`)
+			policy := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-vpc-cni-policy")
+			assert.Equal(t, "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy", policy.Str("policyArn"))
+			addon := r.one("aws:eks/addon:Addon", "cluster-vpc-cni")
+			associations := asSlice(addon.In("podIdentityAssociations"))
+			require.Len(t, associations, 1)
+			assert.Equal(t, "aws-node", associations[0].(map[string]any)["serviceAccount"])
+			assert.Equal(t, []string{role.URN}, addon.PropertyDeps["podIdentityAssociations"], "the association names the role")
+			assert.True(t, r.dependsOn(addon, policy), "the association only once the role holds the policy")
+			want := []string{"worker", "cni", "ecr-read"}
+			if mode == infra.VPCCNIPodIdentity {
+				want = []string{"worker", "ecr-read"}
+			}
+			assert.ElementsMatchf(t, want, nodeAttachments(r), "%s: the nodes' policies", mode)
+			nodes := r.one("aws:eks/nodeGroup:NodeGroup", "nodes")
+			assert.True(t, r.dependsOnTransitively(nodes, addon), "nodes wait for the CNI with its role")
+		}
+	}
+
+	running := func(e *plan.Engine) { e.ClusterVersion = stacks.DefaultKubernetesVersion }
+	cfg := fixtureConfig(t, "prod")
+	cfg.Set("vpcCniIdentity", infra.VPCCNIPodIdentity)
+	r := runStackWith(t, "prod", cfg, running)
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), "vpcCniIdentity: podIdentity takes the CNI policy from the nodes, and the running VPC CNI has no Pod Identity role yet")
+	assert.Contains(t, r.err.Error(), "Set both first and `pulumi up`; restart aws-node (`kubectl -n kube-system rollout restart daemonset aws-node`")
+	assert.Empty(t, r.records, "refused before anything is registered")
+	runStackWith(t, "prod", cfg, func(e *plan.Engine) {
+		running(e)
+		e.CNIPodIdentityRole = "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/cluster-vpc-cni-role-1a2b3c4"
+	}).ok()
+	cfg.Set("vpcCniIdentity", "pods")
+	r = runStack(t, "prod", cfg)
+	require.Error(t, r.err)
+	assert.Contains(t, r.err.Error(), `vpcCniIdentity: must be "node", "both" or "podIdentity", got "pods"`)
+}

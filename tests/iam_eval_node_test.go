@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -98,4 +99,98 @@ func TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary(t *testing.T
 		}
 	}
 	assertDecisions(t, rows, iamEvaluate(t, sims, append(documents, identity...)))
+}
+
+// attachedPolicies are the documents of the AWS managed policies attached to a role of the plan, by the
+// attachments' names (<prefix><key>).
+func attachedPolicies(t *testing.T, r *run, prefix string) []json.RawMessage {
+	t.Helper()
+	var docs []json.RawMessage
+	for _, rec := range r.all("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		if !strings.HasPrefix(rec.Name, prefix) {
+			continue
+		}
+		doc, ok := awsManagedPolicies[strings.TrimPrefix(rec.Str("policyArn"), "arn:aws:iam::aws:policy/")]
+		require.Truef(t, ok, "the document of %s is in awsManagedPolicies", rec.Str("policyArn"))
+		docs = append(docs, json.RawMessage(doc))
+	}
+	require.NotEmpty(t, docs, "%s* attachments", prefix)
+	return docs
+}
+
+// TestIAMEvaluation_vpcCniOnItsOwnRole: with vpcCniIdentity podIdentity, the node role (its attachments in the
+// plan, under the boundary) can no longer make the CNI's EC2 calls; the VPC CNI's own role can, and nothing else of
+// the node's; and its trust admits EKS Pod Identity for aws-node in kube-system of this cluster alone. With both, the
+// node keeps the calls (the step in which aws-node restarts onto its role).
+func TestIAMEvaluation_vpcCniOnItsOwnRole(t *testing.T) {
+	t.Parallel()
+	var sims []iamSimulation
+	var rows []iamRequest
+	var documents []json.RawMessage
+	for _, stack := range stackNames {
+		for _, mode := range []string{infra.VPCCNIBoth, infra.VPCCNIPodIdentity} {
+			cfg := fixtureConfig(t, stack)
+			cfg.Set("vpcCniIdentity", mode)
+			r := runStack(t, stack, cfg).ok()
+			boundary := graphPolicy(t, r, "aws:iam/policy:Policy", "roles-policy", "policy")
+			w := iamWorld{stack: stack, cluster: projectName + "-" + stack, rolePath: "/" + projectName + "/" + stack + "/"}
+			nodeRole := w.iam("role" + w.rolePath + infra.NodeRoleName("cluster") + "-1a2b3c4")
+			cniRole := w.iam("role" + w.rolePath + "cluster-vpc-cni-role-1a2b3c4")
+			node, cni := attachedPolicies(t, r, "cluster-node-role-"), attachedPolicies(t, r, "cluster-vpc-cni-policy")
+			documents = append(append(append(documents, boundary), node...), cni...)
+			eni := w.ec2("network-interface", "eni-0123456789abcdef0")
+			instance := w.ec2("instance", "i-0123456789abcdef0")
+			add := func(who, principal string, identity []json.RawMessage, table []iamRequest) {
+				for _, row := range table {
+					row.why = stack + "/" + mode + "/" + who + ": " + row.why
+					rows = append(rows, row)
+					sims = append(sims, iamSimulation{ID: row.why, Principal: principal, Action: row.action, Resource: row.resource,
+						Account: plan.Account, Context: map[string]any{"aws:PrincipalArn": principal}, Identity: identity,
+						Boundary: []json.RawMessage{boundary}})
+				}
+			}
+			onNode := mode == infra.VPCCNIBoth
+			add("node role", nodeRole, node, []iamRequest{
+				{"the CNI: an interface", "ec2:CreateNetworkInterface", eni, nil, onNode},
+				{"the CNI: addresses", "ec2:AssignPrivateIpAddresses", eni, nil, onNode},
+				{"the CNI: deleting an interface", "ec2:DeleteNetworkInterface", eni, nil, onNode},
+				{"kubelet: its instance", "ec2:DescribeInstances", "*", nil, true},
+				{"the Pod Identity agent", "eks-auth:AssumeRoleForPodIdentity", w.arn("eks", "cluster/"+w.cluster), nil, true},
+				{"pulls: login", "ecr:GetAuthorizationToken", "*", nil, true},
+			})
+			add("VPC CNI role", cniRole, cni, []iamRequest{
+				{"an interface", "ec2:CreateNetworkInterface", eni, nil, true},
+				{"addresses", "ec2:AssignPrivateIpAddresses", eni, nil, true},
+				{"attaching it", "ec2:AttachNetworkInterface", eni, nil, true},
+				{"its tags", "ec2:CreateTags", eni, nil, true},
+				{"the node's instance", "ec2:DescribeInstances", "*", nil, true},
+				{"tagging an instance", "ec2:CreateTags", instance, nil, false},
+				{"terminating an instance", "ec2:TerminateInstances", instance, nil, false},
+				{"image pulls", "ecr:GetAuthorizationToken", "*", nil, false},
+				{"Pod Identity for others", "eks-auth:AssumeRoleForPodIdentity", w.arn("eks", "cluster/"+w.cluster), nil, false},
+				{"a role", "iam:PassRole", w.iam("role/admin"), nil, false},
+			})
+			trust := graphPolicy(t, r, "aws:iam/role:Role", "cluster-vpc-cni-role", "assumeRolePolicy")
+			documents = append(documents, trust)
+			pod := func(cluster, namespace, account string) map[string]any {
+				return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: cluster, "aws:RequestTag/" + infra.TagNamespace: namespace,
+					"aws:RequestTag/" + infra.TagServiceAccount: account}
+			}
+			clusterARN := w.arn("eks", "cluster/"+w.cluster)
+			for _, row := range []iamRequest{
+				{"aws-node's session", "sts:AssumeRole", cniRole, pod(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
+				{"its session tags", "sts:TagSession", cniRole, pod(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
+				{"another ServiceAccount of kube-system", "sts:AssumeRole", cniRole, pod(clusterARN, infra.VPCCNINamespace, "coredns"), false},
+				{"aws-node's name in a tenant's namespace", "sts:AssumeRole", cniRole, pod(clusterARN, "shop", infra.VPCCNIServiceAccount), false},
+				{"aws-node of another cluster", "sts:AssumeRole", cniRole,
+					pod(w.arn("eks", "cluster/another-cluster"), infra.VPCCNINamespace, infra.VPCCNIServiceAccount), false},
+			} {
+				row.why = stack + "/" + mode + "/VPC CNI trust: " + row.why
+				rows = append(rows, row)
+				sims = append(sims, iamSimulation{ID: row.why, Principal: infra.PodIdentityPrincipal, Action: row.action,
+					Resource: row.resource, Account: plan.Account, Context: row.context, ResourcePolicy: trust})
+			}
+		}
+	}
+	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
 }

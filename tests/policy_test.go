@@ -348,6 +348,8 @@ type policyGraph struct {
 	userFile bool
 	// services lists the two tenants of services_test.go instead of the single service.
 	services bool
+	// vpcCni is the stack's vpcCniIdentity ("" for the default).
+	vpcCni string
 }
 
 var policyGraphs = []policyGraph{
@@ -357,6 +359,8 @@ var policyGraphs = []policyGraph{
 	{name: "prod+deployAccess", stack: "prod", deployAccess: true},
 	{name: "dev+services", stack: "dev", deployAccess: true, services: true},
 	{name: "prod+services", stack: "prod", deployAccess: true, services: true},
+	{name: "dev+vpcCniPodIdentity", stack: "dev", deployAccess: true, vpcCni: infra.VPCCNIPodIdentity},
+	{name: "prod+vpcCniBoth", stack: "prod", vpcCni: infra.VPCCNIBoth},
 }
 
 func (pg policyGraph) config(t testing.TB) stackConfig {
@@ -370,6 +374,9 @@ func (pg policyGraph) config(t testing.TB) stackConfig {
 	}
 	if pg.services {
 		cfg = withServices(cfg, tenants...)
+	}
+	if pg.vpcCni != "" {
+		cfg.Set("vpcCniIdentity", pg.vpcCni)
 	}
 	return cfg
 }

@@ -70,21 +70,35 @@ func checkPodIdentityTrust(g *plan.Result) []string {
 				continue
 			}
 			var associations []*plan.Resource
+			deps := "roleArn"
 			for _, a := range g.Find(polTypePodIdentityAssociation) {
 				if a.Str("namespace") == ns[0] && a.Str("serviceAccount") == sa[0] {
 					associations = append(associations, a)
 				}
 			}
+			// An EKS add-on's own associations, in the add-on's namespace.
+			for _, a := range g.Find("aws:eks/addon:Addon") {
+				for _, e := range asSlice(a.In("podIdentityAssociations")) {
+					entry, _ := e.(map[string]any)
+					if polAddonNamespaces[a.Str("addonName")] == ns[0] && entry["serviceAccount"] == sa[0] {
+						associations, deps = append(associations, a), "podIdentityAssociations"
+					}
+				}
+			}
 			switch {
 			case len(associations) != 1:
 				out = append(out, polViolation(d.res, "trusts %s/%s, which has %d Pod Identity associations, not one", ns[0], sa[0], len(associations)))
-			case !slices.Contains(associations[0].PropertyDeps["roleArn"], d.res.URN):
+			case !slices.Contains(associations[0].PropertyDeps[deps], d.res.URN):
 				out = append(out, polViolation(d.res, "trusts %s/%s, whose association names another role", ns[0], sa[0]))
 			}
 		}
 	}
 	return out
 }
+
+// polAddonNamespaces are the namespaces EKS runs its managed add-ons' pods in (EKS user guide, the add-on pages),
+// where an add-on's Pod Identity associations are.
+var polAddonNamespaces = map[string]string{"vpc-cni": "kube-system"}
 
 // polAutoscalerDocumented is the "Full Cluster Autoscaler Features Policy (Recommended)" of the autoscaler's AWS
 // documentation, read at the chart tags this program pins.

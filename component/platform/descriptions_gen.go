@@ -40,6 +40,7 @@ var argDescriptions = map[string]string{
 	"serviceName":               "The deployed service, a DNS label of at most 42 characters that Kubernetes and Argo CD do not already use (not default, argocd or kube-*). Names its namespace, ArgoCD Application and AppProject, and Secret `<serviceName>-secret`.",
 	"services":                  "Several services on one cluster, each a tenant with its own namespace, quota, network isolation, ECR repository <stack>/<name>, push role, Argo CD project and Application, optional Pod Identity role, and API key in the secret <name>ApiKey. Each entry: name, githubRepository, githubOwnerId, githubRepositoryId, appRepoUrl (required); githubAllowedSubjects, appChartPath, appTargetRevision, iamStatements, apiKeySecret, appRepoTokenSecret, quota {cpu, memory, pods, loadBalancers}, limits {cpu, memory, memoryLimit}, ingressFrom, remove (acknowledges its removal from a protected stack). Empty (the default): the single-service keys describe the one service; both at once are refused.",
 	"vpcCidr":                   "Private VPC IPv4 block (inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10), a /16 to /24. Private subnets take the first half in eighths, public subnets sixteenths of the second half.",
+	"vpcCniIdentity":            "Whose AWS identity the VPC CNI (aws-node) calls EC2 with: `node` (the node role's AmazonEKS_CNI_Policy), `both` (also a Pod Identity role of its own: the release in which aws-node restarts onto it), or `podIdentity` (that role alone; the node role drops the policy). A running cluster goes node, both, restart aws-node, podIdentity; a new stack may start at podIdentity.",
 }
 
 var argDefaults = map[string]any{
@@ -59,4 +60,5 @@ var argDefaults = map[string]any{
 	"protect":            false,
 	"serviceName":        "your-service",
 	"vpcCidr":            "10.0.0.0/16",
+	"vpcCniIdentity":     "node",
 }

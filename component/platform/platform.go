@@ -162,6 +162,7 @@ type Args struct {
 	InfraRepositoryOwner  *string            `pulumi:"infraRepositoryOwnerId,optional"`
 	InfraRepositoryID     *string            `pulumi:"infraRepositoryId,optional"`
 	Protect               *bool              `pulumi:"protect,optional"`
+	VPCCNIIdentity        *string            `pulumi:"vpcCniIdentity,optional"`
 }
 
 // Annotate documents every argument with its Pulumi.yaml description and default (descriptions_gen.go).

@@ -100,6 +100,9 @@ type Engine struct {
 	// ClusterVersion is the Kubernetes version the stack's cluster runs, which getCluster answers; default "": no
 	// cluster (with Nodes set, a cluster whose version is not known to the test).
 	ClusterVersion string
+	// CNIPodIdentityRole is the role of the running vpc-cni add-on's Pod Identity association for aws-node, which
+	// getAddon answers; default "": none (the node role).
+	CNIPodIdentityRole string
 	// OIDCProviders are the account's existing OIDC providers, which getOpenIdConnectProvider finds: issuer URL
 	// (https://...) to the value of their platform/owner tag ("" for none); default none.
 	OIDCProviders map[string]string
@@ -164,6 +167,19 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"addonName": addon.StringValue(), "kubernetesVersion": version.StringValue(),
 			"version": AddonVersion(addon.StringValue(), version.StringValue()), "id": addon.StringValue(),
 		}), nil
+	case "aws:eks/getAddon:getAddon":
+		// terraform-provider-aws v5 (eks/addon_data_source.go): the add-on as EKS describes it, with its Pod
+		// Identity associations as (roleArn, serviceAccount).
+		if e.Nodes == nil && e.ClusterVersion == "" {
+			return nil, fmt.Errorf("reading EKS Add-On (%v): couldn't find resource", args.Args["addonName"])
+		}
+		associations := []any{}
+		if args.Args["addonName"].StringValue() == "vpc-cni" && e.CNIPodIdentityRole != "" {
+			associations = append(associations, map[string]any{"roleArn": e.CNIPodIdentityRole, "serviceAccount": "aws-node"})
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"addonName": args.Args["addonName"].StringValue(),
+			"clusterName": args.Args["clusterName"].StringValue(), "podIdentityAssociations": associations,
+			"id": args.Args["clusterName"].StringValue() + ":" + args.Args["addonName"].StringValue()}), nil
 	case "aws:eks/getClusters:getClusters":
 		names := []any{}
 		if e.Nodes != nil || e.ClusterVersion != "" {
