@@ -173,18 +173,28 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, wrap("create node role", err)
 	}
 	c.NodeRole = nodeRole
+	var nodeCNI pulumi.Resource
 	for _, key := range nodePolicyOrder {
 		if key == "cni" && args.VPCCNIIdentity == VPCCNIPodIdentity {
 			continue // the VPC CNI has a role of its own
 		}
+		opts := []pulumi.ResourceOption{parent}
+		if key == "cni" && args.VPCCNIIdentity != "" && args.VPCCNIIdentity != VPCCNINode {
+			// It follows vpcCniIdentity, even in a protected stack, once the CNI has a role of its own: the move
+			// to that role deletes it. A destroy still cannot, before the protected nodes that depend on it.
+			opts = append(opts, pulumi.Protect(false))
+		}
 		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-role-"+key, &iam.RolePolicyAttachmentArgs{
 			Role:      nodeRole.Name,
 			PolicyArn: NodePolicies[key],
-		}, parent)
+		}, opts...)
 		if err != nil {
 			return nil, wrap("attach node "+key+" policy", err)
 		}
 		c.NodeRolePolicies = append(c.NodeRolePolicies, a)
+		if key == "cni" {
+			nodeCNI = a
+		}
 	}
 
 	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
@@ -236,22 +246,29 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 				VPCCNIServiceAccount))),
 			Path:                pulumi.String(args.Roles.Path),
 			PermissionsBoundary: args.Roles.Boundary,
-		}, parent)
+			// It follows vpcCniIdentity, even in a protected stack (the way back to the node role deletes it); a
+			// destroy cannot delete it before the protected add-on that depends on it.
+		}, parent, pulumi.Protect(false))
 		if err != nil {
 			return nil, wrap("create VPC CNI role", err)
 		}
 		policy, err := iam.NewRolePolicyAttachment(ctx, name+"-vpc-cni-policy", &iam.RolePolicyAttachmentArgs{
 			Role:      role.Name,
 			PolicyArn: NodePolicies["cni"],
-		}, parent)
+		}, parent, pulumi.Protect(false))
 		if err != nil {
 			return nil, wrap("attach VPC CNI policy", err)
 		}
 		cni.associations = awseks.AddonPodIdentityAssociationArray{awseks.AddonPodIdentityAssociationArgs{
 			RoleArn: role.Arn, ServiceAccount: pulumi.String(VPCCNIServiceAccount),
 		}}
-		// The association only once the role may do the CNI's job.
+		// The association only once the role may do the CNI's job; and while the nodes hold the policy too (both),
+		// after theirs, so that the way back (both, then node), in which EKS restarts aws-node onto the node role,
+		// finds the policy there.
 		cni.dependsOn = []pulumi.Resource{policy}
+		if nodeCNI != nil {
+			cni.dependsOn = append(cni.dependsOn, nodeCNI)
+		}
 	}
 
 	// The add-ons nodes need, at the versions EKS publishes for this Kubernetes version; nodes wait for them.

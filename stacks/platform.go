@@ -560,8 +560,8 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 
 // checkVPCCNIIdentity refuses to take the CNI policy from the nodes of a running cluster whose VPC CNI has no Pod
 // Identity role yet: aws-node would keep calling EC2 with the node role, now without the policy, and no pod would
-// get an address. An add-on's new association reaches only aws-node pods started after it (the add-on does not
-// restart them: aws/amazon-vpc-cni-k8s#1338 for its IRSA role), hence the step in between.
+// get an address. An add-on's new association reaches only aws-node pods started after it (EKS documents a restart
+// of the add-on's pods; aws/amazon-vpc-cni-k8s#1338 reports none for its IRSA role), hence the step in between.
 func checkVPCCNIIdentity(ctx *pulumi.Context, cfg *Config, clusterExists bool, opts ...pulumi.InvokeOption) error {
 	if cfg.VPCCNIIdentity != infra.VPCCNIPodIdentity || !clusterExists {
 		return nil
@@ -577,8 +577,8 @@ func checkVPCCNIIdentity(ctx *pulumi.Context, cfg *Config, clusterExists bool, o
 	}
 	return &ConfigError{Source: cfg.source, Problems: []string{fmt.Sprintf("vpcCniIdentity: %s takes the CNI policy from the "+
 		"nodes, and the running VPC CNI has no Pod Identity role yet, so aws-node would lose its permissions and new pods "+
-		"no address. Set %s first and `pulumi up`; restart aws-node (`kubectl -n %s rollout restart daemonset %s`, or let a "+
-		"nodegroup update replace the nodes) so that it runs with its role; then set %s",
+		"no address. Set %s first and `pulumi up`; check that aws-node restarted onto its role (else `kubectl -n %s "+
+		"rollout restart daemonset %s`); then set %s (docs/iam.md)",
 		infra.VPCCNIPodIdentity, infra.VPCCNIBoth, infra.VPCCNINamespace, infra.VPCCNIServiceAccount, infra.VPCCNIPodIdentity)}}
 }
 

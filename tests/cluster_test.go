@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,22 +126,27 @@ func TestCluster_adminsGetAccessEntriesWithClusterAdminPolicy(t *testing.T) {
 
 // TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration: the engine goes on deleting whatever it can
 // after it refuses a protected resource (tests/engine shows it), so production mode protects every resource of
-// the stack, custom resources and components alike; only the access entries (the admin list) and the repository
-// credentials (appRepoToken) follow their configuration. Dev protects nothing.
+// the stack, custom resources and components alike; only the access entries (the admin list), the repository
+// credentials (appRepoToken) and, once the VPC CNI has a role of its own, what vpcCniIdentity adds and removes
+// follow their configuration. Dev protects nothing.
 func TestProtect_prodProtectsEverythingButWhatFollowsItsConfiguration(t *testing.T) {
 	t.Parallel()
 	follows := map[string]bool{
 		"aws:eks/accessEntry:AccessEntry": true, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": true,
 	}
 	for _, stack := range stackNames {
-		cfg := deployConfig(t, stack)
-		cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"})
-		cfg.SetSecret("appRepoToken", "t0ken")
-		r := runStack(t, stack, cfg).ok()
-		for _, rec := range r.records {
-			exempt := follows[rec.Type] || rec.Name == "gitops-repo-credentials"
-			want := stack == "prod" && !exempt
-			assert.Equalf(t, want, rec.Protect, "%s: %s %s protected", stack, rec.Type, rec.Name)
+		for _, cni := range []string{infra.VPCCNINode, infra.VPCCNIBoth} {
+			cfg := deployConfig(t, stack)
+			cfg.Set("clusterAdminArns", []string{"arn:aws:iam::111122223333:role/oncall"})
+			cfg.SetSecret("appRepoToken", "t0ken")
+			cfg.Set("vpcCniIdentity", cni)
+			r := runStack(t, stack, cfg).ok()
+			for _, rec := range r.records {
+				exempt := follows[rec.Type] || rec.Name == "gitops-repo-credentials" ||
+					cni == infra.VPCCNIBoth && slices.Contains([]string{"cluster-vpc-cni-role", "cluster-vpc-cni-policy", "cluster-node-role-cni"}, rec.Name)
+				want := stack == "prod" && !exempt
+				assert.Equalf(t, want, rec.Protect, "%s, %s: %s %s protected", stack, cni, rec.Type, rec.Name)
+			}
 		}
 	}
 }
@@ -425,8 +431,11 @@ func TestVPCCNI_ownRoleInTwoSteps(t *testing.T) {
 		}
 		return keys
 	}
+	nodes := func(r *run) *record { return r.one("aws:eks/nodeGroup:NodeGroup", "nodes") }
 	for _, stack := range stackNames {
 		r := runStack(t, stack, fixtureConfig(t, stack)).ok()
+		assert.Equal(t, stack == "prod", r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-node-role-cni").Protect,
+			"node: the nodes' CNI policy is protected in prod as before")
 		for _, rec := range r.all("aws:iam/role:Role") {
 			assert.NotEqual(t, "cluster-vpc-cni-role", rec.Name, "node: no role of its own")
 		}
@@ -451,6 +460,7 @@ func TestVPCCNI_ownRoleInTwoSteps(t *testing.T) {
 			associations := asSlice(addon.In("podIdentityAssociations"))
 			require.Len(t, associations, 1)
 			assert.Equal(t, "aws-node", associations[0].(map[string]any)["serviceAccount"])
+			assert.Contains(t, associations[0].(map[string]any)["roleArn"], "cluster-vpc-cni-role", "its role's ARN")
 			assert.Equal(t, []string{role.URN}, addon.PropertyDeps["podIdentityAssociations"], "the association names the role")
 			assert.True(t, r.dependsOn(addon, policy), "the association only once the role holds the policy")
 			want := []string{"worker", "cni", "ecr-read"}
@@ -458,8 +468,19 @@ func TestVPCCNI_ownRoleInTwoSteps(t *testing.T) {
 				want = []string{"worker", "ecr-read"}
 			}
 			assert.ElementsMatchf(t, want, nodeAttachments(r), "%s: the nodes' policies", mode)
-			nodes := r.one("aws:eks/nodeGroup:NodeGroup", "nodes")
-			assert.True(t, r.dependsOnTransitively(nodes, addon), "nodes wait for the CNI with its role")
+			// What vpcCniIdentity adds and removes follows it even in prod; a destroy cannot take it before the
+			// protected add-on and nodes that depend on it.
+			for _, rec := range []*record{role, policy} {
+				assert.Falsef(t, rec.Protect, "%s follows vpcCniIdentity", rec.Name)
+				assert.Truef(t, r.dependsOnTransitively(nodes(r), rec), "%s goes after the nodes on destroy", rec.Name)
+			}
+			assert.Equal(t, stack == "prod", addon.Protect, "the add-on stays protected in prod")
+			if mode == infra.VPCCNIBoth {
+				nodeCNI := r.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cluster-node-role-cni")
+				assert.False(t, nodeCNI.Protect, "the nodes' CNI policy follows vpcCniIdentity once the CNI has a role")
+				assert.True(t, r.dependsOn(addon, nodeCNI), "the way back to the node role finds the nodes' policy there")
+			}
+			assert.True(t, r.dependsOnTransitively(nodes(r), addon), "nodes wait for the CNI with its role")
 		}
 	}
 
@@ -469,12 +490,18 @@ func TestVPCCNI_ownRoleInTwoSteps(t *testing.T) {
 	r := runStackWith(t, "prod", cfg, running)
 	require.Error(t, r.err)
 	assert.Contains(t, r.err.Error(), "vpcCniIdentity: podIdentity takes the CNI policy from the nodes, and the running VPC CNI has no Pod Identity role yet")
-	assert.Contains(t, r.err.Error(), "Set both first and `pulumi up`; restart aws-node (`kubectl -n kube-system rollout restart daemonset aws-node`")
+	assert.Contains(t, r.err.Error(), "Set both first and `pulumi up`; check that aws-node restarted onto its role (else `kubectl -n kube-system rollout restart daemonset aws-node`)")
 	assert.Empty(t, r.records, "refused before anything is registered")
 	runStackWith(t, "prod", cfg, func(e *plan.Engine) {
 		running(e)
 		e.CNIPodIdentityRole = "arn:aws:iam::" + testAccount + ":role/" + projectName + "/prod/cluster-vpc-cni-role-1a2b3c4"
 	}).ok()
+	r = runStackWith(t, "prod", cfg, func(e *plan.Engine) {
+		running(e)
+		e.CNIPodIdentityRole = "arn:aws:iam::" + testAccount + ":role/other"
+		e.CNIPodIdentityServiceAccount = "other"
+	})
+	require.Error(t, r.err, "an association for another ServiceAccount is not aws-node's")
 	cfg.Set("vpcCniIdentity", "pods")
 	r = runStack(t, "prod", cfg)
 	require.Error(t, r.err)

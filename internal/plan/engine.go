@@ -103,6 +103,8 @@ type Engine struct {
 	// CNIPodIdentityRole is the role of the running vpc-cni add-on's Pod Identity association for aws-node, which
 	// getAddon answers; default "": none (the node role).
 	CNIPodIdentityRole string
+	// CNIPodIdentityServiceAccount is that association's ServiceAccount; default aws-node.
+	CNIPodIdentityServiceAccount string
 	// OIDCProviders are the account's existing OIDC providers, which getOpenIdConnectProvider finds: issuer URL
 	// (https://...) to the value of their platform/owner tag ("" for none); default none.
 	OIDCProviders map[string]string
@@ -175,7 +177,11 @@ func (e *Engine) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		associations := []any{}
 		if args.Args["addonName"].StringValue() == "vpc-cni" && e.CNIPodIdentityRole != "" {
-			associations = append(associations, map[string]any{"roleArn": e.CNIPodIdentityRole, "serviceAccount": "aws-node"})
+			account := e.CNIPodIdentityServiceAccount
+			if account == "" {
+				account = "aws-node"
+			}
+			associations = append(associations, map[string]any{"roleArn": e.CNIPodIdentityRole, "serviceAccount": account})
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"addonName": args.Args["addonName"].StringValue(),
 			"clusterName": args.Args["clusterName"].StringValue(), "podIdentityAssociations": associations,
