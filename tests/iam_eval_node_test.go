@@ -172,18 +172,15 @@ func TestIAMEvaluation_vpcCniOnItsOwnRole(t *testing.T) {
 			})
 			trust := graphPolicy(t, r, "aws:iam/role:Role", "cluster-vpc-cni-role", "assumeRolePolicy")
 			documents = append(documents, trust)
-			pod := func(cluster, namespace, account string) map[string]any {
-				return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: cluster, "aws:RequestTag/" + infra.TagNamespace: namespace,
-					"aws:RequestTag/" + infra.TagServiceAccount: account}
-			}
+
 			clusterARN := w.arn("eks", "cluster/"+w.cluster)
 			for _, row := range []iamRequest{
-				{"aws-node's session", "sts:AssumeRole", cniRole, pod(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
-				{"its session tags", "sts:TagSession", cniRole, pod(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
-				{"another ServiceAccount of kube-system", "sts:AssumeRole", cniRole, pod(clusterARN, infra.VPCCNINamespace, "coredns"), false},
-				{"aws-node's name in a tenant's namespace", "sts:AssumeRole", cniRole, pod(clusterARN, "shop", infra.VPCCNIServiceAccount), false},
+				{"aws-node's session", "sts:AssumeRole", cniRole, podSession(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
+				{"its session tags", "sts:TagSession", cniRole, podSession(clusterARN, infra.VPCCNINamespace, infra.VPCCNIServiceAccount), true},
+				{"another ServiceAccount of kube-system", "sts:AssumeRole", cniRole, podSession(clusterARN, infra.VPCCNINamespace, "coredns"), false},
+				{"aws-node's name in a tenant's namespace", "sts:AssumeRole", cniRole, podSession(clusterARN, "shop", infra.VPCCNIServiceAccount), false},
 				{"aws-node of another cluster", "sts:AssumeRole", cniRole,
-					pod(w.arn("eks", "cluster/another-cluster"), infra.VPCCNINamespace, infra.VPCCNIServiceAccount), false},
+					podSession(w.arn("eks", "cluster/another-cluster"), infra.VPCCNINamespace, infra.VPCCNIServiceAccount), false},
 			} {
 				row.why = stack + "/" + mode + "/VPC CNI trust: " + row.why
 				rows = append(rows, row)

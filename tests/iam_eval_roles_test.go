@@ -201,10 +201,7 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 		// sts:TagSession by pods.eks.amazonaws.com, with the pod's cluster, namespace and ServiceAccount as session
 		// tags): each role for its own ServiceAccount of its own cluster, no other.
 		clusterARN := w.arn("eks", "cluster/"+w.cluster)
-		pod := func(cluster, namespace, account string) map[string]any {
-			return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: cluster, "aws:RequestTag/" + infra.TagNamespace: namespace,
-				"aws:RequestTag/" + infra.TagServiceAccount: account}
-		}
+
 		service := cfg.Get("serviceName")
 		for _, trusted := range []struct {
 			name, roleName, namespace, account string
@@ -216,11 +213,11 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 			trust := graphPolicy(t, r, "aws:iam/role:Role", trusted.roleName, "assumeRolePolicy")
 			documents = append(documents, trust)
 			for _, row := range []iamRequest{
-				{"its pods' session", "sts:AssumeRole", "", pod(clusterARN, trusted.namespace, trusted.account), true},
-				{"their session tags", "sts:TagSession", "", pod(clusterARN, trusted.namespace, trusted.account), true},
-				{"another ServiceAccount of its namespace", "sts:AssumeRole", "", pod(clusterARN, trusted.namespace, "default"), false},
-				{"another tenant's pods", "sts:AssumeRole", "", pod(clusterARN, trusted.other[0], trusted.other[1]), false},
-				{"the same ServiceAccount in another cluster", "sts:AssumeRole", "", pod(w.arn("eks", "cluster/another-cluster"), trusted.namespace, trusted.account), false},
+				{"its pods' session", "sts:AssumeRole", "", podSession(clusterARN, trusted.namespace, trusted.account), true},
+				{"their session tags", "sts:TagSession", "", podSession(clusterARN, trusted.namespace, trusted.account), true},
+				{"another ServiceAccount of its namespace", "sts:AssumeRole", "", podSession(clusterARN, trusted.namespace, "default"), false},
+				{"another tenant's pods", "sts:AssumeRole", "", podSession(clusterARN, trusted.other[0], trusted.other[1]), false},
+				{"the same ServiceAccount in another cluster", "sts:AssumeRole", "", podSession(w.arn("eks", "cluster/another-cluster"), trusted.namespace, trusted.account), false},
 				{"no session tags", "sts:AssumeRole", "", nil, false},
 			} {
 				row.why = stack + "/" + trusted.name + " trust: " + row.why

@@ -92,16 +92,14 @@ func TestIAMEvaluation_servicesStayInsideTheirTenancy(t *testing.T) {
 					Context: map[string]any{"aws:PrincipalArn": identity}})
 			}
 			trust := graphPolicy(t, r, "aws:iam/role:Role", tn.name+"-identity-role", "assumeRolePolicy")
-			pod := func(namespace, account string) map[string]any {
-				return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: w.arn("eks", "cluster/"+w.cluster),
-					"aws:RequestTag/" + infra.TagNamespace: namespace, "aws:RequestTag/" + infra.TagServiceAccount: account}
-			}
+			clusterARN := w.arn("eks", "cluster/"+w.cluster)
+
 			for _, row := range []iamRequest{
-				{"its pods", "sts:AssumeRole", identity, pod(tn.name, tn.name), true},
-				{"their session tags", "sts:TagSession", identity, pod(tn.name, tn.name), true},
-				{"the other tenant's pods", "sts:AssumeRole", identity, pod(other.name, other.name), false},
-				{"its ServiceAccount's name in the other tenant's namespace", "sts:AssumeRole", identity, pod(other.name, tn.name), false},
-				{"the other tenant's ServiceAccount name in its namespace", "sts:AssumeRole", identity, pod(tn.name, other.name), false},
+				{"its pods", "sts:AssumeRole", identity, podSession(clusterARN, tn.name, tn.name), true},
+				{"their session tags", "sts:TagSession", identity, podSession(clusterARN, tn.name, tn.name), true},
+				{"the other tenant's pods", "sts:AssumeRole", identity, podSession(clusterARN, other.name, other.name), false},
+				{"its ServiceAccount's name in the other tenant's namespace", "sts:AssumeRole", identity, podSession(clusterARN, other.name, tn.name), false},
+				{"the other tenant's ServiceAccount name in its namespace", "sts:AssumeRole", identity, podSession(clusterARN, tn.name, other.name), false},
 			} {
 				row.why = stack + "/" + tn.name + " role trust: " + row.why
 				add(row, iamSimulation{Principal: infra.PodIdentityPrincipal, ResourcePolicy: trust})

@@ -120,6 +120,13 @@ func with(m map[string]any, kv ...any) map[string]any {
 	return m
 }
 
+// podSession is the context of EKS Pod Identity's request for a pod: its cluster, namespace and ServiceAccount as
+// session tags (EKS user guide, "EKS Pod Identity session tags").
+func podSession(cluster, namespace, account string) map[string]any {
+	return map[string]any{"aws:RequestTag/" + infra.TagClusterARN: cluster, "aws:RequestTag/" + infra.TagNamespace: namespace,
+		"aws:RequestTag/" + infra.TagServiceAccount: account}
+}
+
 // programLookups are the reads the program makes on every preview and update, whoever runs it (stacks/platform.go:
 // the account's roles and issuers, the running cluster and its nodegroups; infra/addons.go: the add-ons' versions).
 func programLookups(w iamWorld, cluster, nodegroup string) []iamRequest {
