@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/internal/plan"
 )
 
@@ -180,6 +183,24 @@ var workloadFixtures = []policyFixture{
 		fxAdd(g, polTypePodIdentityAssociation, "stray", map[string]any{"namespace": "kube-system", "serviceAccount": "cluster-autoscaler",
 			"clusterName": "x", "roleArn": "arn:aws:iam::123456789012:role/other"})
 	}},
+	{policy: "PLAT-POD-IDENTITY-TRUST", name: "the VPC CNI add-on's association for another ServiceAccount",
+		config: func(cfg stackConfig) { cfg.Set("vpcCniIdentity", infra.VPCCNIBoth) },
+		mutate: func(t *testing.T, g *plan.Result) {
+			addon := fxOne(t, g, "aws:eks/addon:Addon", "cluster-vpc-cni")
+			addon.Inputs["podIdentityAssociations"] = resource.NewPropertyValue([]any{
+				map[string]any{"roleArn": "arn:aws:iam::123456789012:role/x", "serviceAccount": "coredns"}})
+		}},
+	{policy: "PLAT-POD-IDENTITY-TRUST", name: "the VPC CNI role's association on an add-on of another namespace",
+		config: func(cfg stackConfig) { cfg.Set("vpcCniIdentity", infra.VPCCNIBoth) },
+		mutate: func(t *testing.T, g *plan.Result) {
+			cni := fxOne(t, g, "aws:eks/addon:Addon", "cluster-vpc-cni")
+			// Another add-on, whose namespace the rule does not know to be kube-system, carries the association.
+			other := fxOne(t, g, "aws:eks/addon:Addon", "addons-coredns")
+			other.Inputs["addonName"] = resource.NewPropertyValue("aws-ebs-csi-driver")
+			other.Inputs["podIdentityAssociations"] = cni.Inputs["podIdentityAssociations"]
+			other.PropertyDeps["podIdentityAssociations"] = cni.PropertyDeps["podIdentityAssociations"]
+			delete(cni.Inputs, "podIdentityAssociations")
+		}},
 	{policy: "PLAT-AUTOSCALER-SCOPED", name: "scaling writes on every group", mutate: func(t *testing.T, g *plan.Result) {
 		fxEditDocument(t, fxOne(t, g, polTypeRolePolicy, polAutoscalerPolicy), "policy", func(doc map[string]any) {
 			for _, s := range fxStatements(doc) {
