@@ -11,12 +11,13 @@ import (
 	"github.com/example/eks-gitops-platform/internal/plan"
 )
 
-// awsManagedPolicies are the documents of the AWS managed policies the node role holds (infra.NodePolicies), as
-// the AWS Managed Policy Reference publishes them at their default version
+// awsManagedPolicies are the documents of the AWS managed policies the node role (infra.NodePolicies) and the
+// cluster role hold, as the AWS Managed Policy Reference publishes them at their default version
 // (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/<name>.html):
 //   - AmazonEKSWorkerNodePolicy v3 (edited 2023-11-27)
 //   - AmazonEKS_CNI_Policy v5 (edited 2024-03-04)
 //   - AmazonEC2ContainerRegistryReadOnly v3 (edited 2019-12-10)
+//   - AmazonEKSClusterPolicy v10 (edited 2026-02-12)
 //
 // AWS edits them: a newer version shows in the reference with a new edit date.
 var awsManagedPolicies = map[string]string{
@@ -33,6 +34,34 @@ var awsManagedPolicies = map[string]string{
 		"Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:GetRepositoryPolicy",
 			"ecr:DescribeRepositories", "ecr:ListImages", "ecr:DescribeImages", "ecr:BatchGetImage", "ecr:GetLifecyclePolicy",
 			"ecr:GetLifecyclePolicyPreview", "ecr:ListTagsForResource", "ecr:DescribeImageScanFindings"], "Resource": "*"}]}`,
+	"AmazonEKSClusterPolicy": `{"Version": "2012-10-17", "Statement": [{"Sid": "AmazonEKSClusterPolicy", "Effect": "Allow",
+		"Action": ["autoscaling:DescribeAutoScalingGroups", "autoscaling:UpdateAutoScalingGroup", "ec2:AttachVolume",
+			"ec2:AuthorizeSecurityGroupIngress", "ec2:CreateRoute", "ec2:CreateSecurityGroup", "ec2:CreateTags", "ec2:CreateVolume",
+			"ec2:DeleteRoute", "ec2:DeleteSecurityGroup", "ec2:DeleteVolume", "ec2:DescribeInstances", "ec2:DescribeRouteTables",
+			"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications",
+			"ec2:DescribeVpcs", "ec2:DescribeDhcpOptions", "ec2:DescribeNetworkInterfaces", "ec2:DescribeAvailabilityZones",
+			"ec2:DetachVolume", "ec2:ModifyInstanceAttribute", "ec2:ModifyVolume", "ec2:RevokeSecurityGroupIngress",
+			"ec2:DescribeAccountAttributes", "ec2:DescribeAddresses", "ec2:DescribeInternetGateways", "ec2:DescribeInstanceTopology",
+			"elasticloadbalancing:AddTags", "elasticloadbalancing:ApplySecurityGroupsToLoadBalancer",
+			"elasticloadbalancing:AttachLoadBalancerToSubnets", "elasticloadbalancing:ConfigureHealthCheck",
+			"elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateLoadBalancer",
+			"elasticloadbalancing:CreateLoadBalancerListeners", "elasticloadbalancing:CreateLoadBalancerPolicy",
+			"elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
+			"elasticloadbalancing:DeleteLoadBalancerListeners", "elasticloadbalancing:DeleteTargetGroup",
+			"elasticloadbalancing:DeregisterInstancesFromLoadBalancer", "elasticloadbalancing:DeregisterTargets",
+			"elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+			"elasticloadbalancing:DescribeLoadBalancerPolicies", "elasticloadbalancing:DescribeLoadBalancers",
+			"elasticloadbalancing:DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroups",
+			"elasticloadbalancing:DescribeTargetHealth", "elasticloadbalancing:DetachLoadBalancerFromSubnets",
+			"elasticloadbalancing:ModifyListener", "elasticloadbalancing:ModifyLoadBalancerAttributes",
+			"elasticloadbalancing:ModifyTargetGroup", "elasticloadbalancing:ModifyTargetGroupAttributes",
+			"elasticloadbalancing:RegisterInstancesWithLoadBalancer", "elasticloadbalancing:RegisterTargets",
+			"elasticloadbalancing:SetLoadBalancerPoliciesForBackendServer", "elasticloadbalancing:SetLoadBalancerPoliciesOfListener",
+			"kms:DescribeKey"], "Resource": "*"},
+		{"Sid": "AmazonEKSClusterPolicySLRCreate", "Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
+			"Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
+		{"Sid": "AmazonEKSClusterPolicyENIDelete", "Effect": "Allow", "Action": "ec2:DeleteNetworkInterface", "Resource": "*",
+			"Condition": {"StringEquals": {"ec2:ResourceTag/eks:eni:owner": "amazon-vpc-cni"}}}]}`,
 }
 
 // TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary: the node role, its AWS managed policies intersected
@@ -190,4 +219,119 @@ func TestIAMEvaluation_vpcCniOnItsOwnRole(t *testing.T) {
 		}
 	}
 	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
+}
+
+// TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary: the cluster role, AmazonEKSClusterPolicy (as
+// attached in the plan) intersected with the stack's boundary, may do what the control plane does for the cluster:
+// load balancers and their security groups for Services of type LoadBalancer, the VPC CNI's leftover interfaces, the
+// reads. It may not do what the managed policy grants beyond that and the boundary takes away (resizing Auto Scaling
+// groups), nor anything an attacker holding it would want: instances, keys, roles, the cluster itself, peering,
+// snapshots, logs, data. Its trust admits EKS and nothing else. The last rows pin what both still allow across the
+// account (docs/iam.md, "Proven by evaluation"): a change of either shows here.
+func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.T) {
+	t.Parallel()
+	var sims []iamSimulation
+	var rows []iamRequest
+	var documents []json.RawMessage
+	for _, stack := range stackNames {
+		cfg := fixtureConfig(t, stack)
+		r := runStack(t, stack, cfg).ok()
+		boundary := graphPolicy(t, r, "aws:iam/policy:Policy", "roles-policy", "policy")
+		identity := attachedPolicies(t, r, "cluster-service-role-")
+		trust := graphPolicy(t, r, "aws:iam/role:Role", "cluster-service-role", "assumeRolePolicy")
+		keyPolicy := json.RawMessage(r.one("aws:kms/key:Key", "cluster-secrets-key").Str("policy"))
+		documents = append(append(documents, boundary, trust, keyPolicy), identity...)
+		w := iamWorld{stack: stack, cluster: projectName + "-" + stack, rolePath: "/" + projectName + "/" + stack + "/"}
+		clusterRole := w.iam("role" + w.rolePath + "cluster-service-role-1a2b3c4")
+		elb := func(resource string) string { return w.arn("elasticloadbalancing", resource) }
+		lb := elb("loadbalancer/a1b2c3d4e5f60718293a4b5c6d7e8f90")
+		nlb := elb("loadbalancer/net/k8s-shop-web-1a2b3c4d5e/0123456789abcdef")
+		targets := elb("targetgroup/k8s-shop-web-1a2b3c4d5e/0123456789abcdef")
+		sg := w.ec2("security-group", "sg-0123456789abcdef0")
+		eni := w.ec2("network-interface", "eni-0123456789abcdef0")
+		instance := w.ec2("instance", "i-0123456789abcdef0")
+		key := w.arn("kms", "key/1111aaaa-own")
+		slr := func(service, name string) string { return w.iam("role/aws-service-role/" + service + "/" + name) }
+		nodesASG := w.arn("autoscaling", "autoScalingGroup:0ac6e1f0-1111-2222-3333-444455556666:autoScalingGroupName/eks-nodes-4f2a-0ac6e1f0")
+		otherASG := w.arn("autoscaling", "autoScalingGroup:1ac6e1f0-1111-2222-3333-444455556666:autoScalingGroupName/batch-workers")
+		table := []iamRequest{
+			{"the nodes", "ec2:DescribeInstances", "*", nil, true},
+			{"the subnets", "ec2:DescribeSubnets", "*", nil, true},
+			{"the secrets key", "kms:DescribeKey", key, nil, true},
+			{"a Service's load balancer", "elasticloadbalancing:CreateLoadBalancer", lb, nil, true},
+			{"its tags", "elasticloadbalancing:AddTags", lb, nil, true},
+			{"its nodes", "elasticloadbalancing:RegisterInstancesWithLoadBalancer", lb, nil, true},
+			{"a network load balancer's listener", "elasticloadbalancing:CreateListener", nlb, nil, true},
+			{"its target group", "elasticloadbalancing:CreateTargetGroup", targets, nil, true},
+			{"its targets", "elasticloadbalancing:RegisterTargets", targets, nil, true},
+			{"the Service's removal", "elasticloadbalancing:DeleteLoadBalancer", lb, nil, true},
+			{"the load balancer's security group", "ec2:CreateSecurityGroup", sg, nil, true},
+			{"its rules", "ec2:AuthorizeSecurityGroupIngress", sg, nil, true},
+			{"its tags", "ec2:CreateTags", sg, nil, true},
+			{"the load balancers' service-linked role", "iam:CreateServiceLinkedRole",
+				slr("elasticloadbalancing.amazonaws.com", "AWSServiceRoleForElasticLoadBalancing"),
+				map[string]any{"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}, true},
+			{"an interface the VPC CNI left behind", "ec2:DeleteNetworkInterface", eni,
+				map[string]any{"ec2:ResourceTag/eks:eni:owner": "amazon-vpc-cni"}, true},
+
+			{"another service's service-linked role", "iam:CreateServiceLinkedRole",
+				slr("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"), map[string]any{"iam:AWSServiceName": "autoscaling.amazonaws.com"}, false},
+			{"an interface the CNI does not own", "ec2:DeleteNetworkInterface", eni, nil, false},
+			{"resizing this cluster's nodes (the autoscaler's job)", "autoscaling:UpdateAutoScalingGroup", nodesASG,
+				map[string]any{"aws:ResourceTag/" + infra.AutoscalerDiscoveryTag("another-cluster"): "owned"}, false},
+			{"resizing another workload's group", "autoscaling:UpdateAutoScalingGroup", otherASG, nil, false},
+			{"terminating an instance", "ec2:TerminateInstances", instance, nil, false},
+			{"launching an instance", "ec2:RunInstances", instance, nil, false},
+			{"node user data", "ec2:DescribeInstanceAttribute", instance, nil, false},
+			{"a key's deletion", "kms:ScheduleKeyDeletion", key, nil, false},
+			{"a key's policy", "kms:PutKeyPolicy", key, nil, false},
+			{"a grant", "kms:CreateGrant", key, nil, false},
+			{"a role", "iam:PassRole", w.iam("role/admin"), nil, false},
+			{"another role", "sts:AssumeRole", w.iam("role/admin"), nil, false},
+			{"deleting the cluster", "eks:DeleteCluster", w.arn("eks", "cluster/"+w.cluster), nil, false},
+			{"an access entry", "eks:CreateAccessEntry", w.arn("eks", "cluster/"+w.cluster), nil, false},
+			{"a VPC", "ec2:DeleteVpc", w.ec2("vpc", "vpc-0123456789abcdef0"), nil, false},
+			{"a peering", "ec2:CreateVpcPeeringConnection", w.ec2("vpc", "vpc-0123456789abcdef0"), nil, false},
+			{"sharing a snapshot", "ec2:ModifySnapshotAttribute", "arn:aws:ec2:" + plan.Region + "::snapshot/snap-0123456789abcdef0", nil, false},
+			{"a log group", "logs:DeleteLogGroup", w.arn("logs", "log-group:"+infra.ClusterLogGroupName(w.cluster)), nil, false},
+			{"a bucket", "s3:GetObject", "arn:aws:s3:::another-bucket/secret.txt", nil, false},
+			{"a secret", "secretsmanager:GetSecretValue", w.arn("secretsmanager", "secret:prod/db-AbCdEf"), nil, false},
+
+			// Known reach, both documents name `*` (docs/iam.md): Kubernetes does not tag every object it creates.
+			{"known reach: another VPC's security group rules", "ec2:RevokeSecurityGroupIngress", w.ec2("security-group", "sg-0fedcba9876543210"), nil, true},
+			{"known reach: another workload's load balancer", "elasticloadbalancing:DeleteLoadBalancer", elb("loadbalancer/app/billing/0fedcba987654321"), nil, true},
+		}
+		for _, row := range table {
+			row.why = stack + "/cluster role: " + row.why
+			rows = append(rows, row)
+			sims = append(sims, iamSimulation{ID: row.why, Principal: clusterRole, Action: row.action, Resource: row.resource,
+				Account: plan.Account, Context: with(map[string]any{"aws:PrincipalArn": clusterRole}, flatten(row.context)...),
+				Identity: identity, Boundary: []json.RawMessage{boundary}})
+			if row.resource == key {
+				sims[len(sims)-1].ResourcePolicy = keyPolicy // KMS asks the key's policy first
+			}
+		}
+		for _, row := range []iamRequest{
+			{"EKS", "sts:AssumeRole", "eks.amazonaws.com", nil, true},
+			{"EC2", "sts:AssumeRole", "ec2.amazonaws.com", nil, false},
+			{"EKS Pod Identity", "sts:AssumeRole", infra.PodIdentityPrincipal, nil, false},
+			{"a role of the account", "sts:AssumeRole", w.iam("role/admin"), nil, false},
+		} {
+			principal := row.resource
+			row.why, row.resource = stack+"/cluster role trust: "+row.why, clusterRole
+			rows = append(rows, row)
+			sims = append(sims, iamSimulation{ID: row.why, Principal: principal, Action: row.action, Resource: clusterRole,
+				Account: plan.Account, Context: map[string]any{}, ResourcePolicy: trust})
+		}
+	}
+	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
+}
+
+// flatten turns a context map into with's key, value list.
+func flatten(m map[string]any) []any {
+	var kv []any
+	for k, v := range m {
+		kv = append(kv, k, v)
+	}
+	return kv
 }
