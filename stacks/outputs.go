@@ -19,6 +19,7 @@ const (
 	OutputAPIPublicAccessCIDRs  = "apiPublicAccessCidrs" // who reaches the API endpoint; empty: only the VPC
 	OutputDeployRoleARN         = "deployRoleArn"        // only with pulumiOrganization or infraRepository
 	OutputDeployWith            = "deployWith"           // the flow the deploy role trusts; only with it
+	OutputProtected             = "protected"            // protect holds its resources (prod); only with a deploy role
 	OutputPreviewRoleARN        = "previewRoleArn"       // only with pull-request previews (unprotected, infraRepository)
 	OutputAutoscalerRoleARN     = "autoscalerRoleArn"    // Cluster Autoscaler's Pod Identity role
 	OutputServiceRoleARN        = "serviceRoleArn"       // only with serviceIamStatements

@@ -58,6 +58,7 @@ type Platform struct {
 
 	pullRequestPreviews bool
 	deployWith          string
+	protected           bool
 }
 
 // Run is the whole program: build the platform and export its outputs.
@@ -330,7 +331,7 @@ func Deploy(ctx *pulumi.Context, cfg *Config, env Env, opts ...pulumi.ResourceOp
 		return nil, fmt.Errorf("deploy: %d zones requested, %d available", cfg.AZCount, len(env.AZs))
 	}
 	p := &Platform{APIPublicAccessCIDRs: cfg.EndpointPublicAccessCIDRs, pullRequestPreviews: cfg.PullRequestPreviews(),
-		deployWith: cfg.DeployWith}
+		deployWith: cfg.DeployWith, protected: cfg.Protect}
 	var err error
 	// Production mode protects every resource of the stack: no delete and no replacement, so a `pulumi destroy`
 	// deletes nothing and stops. The engine goes on deleting whatever it can after a refusal, so a partial
@@ -715,6 +716,7 @@ func (p *Platform) Outputs() map[string]pulumi.Output {
 	if p.DeployAccess != nil {
 		out[OutputDeployRoleARN] = p.DeployAccess.DeployRoleARN
 		out[OutputDeployWith] = pulumi.String(p.deployWith).ToStringOutput()
+		out[OutputProtected] = pulumi.Bool(p.protected).ToBoolOutput()
 		if p.pullRequestPreviews {
 			out[OutputPreviewRoleARN] = p.DeployAccess.PreviewRoleARN
 		}

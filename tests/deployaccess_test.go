@@ -64,6 +64,7 @@ func TestDeployAccess_notCreatedWithoutAFlow(t *testing.T) {
 		assert.Empty(t, r.all("platform:infra:DeployAccess"))
 		assert.NotContains(t, r.outputs, stacks.OutputDeployRoleARN)
 		assert.NotContains(t, r.outputs, stacks.OutputPreviewRoleARN)
+		assert.NotContains(t, r.outputs, stacks.OutputProtected)
 	}
 }
 

@@ -74,9 +74,9 @@ func deployRoleOf(stack string) string {
 func platformOutputs() map[string]map[string]any {
 	return map[string]map[string]any{
 		settingsOrg + "/" + projectName + "/dev": {stacks.OutputDeployRoleARN: deployRoleOf("dev"), stacks.OutputDeployWith: stacks.DeployWithDeployments,
-			stacks.OutputAPIPublicAccessCIDRs: []any{"0.0.0.0/0"}},
+			stacks.OutputAPIPublicAccessCIDRs: []any{"0.0.0.0/0"}, stacks.OutputProtected: false},
 		settingsOrg + "/" + projectName + "/prod": {stacks.OutputDeployRoleARN: deployRoleOf("prod"), stacks.OutputDeployWith: stacks.DeployWithDeployments,
-			stacks.OutputAPIPublicAccessCIDRs: []any{"198.51.100.0/24"}},
+			stacks.OutputAPIPublicAccessCIDRs: []any{"198.51.100.0/24"}, stacks.OutputProtected: true},
 	}
 }
 
@@ -136,6 +136,9 @@ func validSettingsConfig() map[string]string {
 	}
 }
 
+// TestDeploymentSettings_deployMergesToMainAndNeverPreviewWithTheDeployRole: merges to main update an unprotected
+// stack; a protected one (prod), for which Pulumi Deployments offers no approval step, is updated only when a person
+// starts it; so is a stack that does not yet say whether it is protected.
 func TestDeploymentSettings_deployMergesToMainAndNeverPreviewWithTheDeployRole(t *testing.T) {
 	t.Parallel()
 	got, err := runSettings(t, validSettingsConfig(), platformOutputs())
@@ -151,10 +154,18 @@ func TestDeploymentSettings_deployMergesToMainAndNeverPreviewWithTheDeployRole(t
 		assert.Nil(t, s.In("github"), "the deprecated github block is not used")
 		assert.Equal(t, "github", s.Str("vcs.provider"))
 		assert.Equal(t, settingsRepo, s.Str("vcs.repository"))
-		assert.Equal(t, true, s.In("vcs.deployCommits"), "%s deploys merges", stack)
+		assert.Equal(t, stack == "dev", s.In("vcs.deployCommits"), "only the unprotected dev deploys merges, not %s", stack)
 		assert.Equal(t, false, s.In("vcs.previewPullRequests"), "pull request code never runs with the deploy role")
 		assert.Equal(t, false, s.In("vcs.pullRequestTemplate"), "no review stacks of a whole EKS platform")
 	}
+
+	outputs := platformOutputs()
+	delete(outputs[settingsOrg+"/"+projectName+"/dev"], stacks.OutputProtected)
+	outputs[settingsOrg+"/"+projectName+"/prod"][stacks.OutputProtected] = false
+	got, err = runSettings(t, validSettingsConfig(), outputs)
+	require.NoError(t, err)
+	assert.Equal(t, false, got["dev"].In("vcs.deployCommits"), "a stack that does not say it is unprotected is not deployed by merges")
+	assert.Equal(t, true, got["prod"].In("vcs.deployCommits"), "an unprotected stack is, whatever its name")
 }
 
 func TestDeploymentSettings_triggerOnlyOnChangesToTheProgramOrTheirOwnStack(t *testing.T) {

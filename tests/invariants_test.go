@@ -96,6 +96,8 @@ func TestOutputs_coverTheContractAndKeepKubeconfigSecret(t *testing.T) {
 		assert.Contains(t, r.outputs["githubActionsRoleArn"].Value, ":role/"+projectName+"/"+stack+"/github-push-role-")
 		r = runStack(t, stack, deployConfig(t, stack)).ok()
 		assert.Contains(t, r.outputs[stacks.OutputDeployRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-deploy-role-")
+		assert.Equal(t, stack == "prod", r.outputs[stacks.OutputProtected].Value,
+			"the Deployments settings read whether merges may update the stack from it")
 		if stack == "dev" {
 			assert.Contains(t, r.outputs[stacks.OutputPreviewRoleARN].Value, ":role/"+projectName+"/"+stack+"/deploy-preview-role-")
 		} else {

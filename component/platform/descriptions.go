@@ -20,6 +20,7 @@ var outputDescriptions = map[string]string{
 	"autoscalerRoleArn":      "Cluster Autoscaler's Pod Identity role.",
 	"deployRoleArn":          "The deploy role (with pulumiOrganization or infraRepository); \"\" without.",
 	"deployWith":             "The one flow the deploy role trusts: deployments or github-actions; \"\" without a deploy role.",
+	"protected":              "Whether protect holds the platform's resources. The Deployments settings deploy merges only to a stack that is not protected.",
 	"previewRoleArn":         "The pull-request preview role (unprotected, with infraRepository); \"\" without.",
 	"serviceRoleArn":         "The service's own role (with serviceIamStatements); \"\" without.",
 	"services":               "With services, per service name: namespace, ecrRepositoryUrl, githubActionsRoleArn and serviceRoleArn (\"\" without iamStatements); empty without.",

@@ -206,6 +206,7 @@ type Platform struct {
 	AutoscalerRoleARN      pulumi.StringOutput       `pulumi:"autoscalerRoleArn"`
 	DeployRoleARN          pulumi.StringOutput       `pulumi:"deployRoleArn"`
 	DeployWith             pulumi.StringOutput       `pulumi:"deployWith"`
+	Protected              pulumi.BoolOutput         `pulumi:"protected"`
 	PreviewRoleARN         pulumi.StringOutput       `pulumi:"previewRoleArn"`
 	ServiceRoleARN         pulumi.StringOutput       `pulumi:"serviceRoleArn"`
 	Services               pulumi.StringMapMapOutput `pulumi:"services"`
@@ -261,6 +262,10 @@ func NewPlatform(ctx *pulumi.Context, name string, args Args, opts ...pulumi.Res
 	c.AutoscalerRoleARN = str(stacks.OutputAutoscalerRoleARN)
 	c.DeployRoleARN = str(stacks.OutputDeployRoleARN)
 	c.DeployWith = str(stacks.OutputDeployWith)
+	c.Protected = pulumi.Bool(args.Protect != nil && *args.Protect).ToBoolOutput() // the program's default is false
+	if o, ok := outputs[stacks.OutputProtected]; ok {
+		c.Protected = o.(pulumi.BoolOutput)
+	}
 	c.PreviewRoleARN = str(stacks.OutputPreviewRoleARN)
 	c.ServiceRoleARN = str(stacks.OutputServiceRoleARN)
 	c.Services = pulumi.StringMapMap{}.ToStringMapMapOutput()

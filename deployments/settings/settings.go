@@ -176,6 +176,16 @@ func Run(ctx *pulumi.Context) error {
 		if err != nil {
 			return fmt.Errorf("stack %s: %w", stack, err)
 		}
+		protected, err := ref.GetOutputDetails(stacks.OutputProtected)
+		if err != nil {
+			return fmt.Errorf("stack %s: %w", stack, err)
+		}
+		deployMerges := DeployMerges(protected.Value)
+		if protected.Value == nil {
+			ctx.Log.Warn(fmt.Sprintf("stack %s exports no %s output (it was last updated by an older program): its merges do not "+
+				"deploy until an update exports it (`pulumi deployment run update --stack %s/%s/%s`, or a laptop's `pulumi up`)",
+				stack, stacks.OutputProtected, cfg.Organization, PlatformProject, stack), nil)
+		}
 		pool := cfg.RunnerPools[stack]
 		if pool == "" && cidrs.Value != nil && !openToInternet(cidrs.Value) {
 			return fmt.Errorf("runnerPools: stack %s admits only %v to its API (endpointPublicAccessCidrs), and Pulumi-hosted "+
@@ -190,9 +200,11 @@ func Run(ctx *pulumi.Context) error {
 				Git: pulumiservice.DeploymentSettingsGitSourceArgs{Branch: pulumi.String(cfg.Branch), RepoDir: pulumi.String(".")},
 			},
 			Vcs: pulumiservice.DeploymentSettingsVcsArgs{
-				Provider:      pulumi.String("github"),
-				Repository:    pulumi.String(cfg.Repository),
-				DeployCommits: pulumi.Bool(true),
+				Provider:   pulumi.String("github"),
+				Repository: pulumi.String(cfg.Repository),
+				// A protected stack (prod) is not updated by a merge: Pulumi Deployments has no approval step for
+				// push-to-deploy, so a person of the stack's team starts its update (DeployMerges).
+				DeployCommits: pulumi.Bool(deployMerges),
 				// Off: Deployments holds one AWS role per stack for every operation, so a pull request preview would
 				// run the branch's code with the deploy role. .github/workflows/pull-request.yml previews instead.
 				PreviewPullRequests: pulumi.Bool(false),
@@ -239,6 +251,16 @@ func Run(ctx *pulumi.Context) error {
 		}
 	}
 	return nil
+}
+
+// DeployMerges reports whether merges to the branch deploy a stack, from its protected output: only a stack that
+// says it is unprotected. Pulumi Deployments' push-to-deploy has no approval step (the pinned pulumiservice
+// provider configures none, and Pulumi Cloud's ApprovalRule gates ESC environments, not stack updates), so a
+// protected stack updates only when someone with write access to it starts the update, in Pulumi Cloud or with
+// `pulumi deployment run update`. A stack that exports no protected output yet counts as protected.
+func DeployMerges(protected any) bool {
+	p, ok := protected.(bool)
+	return ok && !p
 }
 
 // openToInternet reports whether an endpointPublicAccessCidrs list admits every address.

@@ -43,6 +43,8 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 		assert.Equal(t, roles[stack], oidc["roleARN"], "%s deploys with the role it exported", stack)
 		assert.Equal(t, settings.SessionDuration(), oidc["duration"])
 		assert.Equal(t, false, r.Inputs["vcs"].(map[string]any)["previewPullRequests"])
+		assert.Equal(t, stack == "dev", r.Inputs["vcs"].(map[string]any)["deployCommits"],
+			"merges deploy the unprotected dev; prod, protected, waits for a person (its exported %s)", stacks.OutputProtected)
 		if stack == "prod" {
 			assert.Equal(t, pool, r.Inputs["agentPoolId"])
 		} else {
