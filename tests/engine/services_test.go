@@ -14,6 +14,7 @@ import (
 
 	"github.com/example/eks-gitops-platform/infra"
 	"github.com/example/eks-gitops-platform/stacks"
+	"github.com/example/eks-gitops-platform/tests/engine/standin"
 )
 
 // service is a services entry as a user writes it in the stack file.
@@ -173,4 +174,87 @@ func TestServices_protectedRemovalGoesThroughAfterTheCommandTheProgramGives(t *t
 			assert.Truef(t, r.Protect, "%s: the other service stays protected", r.URN)
 		}
 	}
+}
+
+// TestServices_destroyRemovesEveryTenantAndUpBuildsItAgain: a dev stack of two services is destroyed and built
+// again under the real CLI and engine. The destroy deletes every resource but the account's retained GitHub issuer:
+// each Application before Argo CD and before its namespace (its finalizer deletes the workloads), every tenant's
+// namespace, quota and policies before the nodes, each service's repository and push role, and the cluster's
+// admission policy. The next up in the same account creates each resource once again and adopts the issuer.
+func TestServices_destroyRemovesEveryTenantAndUpBuildsItAgain(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.dev.yaml"))
+	stackFile := filepath.Join(dir, "Pulumi.dev.yaml")
+	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
+	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003", "ingressFrom", []any{"shop"}))
+	s := b.newStack("dev", dir, stacks.Run)
+	s.setSecret("shopApiKey", testAPIKey)
+	s.setSecret("billingApiKey", "billing-key-0c1d2e3f-never-in-plaintext")
+	first := s.up()
+	require.NoError(t, first.err, first.stdout)
+	before := s.resources()
+
+	s.journal().Reset()
+	r := s.destroy()
+	require.NoError(t, r.err, r.stdout)
+	assert.Empty(t, s.resources(), "nothing is left in the state")
+	j := s.journal()
+	gone := deleted(j)
+	retained := func(res apitype.ResourceV3) bool {
+		return string(res.Type) == oidcType && !strings.Contains(string(res.URN), "eks-oidcProvider")
+	}
+	for _, res := range before {
+		if !res.Custom || strings.HasPrefix(string(res.Type), "pulumi:providers:") {
+			continue
+		}
+		if retained(res) {
+			assert.NotContainsf(t, gone, res.URN, "%s is the account's shared issuer: retained", res.URN)
+		} else {
+			assert.Containsf(t, gone, res.URN, "%s was deleted", res.URN)
+		}
+		if res.ID != "" {
+			assert.Equalf(t, retained(res), s.cloud().Has(string(res.Type), cloudKey("dev", res)), "%s outlives the stack: %v", res.URN, retained(res))
+		}
+	}
+	nodes := entryNamed(t, j, standin.OpDelete, "aws:eks/nodeGroup:NodeGroup", "nodes").Seq
+	argocd := entryNamed(t, j, standin.OpDelete, releaseType, "gitops-argocd").Seq
+	for _, name := range []string{"shop", "billing"} {
+		app := entryNamed(t, j, standin.OpDelete, "kubernetes:argoproj.io/v1alpha1:Application", name+"-application").Seq
+		assert.Lessf(t, app, argocd, "%s's Application goes before Argo CD, whose controller runs its finalizer", name)
+		assert.Lessf(t, app, entryNamed(t, j, standin.OpDelete, "kubernetes:core/v1:Namespace", name+"-service-ns").Seq,
+			"%s's Application goes before its namespace", name)
+		for _, child := range [][2]string{{"kubernetes:core/v1:Namespace", name + "-service-ns"},
+			{"kubernetes:core/v1:ResourceQuota", name + "-quota"}, {"kubernetes:networking.k8s.io/v1:NetworkPolicy", name + "-isolation"},
+			{"kubernetes:argoproj.io/v1alpha1:AppProject", name + "-project"}} {
+			assert.Lessf(t, entryNamed(t, j, standin.OpDelete, child[0], child[1]).Seq, nodes, "%s goes before the nodes", child[1])
+		}
+	}
+	_, lastK8s := seqOf(j, standin.OpDelete, isKubernetes)
+	assert.Less(t, lastK8s, nodes, "every Kubernetes object, the admission policy included, goes before the nodes")
+
+	// Up again, in the same account.
+	s.journal().Reset()
+	up := s.up()
+	require.NoError(t, up.err, up.stdout)
+	created := map[resource.URN]int{}
+	for _, e := range s.journal().Of(standin.OpCreate) {
+		created[e.URN]++
+		if e.Type == oidcType && e.Name != "cluster-eks-oidcProvider" {
+			t.Errorf("%s: the retained issuer is adopted, not created again", e.Name)
+		}
+	}
+	assert.Equal(t, countCustom(before), countCustom(s.resources()), "the same stack again")
+	for _, res := range s.resources() {
+		if !res.Custom || strings.HasPrefix(string(res.Type), "pulumi:providers:") {
+			continue
+		}
+		assert.Truef(t, s.cloud().Has(string(res.Type), cloudKey("dev", res)), "%s is live", res.URN)
+		if !retained(res) {
+			assert.Equalf(t, 1, created[res.URN], "%s was created once", res.URN)
+		}
+	}
+	assert.NotContains(t, string(s.state()), "billing-key-0c1d2e3f", "the API keys are encrypted in the new state too")
 }
