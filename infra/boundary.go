@@ -29,9 +29,10 @@ type BoundaryScope struct {
 // come from AWS's own accounts), stay broad where AWS needs them; writes are confined to what the stack's roles
 // do, on the stack's own resources:
 //   - nodes: the VPC CNI's network interfaces (AmazonEKS_CNI_Policy), Pod Identity for this cluster only;
-//   - the control plane: security groups, routes and volumes of the in-tree cloud provider, and load balancers
-//     for Services (AmazonEKSClusterPolicy; Kubernetes does not tag every load balancer object at creation, so
-//     elasticloadbalancing writes cannot be scoped by tag);
+//   - the control plane: load balancers for Services and their security groups (AmazonEKSClusterPolicy;
+//     Kubernetes does not tag every load balancer object at creation, so these writes cannot be scoped by tag),
+//     not the policy's routes, volumes and instance attributes, which EKS no longer uses;
+//   - tags only on network interfaces and security groups, and never the stack's tag;
 //   - the autoscaler: only the managed nodegroups' Auto Scaling groups tagged as this cluster's, and launch
 //     template reads for the autoscaler's role alone;
 //   - the push role: pushing to this stack's repository, no other, and never its policy;
@@ -87,15 +88,26 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 			Resource: []string{"*"},
 		},
 		{
+			// Load balancers for Services, and their security groups. Not the routes, volumes and instance
+			// attributes AmazonEKSClusterPolicy also grants: cloud-provider-aws calls CreateRoute, DeleteRoute and
+			// ModifyInstanceAttribute only from its route controller, which runs only with --allocate-node-cidrs
+			// (pods on EKS take VPC addresses from the VPC CNI), and no volume API at all (since EKS 1.23 the EBS
+			// CSI driver, with its own role, serves volumes).
 			Sid:    "ControlPlane",
 			Effect: "Allow",
 			Action: []string{
-				"ec2:AttachVolume", "ec2:AuthorizeSecurityGroupIngress", "ec2:CreateRoute", "ec2:CreateSecurityGroup",
-				"ec2:CreateTags", "ec2:CreateVolume", "ec2:DeleteRoute", "ec2:DeleteSecurityGroup", "ec2:DeleteVolume",
-				"ec2:DetachVolume", "ec2:ModifyInstanceAttribute", "ec2:ModifyVolume", "ec2:RevokeSecurityGroupIngress",
-				"elasticloadbalancing:*",
+				"ec2:AuthorizeSecurityGroupIngress", "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup",
+				"ec2:RevokeSecurityGroupIngress", "elasticloadbalancing:*",
 			},
 			Resource: []string{"*"},
+		},
+		{
+			// Tags only where the stack's roles put them: the VPC CNI's network interfaces, the load balancers'
+			// security groups (cloud-provider-aws tags them as its cluster's).
+			Sid:      "TagInterfacesAndSecurityGroups",
+			Effect:   "Allow",
+			Action:   []string{"ec2:CreateTags"},
+			Resource: []string{arn("ec2", "network-interface/*"), arn("ec2", "security-group/*")},
 		},
 		{
 			Sid:      "LoadBalancersServiceLinkedRole",
@@ -109,7 +121,7 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 		{
 			Sid:      "ScaleThisClustersNodes",
 			Effect:   "Allow",
-			Action:   append(append([]string{}, AutoscalerWrites...), "autoscaling:UpdateAutoScalingGroup"),
+			Action:   append([]string{}, AutoscalerWrites...),
 			Resource: []string{ManagedNodegroupGroups(a)},
 			Condition: map[string]map[string][]string{
 				"StringEquals": {"aws:ResourceTag/" + AutoscalerDiscoveryTag(scope.ClusterName): {"owned"}},
@@ -141,6 +153,13 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 		}
 	}
 	doc.Statement = append(doc.Statement, Statement{
+		// The deploy role reaches what carries the stack's tag: no role under the boundary may put it on anything.
+		Sid:       "NeverTagAsTheStack",
+		Effect:    "Deny",
+		Action:    []string{"ec2:CreateTags", "elasticloadbalancing:AddTags"},
+		Resource:  []string{"*"},
+		Condition: map[string]map[string][]string{"ForAnyValue:StringEqualsIgnoreCase": {"aws:TagKeys": {StackTagKey}}},
+	}, Statement{
 		Sid:      "NeverReadWhatNodesBootWith",
 		Effect:   "Deny",
 		Action:   others,

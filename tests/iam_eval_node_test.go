@@ -109,6 +109,8 @@ func TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary(t *testing.T
 			{"node user data", "ec2:DescribeInstanceAttribute", instance, nil, false},
 			{"the autoscaler's launch templates", "ec2:DescribeLaunchTemplateVersions", "*", nil, false},
 			{"tagging an instance", "ec2:CreateTags", instance, nil, false},
+			{"the stack's tag on an interface (the deploy role's reach)", "ec2:CreateTags", eni,
+				map[string]any{"aws:RequestTag/" + infra.StackTagKey: projectName + "/" + stack, "aws:TagKeys": []string{infra.StackTagKey}}, false},
 			{"terminating an instance", "ec2:TerminateInstances", instance, nil, false},
 			{"resizing a group", "autoscaling:SetDesiredCapacity", w.arn("autoscaling", "autoScalingGroup:0ac6e1f0-1111-2222-3333-444455556666:autoScalingGroupName/eks-nodes"), nil, false},
 			{"a key", "kms:Decrypt", w.arn("kms", "key/1111aaaa-own"), nil, false},
@@ -120,7 +122,7 @@ func TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary(t *testing.T
 			row.why = stack + "/node role: " + row.why
 			rows = append(rows, row)
 			sims = append(sims, iamSimulation{ID: row.why, Principal: nodeRole, Action: row.action, Resource: row.resource,
-				Account: plan.Account, Context: map[string]any{"aws:PrincipalArn": nodeRole}, Identity: identity,
+				Account: plan.Account, Context: with(map[string]any{"aws:PrincipalArn": nodeRole}, flatten(row.context)...), Identity: identity,
 				Boundary: []json.RawMessage{boundary}})
 			if row.action == "kms:Decrypt" {
 				sims[len(sims)-1].ResourcePolicy = json.RawMessage(r.one("aws:kms/key:Key", "cluster-logs-key").Str("policy"))
@@ -245,7 +247,7 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 		clusterRole := w.iam("role" + w.rolePath + "cluster-service-role-1a2b3c4")
 		elb := func(resource string) string { return w.arn("elasticloadbalancing", resource) }
 		lb := elb("loadbalancer/a1b2c3d4e5f60718293a4b5c6d7e8f90")
-		nlb := elb("loadbalancer/net/k8s-shop-web-1a2b3c4d5e/0123456789abcdef")
+		nlb := elb("loadbalancer/net/a0b1c2d3e4f5061728394a5b6c7d8e9f/0123456789abcdef")
 		targets := elb("targetgroup/k8s-shop-web-1a2b3c4d5e/0123456789abcdef")
 		sg := w.ec2("security-group", "sg-0123456789abcdef0")
 		eni := w.ec2("network-interface", "eni-0123456789abcdef0")
@@ -266,6 +268,7 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 			{"its targets", "elasticloadbalancing:RegisterTargets", targets, nil, true},
 			{"the Service's removal", "elasticloadbalancing:DeleteLoadBalancer", lb, nil, true},
 			{"the load balancer's security group", "ec2:CreateSecurityGroup", sg, nil, true},
+			{"in the cluster's VPC", "ec2:CreateSecurityGroup", w.ec2("vpc", "vpc-0123456789abcdef0"), nil, true},
 			{"its rules", "ec2:AuthorizeSecurityGroupIngress", sg, nil, true},
 			{"its tags", "ec2:CreateTags", sg, nil, true},
 			{"the load balancers' service-linked role", "iam:CreateServiceLinkedRole",
@@ -277,8 +280,20 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 			{"another service's service-linked role", "iam:CreateServiceLinkedRole",
 				slr("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"), map[string]any{"iam:AWSServiceName": "autoscaling.amazonaws.com"}, false},
 			{"an interface the CNI does not own", "ec2:DeleteNetworkInterface", eni, nil, false},
-			{"resizing this cluster's nodes (the autoscaler's job)", "autoscaling:UpdateAutoScalingGroup", nodesASG,
+			{"resizing this cluster's nodes (the autoscaler's job, by capacity)", "autoscaling:UpdateAutoScalingGroup", nodesASG,
+				map[string]any{"aws:ResourceTag/" + infra.AutoscalerDiscoveryTag(w.cluster): "owned"}, false},
+			{"another cluster's nodes", "autoscaling:SetDesiredCapacity", nodesASG,
 				map[string]any{"aws:ResourceTag/" + infra.AutoscalerDiscoveryTag("another-cluster"): "owned"}, false},
+			{"an instance's attributes (user data, security groups)", "ec2:ModifyInstanceAttribute", instance, nil, false},
+			{"attaching a volume", "ec2:AttachVolume", w.ec2("volume", "vol-0123456789abcdef0"), nil, false},
+			{"deleting a volume", "ec2:DeleteVolume", w.ec2("volume", "vol-0123456789abcdef0"), nil, false},
+			{"a route", "ec2:CreateRoute", w.ec2("route-table", "rtb-0123456789abcdef0"), nil, false},
+			{"tagging an instance", "ec2:CreateTags", instance, nil, false},
+			{"tagging a VPC", "ec2:CreateTags", w.ec2("vpc", "vpc-0fedcba9876543210"), nil, false},
+			{"the stack's tag on a security group (the deploy role's reach)", "ec2:CreateTags", sg,
+				map[string]any{"aws:RequestTag/" + infra.StackTagKey: projectName + "/" + stack, "aws:TagKeys": []string{infra.StackTagKey}}, false},
+			{"the stack's tag on a load balancer", "elasticloadbalancing:AddTags", lb,
+				map[string]any{"aws:RequestTag/" + infra.StackTagKey: projectName + "/" + stack, "aws:TagKeys": []string{infra.StackTagKey}}, false},
 			{"resizing another workload's group", "autoscaling:UpdateAutoScalingGroup", otherASG, nil, false},
 			{"terminating an instance", "ec2:TerminateInstances", instance, nil, false},
 			{"launching an instance", "ec2:RunInstances", instance, nil, false},
@@ -300,6 +315,10 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 			// Known reach, both documents name `*` (docs/iam.md): Kubernetes does not tag every object it creates.
 			{"known reach: another VPC's security group rules", "ec2:RevokeSecurityGroupIngress", w.ec2("security-group", "sg-0fedcba9876543210"), nil, true},
 			{"known reach: another workload's load balancer", "elasticloadbalancing:DeleteLoadBalancer", elb("loadbalancer/app/billing/0fedcba987654321"), nil, true},
+			{"known reach: its listeners", "elasticloadbalancing:ModifyListener", elb("listener/app/billing/0fedcba987654321/0123456789abcdef"), nil, true},
+			{"known reach: another workload's security group", "ec2:DeleteSecurityGroup", w.ec2("security-group", "sg-0fedcba9876543210"), nil, true},
+			{"known reach: the VPC CNI's owner tag on any interface, which makes it deletable", "ec2:CreateTags", eni,
+				map[string]any{"aws:RequestTag/eks:eni:owner": "amazon-vpc-cni", "aws:TagKeys": []string{"eks:eni:owner"}}, true},
 		}
 		for _, row := range table {
 			row.why = stack + "/cluster role: " + row.why
@@ -316,6 +335,8 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 			{"EC2", "sts:AssumeRole", "ec2.amazonaws.com", nil, false},
 			{"EKS Pod Identity", "sts:AssumeRole", infra.PodIdentityPrincipal, nil, false},
 			{"a role of the account", "sts:AssumeRole", w.iam("role/admin"), nil, false},
+			{"another account", "sts:AssumeRole", "arn:aws:iam::210987654321:root", nil, false},
+			{"session tags (EKS Auto Mode's, not this cluster's)", "sts:TagSession", "eks.amazonaws.com", nil, false},
 		} {
 			principal := row.resource
 			row.why, row.resource = stack+"/cluster role trust: "+row.why, clusterRole
