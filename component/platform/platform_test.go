@@ -554,3 +554,44 @@ func TestConstruct_costIsTheProgramsEstimate(t *testing.T) {
 	assert.Equal(t, want.Usage, got.Usage)
 	assert.Equal(t, want.Monthly, got.Monthly)
 }
+
+// TestConstruct_protectedIsTheStacksProtection: the protected output says whether protect holds the platform, the
+// program's own output with a deploy role (which the Deployments settings read) and the protect argument without.
+func TestConstruct_protectedIsTheStacksProtection(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name             string
+		protect, deploys bool
+	}{{"unprotected, deploy role", false, true}, {"protected, deploy role", true, true},
+		{"unprotected, no deploy role", false, false}, {"protected, no deploy role", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := allFeatures(t)
+			cfg.Set("protect", tc.protect)
+			if tc.protect { // what a protected stack must be (prod), and no pull-request previews
+				cfg.Set("endpointPublicAccessCidrs", []string{"198.18.7.0/24"})
+				cfg.Set("natGateways", "perAz")
+				cfg.Set("nodeMinSize", 3)
+				cfg.Set("nodeDesiredSize", 3)
+				for _, k := range []string{"infraRepository", "infraRepositoryOwnerId", "infraRepositoryId"} {
+					delete(cfg.Values, project+":"+k)
+				}
+			}
+			if !tc.deploys {
+				for _, k := range []string{"pulumiOrganization", "infraRepository", "infraRepositoryOwnerId", "infraRepositoryId"} {
+					delete(cfg.Values, project+":"+k)
+				}
+			}
+			if tc.deploys {
+				program := programRun(t, cfg)
+				require.Contains(t, program.Outputs, "protected", "the program exports it with a deploy role")
+				assert.Equal(t, tc.protect, program.Outputs["protected"].Value)
+			}
+			c := construct(t, "dev", inputs(t, cfg), false)
+			require.NoError(t, c.err)
+			got, ok := c.resp.State.GetOk("protected")
+			require.True(t, ok)
+			assert.Equal(t, tc.protect, got.AsBool())
+		})
+	}
+}

@@ -181,10 +181,10 @@ func Run(ctx *pulumi.Context) error {
 			return fmt.Errorf("stack %s: %w", stack, err)
 		}
 		deployMerges := DeployMerges(protected.Value)
-		if protected.Value == nil {
-			ctx.Log.Warn(fmt.Sprintf("stack %s exports no %s output (it was last updated by an older program): its merges do not "+
-				"deploy until an update exports it (`pulumi deployment run update --stack %s/%s/%s`, or a laptop's `pulumi up`)",
-				stack, stacks.OutputProtected, cfg.Organization, PlatformProject, stack), nil)
+		if _, ok := protected.Value.(bool); !ok {
+			ctx.Log.Warn(fmt.Sprintf("stack %s exports no boolean %s output (it was last updated by an older program): its merges "+
+				"do not deploy until an update exports it (`pulumi deployment run update --stack %s/%s/%s`, or a laptop's "+
+				"`pulumi up`), and these settings are applied again", stack, stacks.OutputProtected, cfg.Organization, PlatformProject, stack), nil)
 		}
 		pool := cfg.RunnerPools[stack]
 		if pool == "" && cidrs.Value != nil && !openToInternet(cidrs.Value) {
