@@ -118,16 +118,9 @@ func TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary(t *testing.T
 			{"another role", "sts:AssumeRole", w.iam("role/admin"), nil, false},
 			{"a bucket", "s3:GetObject", "arn:aws:s3:::another-bucket/secret.txt", nil, false},
 		}
-		for _, row := range table {
-			row.why = stack + "/node role: " + row.why
-			rows = append(rows, row)
-			sims = append(sims, iamSimulation{ID: row.why, Principal: nodeRole, Action: row.action, Resource: row.resource,
-				Account: plan.Account, Context: with(map[string]any{"aws:PrincipalArn": nodeRole}, flatten(row.context)...), Identity: identity,
-				Boundary: []json.RawMessage{boundary}})
-			if row.action == "kms:Decrypt" {
-				sims[len(sims)-1].ResourcePolicy = json.RawMessage(r.one("aws:kms/key:Key", "cluster-logs-key").Str("policy"))
-			}
-		}
+		keyPolicy := json.RawMessage(r.one("aws:kms/key:Key", "cluster-logs-key").Str("policy"))
+		rows, sims = underBoundary(rows, sims, stack+"/node role: ", nodeRole, identity, boundary, table,
+			map[string]json.RawMessage{w.arn("kms", "key/1111aaaa-own"): keyPolicy})
 	}
 	assertDecisions(t, rows, iamEvaluate(t, sims, append(documents, identity...)))
 }
@@ -172,13 +165,7 @@ func TestIAMEvaluation_vpcCniOnItsOwnRole(t *testing.T) {
 			eni := w.ec2("network-interface", "eni-0123456789abcdef0")
 			instance := w.ec2("instance", "i-0123456789abcdef0")
 			add := func(who, principal string, identity []json.RawMessage, table []iamRequest) {
-				for _, row := range table {
-					row.why = stack + "/" + mode + "/" + who + ": " + row.why
-					rows = append(rows, row)
-					sims = append(sims, iamSimulation{ID: row.why, Principal: principal, Action: row.action, Resource: row.resource,
-						Account: plan.Account, Context: map[string]any{"aws:PrincipalArn": principal}, Identity: identity,
-						Boundary: []json.RawMessage{boundary}})
-				}
+				rows, sims = underBoundary(rows, sims, stack+"/"+mode+"/"+who+": ", principal, identity, boundary, table, nil)
 			}
 			onNode := mode == infra.VPCCNIBoth
 			add("node role", nodeRole, node, []iamRequest{
@@ -320,16 +307,8 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 			{"known reach: the VPC CNI's owner tag on any interface, which makes it deletable", "ec2:CreateTags", eni,
 				map[string]any{"aws:RequestTag/eks:eni:owner": "amazon-vpc-cni", "aws:TagKeys": []string{"eks:eni:owner"}}, true},
 		}
-		for _, row := range table {
-			row.why = stack + "/cluster role: " + row.why
-			rows = append(rows, row)
-			sims = append(sims, iamSimulation{ID: row.why, Principal: clusterRole, Action: row.action, Resource: row.resource,
-				Account: plan.Account, Context: with(map[string]any{"aws:PrincipalArn": clusterRole}, flatten(row.context)...),
-				Identity: identity, Boundary: []json.RawMessage{boundary}})
-			if row.resource == key {
-				sims[len(sims)-1].ResourcePolicy = keyPolicy // KMS asks the key's policy first
-			}
-		}
+		rows, sims = underBoundary(rows, sims, stack+"/cluster role: ", clusterRole, identity, boundary, table,
+			map[string]json.RawMessage{key: keyPolicy})
 		for _, row := range []iamRequest{
 			{"EKS", "sts:AssumeRole", "eks.amazonaws.com", nil, true},
 			{"EC2", "sts:AssumeRole", "ec2.amazonaws.com", nil, false},
@@ -346,6 +325,21 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 		}
 	}
 	assertDecisions(t, rows, iamEvaluate(t, sims, documents))
+}
+
+// underBoundary adds a role's table to rows and sims: each request by the role (its ARN as aws:PrincipalArn, with the
+// row's context) under its identity policies and boundary, and, for a resource with a policy of its own (a KMS key,
+// whose policy KMS asks first), that policy.
+func underBoundary(rows []iamRequest, sims []iamSimulation, prefix, principal string, identity []json.RawMessage,
+	boundary json.RawMessage, table []iamRequest, resourcePolicies map[string]json.RawMessage) ([]iamRequest, []iamSimulation) {
+	for _, row := range table {
+		row.why = prefix + row.why
+		rows = append(rows, row)
+		sims = append(sims, iamSimulation{ID: row.why, Principal: principal, Action: row.action, Resource: row.resource,
+			Account: plan.Account, Context: with(map[string]any{"aws:PrincipalArn": principal}, flatten(row.context)...),
+			Identity: identity, Boundary: []json.RawMessage{boundary}, ResourcePolicy: resourcePolicies[row.resource]})
+	}
+	return rows, sims
 }
 
 // flatten turns a context map into with's key, value list.

@@ -56,20 +56,27 @@ func ofService(urn, name string) bool {
 		(u.Name() == name || strings.HasPrefix(u.Name(), name+"-"))
 }
 
+// servicesStack is a new stack of a fresh backend whose file (the shipped fixture's, its single-service keys
+// replaced) lists services, and the path of that file, which the test edits as a user does.
+func servicesStack(t *testing.T, name string, services ...map[string]any) (*engineStack, string) {
+	t.Helper()
+	b := newBackend(t)
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi."+name+".yaml"))
+	stackFile := filepath.Join(dir, "Pulumi."+name+".yaml")
+	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
+	writeServices(t, stackFile, services...)
+	return b.newStack(name, dir, stacks.Run), stackFile
+}
+
 // TestServices_addingAndRemovingAServiceTouchesOnlyIt: under the real CLI and engine, a dev stack with one service
 // gets a second: the update creates the second service's resources and changes nothing else; rotating its API key
 // updates its Secret and Application alone; removing it deletes exactly what was created, and the first service,
 // Argo CD and the cluster stay as they were. A second up with nothing changed changes nothing.
 func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	dir := t.TempDir()
-	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
-	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.dev.yaml"))
-	stackFile := filepath.Join(dir, "Pulumi.dev.yaml")
-	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
-	writeServices(t, stackFile, service("shop", "62000002"))
-	s := b.newStack("dev", dir, stacks.Run)
+	s, stackFile := servicesStack(t, "dev", service("shop", "62000002"))
 	s.setSecret("shopApiKey", testAPIKey)
 	first := s.up()
 	require.NoError(t, first.err, first.stdout)
@@ -134,14 +141,7 @@ func TestServices_addingAndRemovingAServiceTouchesOnlyIt(t *testing.T) {
 // other service stays as it was.
 func TestServices_protectedRemovalGoesThroughAfterTheCommandTheProgramGives(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	dir := t.TempDir()
-	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
-	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.prod.yaml"))
-	stackFile := filepath.Join(dir, "Pulumi.prod.yaml")
-	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
-	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003"))
-	s := b.newStack("prod", dir, stacks.Run)
+	s, stackFile := servicesStack(t, "prod", service("shop", "62000002"), service("billing", "62000003"))
 	s.set("endpointPublicAccessCidrs[0]", prodEgress)
 	s.setSecret("shopApiKey", testAPIKey)
 	s.setSecret("billingApiKey", "billing-key-0c1d2e3f-never-in-plaintext")
@@ -183,14 +183,7 @@ func TestServices_protectedRemovalGoesThroughAfterTheCommandTheProgramGives(t *t
 // admission policy. The next up in the same account creates each resource once again and adopts the issuer.
 func TestServices_destroyRemovesEveryTenantAndUpBuildsItAgain(t *testing.T) {
 	t.Parallel()
-	b := newBackend(t)
-	dir := t.TempDir()
-	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
-	file, _ := withoutEncryption(t, filepath.Join(repoRoot(t), string(fixtures), "Pulumi.dev.yaml"))
-	stackFile := filepath.Join(dir, "Pulumi.dev.yaml")
-	require.NoError(t, os.WriteFile(stackFile, file, 0o600))
-	writeServices(t, stackFile, service("shop", "62000002"), service("billing", "62000003", "ingressFrom", []any{"shop"}))
-	s := b.newStack("dev", dir, stacks.Run)
+	s, _ := servicesStack(t, "dev", service("shop", "62000002"), service("billing", "62000003", "ingressFrom", []any{"shop"}))
 	s.setSecret("shopApiKey", testAPIKey)
 	s.setSecret("billingApiKey", "billing-key-0c1d2e3f-never-in-plaintext")
 	first := s.up()
