@@ -32,7 +32,7 @@ type BoundaryScope struct {
 //   - the control plane: load balancers for Services and their security groups (AmazonEKSClusterPolicy;
 //     Kubernetes does not tag every load balancer object at creation, so these writes cannot be scoped by tag),
 //     not the policy's routes, volumes and instance attributes, which EKS no longer uses;
-//   - tags only on network interfaces and security groups, and never the stack's tag;
+//   - tags only on network interfaces and security groups, the cluster's tag on instances, never the stack's tag;
 //   - the autoscaler: only the managed nodegroups' Auto Scaling groups tagged as this cluster's, and launch
 //     template reads for the autoscaler's role alone;
 //   - the push role: pushing to this stack's repository, no other, and never its policy;
@@ -90,9 +90,9 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 		{
 			// Load balancers for Services, and their security groups. Not the routes, volumes and instance
 			// attributes AmazonEKSClusterPolicy also grants: cloud-provider-aws calls CreateRoute, DeleteRoute and
-			// ModifyInstanceAttribute only from its route controller, which runs only with --allocate-node-cidrs
-			// (pods on EKS take VPC addresses from the VPC CNI), and no volume API at all (since EKS 1.23 the EBS
-			// CSI driver, with its own role, serves volumes).
+			// ModifyInstanceAttribute only from its route controller, which routes only nodes with a pod CIDR (none
+			// on EKS: the VPC CNI gives pods VPC addresses) through route tables tagged as the cluster's (none
+			// here), and no volume API at all (since EKS 1.23 the EBS CSI driver serves volumes).
 			Sid:    "ControlPlane",
 			Effect: "Allow",
 			Action: []string{
@@ -108,6 +108,15 @@ func BoundaryPolicy(scope BoundaryScope) PolicyDocument {
 			Effect:   "Allow",
 			Action:   []string{"ec2:CreateTags"},
 			Resource: []string{arn("ec2", "network-interface/*"), arn("ec2", "security-group/*")},
+		},
+		{
+			// The cluster's tag on its nodes' instances (cloud-provider-aws's tagging controller), as the EKS
+			// user guide's minimal cluster role policy has it ("Amazon EKS cluster IAM role").
+			Sid:       "TagInstancesAsTheClusters",
+			Effect:    "Allow",
+			Action:    []string{"ec2:CreateTags"},
+			Resource:  []string{arn("ec2", "instance/*")},
+			Condition: map[string]map[string][]string{"ForAnyValue:StringLike": {"aws:TagKeys": {"kubernetes.io/cluster/*"}}},
 		},
 		{
 			Sid:      "LoadBalancersServiceLinkedRole",
