@@ -1,7 +1,11 @@
 package engine_test
 
 import (
+	"fmt"
+	"path/filepath"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,7 +17,8 @@ import (
 
 // TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs: the settings program runs under
 // the real CLI against real platform stacks in the same backend: the stack references resolve, the role each
-// stack deploys with is the one it exported, and prod, whose API admits only its listed range, gets its pool.
+// stack deploys with is the one it exported, and prod, whose API admits only its listed range, gets its pool. Merges
+// deploy dev alone: prod says it is protected, and a stack last updated by an older program says nothing (a warning).
 func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t *testing.T) {
 	t.Parallel()
 	b := shared(t).fork(t)
@@ -62,6 +67,33 @@ func TestDeploymentSettings_applyWithTheRealCLIFromThePlatformStacksOwnOutputs(t
 	}
 	assert.Equal(t, []string{"prod"}, drift, "prod's drift is detected")
 	assert.Len(t, b.prov.Journal.Of(standin.OpCreate), 3, "the two settings and prod's drift schedule, and nothing else")
+
+	// A stack last updated by an older program exports no protected output: the settings warn and do not let merges
+	// deploy it. Its stack is made by a program that exports what an older release did.
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(repoRoot(t), "Pulumi.yaml"), filepath.Join(dir, "Pulumi.yaml"))
+	older := b.newStack("staging", dir, func(ctx *pulumi.Context) error {
+		ctx.Export(stacks.OutputDeployRoleARN, pulumi.String(roles["dev"]))
+		ctx.Export(stacks.OutputDeployWith, pulumi.String(stacks.DeployWithDeployments))
+		ctx.Export(stacks.OutputAPIPublicAccessCIDRs, pulumi.ToStringArray([]string{"0.0.0.0/0"}))
+		return nil
+	})
+	older.mustUp()
+	for i, name := range []string{"dev", "prod", "staging"} {
+		s.set(fmt.Sprintf("stacks[%d]", i), name)
+	}
+	withOlder := s.up()
+	require.NoError(t, withOlder.err, withOlder.stdout)
+	assert.Contains(t, withOlder.stdout, "stack staging exports no boolean protected output",
+		"the real stack reference reads a missing output as no value, and the settings say so")
+	deploysMerges := map[string]any{}
+	for _, r := range s.resources() {
+		if r.Type == "pulumiservice:index:DeploymentSettings" {
+			deploysMerges[r.Inputs["stack"].(string)] = r.Inputs["vcs"].(map[string]any)["deployCommits"]
+		}
+	}
+	assert.Equal(t, map[string]any{"dev": true, "prod": false, "staging": false}, deploysMerges,
+		"merges deploy dev alone: prod is protected, staging does not say")
 
 	// A stack whose deploy role trusts GitHub Actions gets no Deployments settings, which could not assume it.
 	dev := b.stack("dev", stacks.Run)
