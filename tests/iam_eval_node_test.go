@@ -81,9 +81,8 @@ func TestIAMEvaluation_nodeRoleIsItsManagedPoliciesUnderTheBoundary(t *testing.T
 		identity := attachedPolicies(t, r, "cluster-node-role-") // the plan's attachments, as the stack has them
 		require.Len(t, identity, len(infra.NodePolicies), "by default the nodes hold all three, the VPC CNI's too")
 		documents = append(append(documents, boundary), identity...)
-		w := iamWorld{stack: stack, cluster: projectName + "-" + stack, repository: stack + "/" + cfg.Get("serviceName"),
-			rolePath: "/" + projectName + "/" + stack + "/"}
-		nodeRole := w.iam("role" + w.rolePath + infra.NodeRoleName("cluster") + "-1a2b3c4")
+		w := stackWorld(stack, cfg.Get("serviceName"))
+		nodeRole := w.role(infra.NodeRoleName("cluster"))
 		eni := w.ec2("network-interface", "eni-0123456789abcdef0")
 		instance := w.ec2("instance", "i-0123456789abcdef0")
 		repo := w.arn("ecr", "repository/"+w.repository)
@@ -152,9 +151,8 @@ func TestIAMEvaluation_vpcCniOnItsOwnRole(t *testing.T) {
 			cfg.Set("vpcCniIdentity", mode)
 			r := runStack(t, stack, cfg).ok()
 			boundary := graphPolicy(t, r, "aws:iam/policy:Policy", "roles-policy", "policy")
-			w := iamWorld{stack: stack, cluster: projectName + "-" + stack, rolePath: "/" + projectName + "/" + stack + "/"}
-			nodeRole := w.iam("role" + w.rolePath + infra.NodeRoleName("cluster") + "-1a2b3c4")
-			cniRole := w.iam("role" + w.rolePath + "cluster-vpc-cni-role-1a2b3c4")
+			w := stackWorld(stack, cfg.Get("serviceName"))
+			nodeRole, cniRole := w.role(infra.NodeRoleName("cluster")), w.role("cluster-vpc-cni-role")
 			node, cni := attachedPolicies(t, r, "cluster-node-role-"), attachedPolicies(t, r, "cluster-vpc-cni-policy")
 			documents = append(append(append(documents, boundary), node...), cni...)
 			eni := w.ec2("network-interface", "eni-0123456789abcdef0")
@@ -225,8 +223,8 @@ func TestIAMEvaluation_clusterRoleIsItsManagedPolicyUnderTheBoundary(t *testing.
 		trust := graphPolicy(t, r, "aws:iam/role:Role", "cluster-service-role", "assumeRolePolicy")
 		keyPolicy := json.RawMessage(r.one("aws:kms/key:Key", "cluster-secrets-key").Str("policy"))
 		documents = append(append(documents, boundary, trust, keyPolicy), identity...)
-		w := iamWorld{stack: stack, cluster: projectName + "-" + stack, rolePath: "/" + projectName + "/" + stack + "/"}
-		clusterRole := w.iam("role" + w.rolePath + "cluster-service-role-1a2b3c4")
+		w := stackWorld(stack, cfg.Get("serviceName"))
+		clusterRole := w.role("cluster-service-role")
 		elb := func(resource string) string { return w.arn("elasticloadbalancing", resource) }
 		lb := elb("loadbalancer/a1b2c3d4e5f60718293a4b5c6d7e8f90")
 		nlb := elb("loadbalancer/net/a0b1c2d3e4f5061728394a5b6c7d8e9f/0123456789abcdef")

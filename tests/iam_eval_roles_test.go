@@ -46,7 +46,7 @@ func stackRoleTables(t *testing.T, r *run, w iamWorld, previews bool) []stackRol
 	scaleTag := "aws:ResourceTag/k8s.io/cluster-autoscaler/" + w.cluster
 	flowLogs := w.arn("logs", "log-group:/aws/vpc-flow-logs/"+w.cluster)
 	clusterLogs := w.arn("logs", "log-group:"+infra.ClusterLogGroupName(w.cluster))
-	role := func(name string) string { return w.iam("role" + w.rolePath + name + "-1a2b3c4") }
+	role := w.role
 
 	roles := []stackRole{
 		{
@@ -173,8 +173,7 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 		cfg := deployConfig(t, stack)
 		cfg.Set("serviceIamStatements", serviceStatements)
 		r := runStack(t, stack, cfg).ok()
-		w := iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
-			repository: stack + "/" + cfg.Get("serviceName"), rolePath: "/" + projectName + "/" + stack + "/"}
+		w := stackWorld(stack, cfg.Get("serviceName"))
 		roles := stackRoleTables(t, r, w, stack == "dev")
 		names := []string{}
 		for _, role := range roles {
@@ -221,7 +220,7 @@ func TestIAMEvaluation_stackRolesStayInsideTheirJob(t *testing.T) {
 				{"no session tags", "sts:AssumeRole", "", nil, false},
 			} {
 				row.why = stack + "/" + trusted.name + " trust: " + row.why
-				row.resource = w.iam("role" + w.rolePath + trusted.roleName + "-1a2b3c4")
+				row.resource = w.role(trusted.roleName)
 				rows = append(rows, row)
 				sims = append(sims, iamSimulation{ID: row.why, Principal: infra.PodIdentityPrincipal, Action: row.action,
 					Resource: row.resource, Account: plan.Account, Context: row.context, ResourcePolicy: trust})

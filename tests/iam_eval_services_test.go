@@ -30,9 +30,8 @@ func TestIAMEvaluation_servicesStayInsideTheirTenancy(t *testing.T) {
 		cfg := withServices(deployConfig(t, stack), tenants...)
 		r := runStack(t, stack, cfg).ok()
 		documents = append(documents, iamDocuments(r)...)
-		w := iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
-			repository: stack + "/" + tenants[0].name, rolePath: "/" + projectName + "/" + stack + "/"}
-		role := func(name string) string { return w.iam("role" + w.rolePath + name + "-1a2b3c4") }
+		w := stackWorld(stack, tenants[0].name)
+		role := w.role
 		keyPolicy := json.RawMessage(r.one("aws:kms/key:Key", "cluster-logs-key").Str("policy"))
 
 		// The deploy role: its whole table, plus every service's repository and nothing beside the stack's.

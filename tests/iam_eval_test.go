@@ -101,6 +101,17 @@ func (w iamWorld) arn(service, resource string) string {
 }
 func (w iamWorld) iam(resource string) string { return "arn:aws:iam::" + plan.Account + ":" + resource }
 
+// role is the ARN of the stack's role of that logical name, as the offline engine names it (path included).
+func (w iamWorld) role(logical string) string {
+	return w.iam("role" + w.rolePath + logical + "-1a2b3c4")
+}
+
+// stackWorld is the world of a stack of the fixtures, whose (first) service repository is repository.
+func stackWorld(stack, repository string) iamWorld {
+	return iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
+		repository: stack + "/" + repository, rolePath: "/" + projectName + "/" + stack + "/"}
+}
+
 // own, other and untagged are the tags an existing resource carries; create the tags a create request carries.
 func (w iamWorld) own(extra ...any) map[string]any {
 	return with(map[string]any{"aws:ResourceTag/" + infra.StackTagKey: w.tag}, extra...)
@@ -318,8 +329,7 @@ func TestIAMEvaluation_deployRolesStayInsideTheirStack(t *testing.T) {
 			}
 			r := runStack(t, stack, cfg).ok()
 			documents = append(documents, iamDocuments(r)...)
-			w := iamWorld{stack: stack, tag: infra.StackTagValue(projectName, stack), cluster: projectName + "-" + stack,
-				repository: stack + "/" + cfg.Get("serviceName"), rolePath: "/" + projectName + "/" + stack + "/"}
+			w := stackWorld(stack, cfg.Get("serviceName"))
 			if stack == "prod" {
 				w.admin = "arn:aws:iam::" + plan.Account + ":role/oncall"
 			}
@@ -331,7 +341,7 @@ func TestIAMEvaluation_deployRolesStayInsideTheirStack(t *testing.T) {
 			for _, row := range deployRoleTable(w, cfg.Get("protect") == "true") {
 				row.why = stack + "/" + flow + ": " + row.why
 				rows = append(rows, row)
-				sims = append(sims, iamSimulation{ID: row.why, Principal: w.iam("role" + w.rolePath + "deploy-deploy-role-1a2b3c4"),
+				sims = append(sims, iamSimulation{ID: row.why, Principal: w.role("deploy-deploy-role"),
 					Action: row.action, Resource: row.resource, Account: plan.Account, Context: row.context,
 					Identity: []json.RawMessage{policy, guardrails}})
 				if strings.HasPrefix(row.action, "kms:") && row.resource != "*" {
